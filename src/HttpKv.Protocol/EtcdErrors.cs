@@ -1,0 +1,40 @@
+using Grpc.Core;
+
+namespace HttpKv.Protocol;
+
+/// <summary>An error a client of etcd can see: etcd's exact text (clients match on it) and its gRPC code.
+/// The HTTP status of the JSON gateway follows from the code (see HttpKv.Api's error mapping).</summary>
+public sealed record EtcdError(string Message, StatusCode Code)
+{
+    public EtcdException ToException() => new(this);
+}
+
+/// <summary>Raised for an operating error with an etcd-defined answer. Never for a programmer error.</summary>
+public sealed class EtcdException(EtcdError error) : Exception(error.Message)
+{
+    public EtcdError Error { get; } = error;
+}
+
+/// <summary>The one catalogue of etcd's client-visible errors (texts from etcd's rpctypes).</summary>
+public static class EtcdErrors
+{
+    public static readonly EtcdError EmptyKey = new("etcdserver: key is not provided", StatusCode.InvalidArgument);
+    public static readonly EtcdError KeyNotFound = new("etcdserver: key not found", StatusCode.InvalidArgument);
+    public static readonly EtcdError ValueProvided = new("etcdserver: value is provided", StatusCode.InvalidArgument);
+    public static readonly EtcdError LeaseProvided = new("etcdserver: lease is provided", StatusCode.InvalidArgument);
+    public static readonly EtcdError TooManyOps = new("etcdserver: too many operations in txn request", StatusCode.InvalidArgument);
+    public static readonly EtcdError DuplicateKey = new("etcdserver: duplicate key given in txn request", StatusCode.InvalidArgument);
+    public static readonly EtcdError RequestTooLarge = new("etcdserver: request is too large", StatusCode.InvalidArgument);
+    public static readonly EtcdError Compacted = new("etcdserver: mvcc: required revision has been compacted", StatusCode.OutOfRange);
+    public static readonly EtcdError FutureRevision = new("etcdserver: mvcc: required revision is a future revision", StatusCode.OutOfRange);
+    public static readonly EtcdError NoSpace = new("etcdserver: mvcc: database space exceeded", StatusCode.ResourceExhausted);
+    public static readonly EtcdError LeaseNotFound = new("etcdserver: requested lease not found", StatusCode.NotFound);
+    public static readonly EtcdError LeaseExists = new("etcdserver: lease already exists", StatusCode.FailedPrecondition);
+    public static readonly EtcdError LeaseTtlTooLarge = new("etcdserver: too large lease TTL", StatusCode.OutOfRange);
+    public static readonly EtcdError NoLeader = new("etcdserver: no leader", StatusCode.Unavailable);
+    public static readonly EtcdError Stopped = new("etcdserver: server stopped", StatusCode.Unavailable);
+    public static readonly EtcdError Timeout = new("etcdserver: request timed out", StatusCode.Unavailable);
+    public static readonly EtcdError TooManyRequests = new("etcdserver: too many requests", StatusCode.ResourceExhausted);
+    public static readonly EtcdError Corrupt = new("etcdserver: corrupt cluster", StatusCode.DataLoss);
+    public static readonly EtcdError NotCapable = new("etcdserver: not capable", StatusCode.Unavailable);
+}
