@@ -1,0 +1,78 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using HttpKv.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace HttpKv.Api.Gateway;
+
+/// <summary>Runs one unary /v3 call: reads a JSON body into the request message (whatever the Content-Type says,
+/// as etcd's gateway does), calls the in-process service and writes the response, or etcd's error body
+/// <c>{"error": text, "code": grpcCode, "message": text}</c> with the gateway's HTTP status.</summary>
+public static class GatewayEndpoint
+{
+    public static async Task HandleAsync<TRequest, TResponse>(
+        HttpContext context, Func<TRequest, CancellationToken, Task<TResponse>> call)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage
+    {
+        TRequest request;
+        try
+        {
+            request = await ReadRequestAsync<TRequest>(context);
+        }
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or DecoderFallbackException)
+        {
+            await WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            return;
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteErrorAsync(context, EtcdErrors.RequestTooLarge);
+            return;
+        }
+
+        try
+        {
+            var response = await call(request, context.RequestAborted);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(GatewayJson.Formatter.Format(response), context.RequestAborted);
+        }
+        catch (EtcdException exception)
+        {
+            await WriteErrorAsync(context, exception.Error);
+        }
+    }
+
+    private static async Task<TRequest> ReadRequestAsync<TRequest>(HttpContext context) where TRequest : IMessage<TRequest>, new()
+    {
+        using var reader = new StreamReader(context.Request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        return string.IsNullOrWhiteSpace(body) ? new TRequest() : GatewayJson.Parser.Parse<TRequest>(body);
+    }
+
+    public static async Task WriteErrorAsync(HttpContext context, EtcdError error)
+    {
+        context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error.Code);
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(ErrorBody(error), context.RequestAborted);
+    }
+
+    /// <summary>etcd 3.5's gateway error body (grpc-gateway v1).</summary>
+    public static string ErrorBody(EtcdError error)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("error", error.Message);
+            json.WriteNumber("code", (int)error.Code);
+            json.WriteString("message", error.Message);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,50 @@
+using HttpKv.Api.Gateway;
+using HttpKv.Api.Grpc;
+using HttpKv.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HttpKv.Api;
+
+/// <summary>Registers and maps every interface of a member on one port: etcd's gRPC services, the /v3 JSON
+/// gateway (with etcd's /v3beta and /v3alpha aliases), /version, /health, the OpenAPI document and Swagger UI.</summary>
+public static class HttpKvApi
+{
+    /// <summary>etcd lets a gRPC message exceed --max-request-bytes by this much framing before the server
+    /// itself answers "request is too large".</summary>
+    public const int GrpcOverheadBytes = 512 * 1024;
+
+    public static readonly string[] GatewayPrefixes = ["/v3", "/v3beta", "/v3alpha"];
+
+    public static IServiceCollection AddHttpKvApi(this IServiceCollection services, int maxRequestBytes)
+    {
+        services.AddGrpc(options =>
+        {
+            options.Interceptors.Add<EtcdExceptionInterceptor>();
+            options.MaxReceiveMessageSize = maxRequestBytes + GrpcOverheadBytes;
+            options.MaxSendMessageSize = null;
+        });
+        services.AddOpenApi(options => options.AddGatewaySchemas());
+        return services;
+    }
+
+    public static WebApplication MapHttpKvApi(this WebApplication app)
+    {
+        app.MapGrpcService<KvGrpcService>();
+        foreach (var prefix in GatewayPrefixes)
+        {
+            var group = app.MapGroup(prefix).MapKvGateway();
+            if (prefix != "/v3") group.ExcludeFromDescription();
+        }
+        app.MapInfoEndpoints();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseSwaggerUI(options =>
+        {
+            options.RoutePrefix = "swagger";
+            options.SwaggerEndpoint("/openapi/v1.json", "HttpKv v1");
+            options.DocumentTitle = "HttpKv API";
+        });
+        return app;
+    }
+}

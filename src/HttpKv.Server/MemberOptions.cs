@@ -1,0 +1,31 @@
+namespace HttpKv.Server;
+
+/// <summary>The settings of one member, bound from the configuration section <c>HttpKv</c>
+/// (command-line flags and ETCD_*/HTTPKV_* variables are mapped onto the same keys).
+/// Names follow etcd's flags; units are in the names.</summary>
+public sealed class MemberOptions
+{
+    public const string Section = "HttpKv";
+
+    public string Name { get; set; } = "default";
+    /// <summary>Empty means <c>./{name}.httpkv</c> (etcd's own default is <c>{name}.etcd</c>).</summary>
+    public string DataDir { get; set; } = "";
+    public string ListenClientUrls { get; set; } = "http://localhost:2379";
+    public string AdvertiseClientUrls { get; set; } = "http://localhost:2379";
+    public string ListenPeerUrls { get; set; } = "http://localhost:2380";
+    public string InitialAdvertisePeerUrls { get; set; } = "http://localhost:2380";
+    public string InitialCluster { get; set; } = "";
+    public string InitialClusterToken { get; set; } = "etcd-cluster";
+    public string InitialClusterState { get; set; } = "new";
+    public int MaxRequestBytes { get; set; } = 1536 * 1024;
+    public int MaxTxnOps { get; set; } = 128;
+    public long QuotaBackendBytes { get; set; }
+    public string AutoCompactionMode { get; set; } = "periodic";
+    public string AutoCompactionRetention { get; set; } = "0";
+    public string LogLevel { get; set; } = "info";
+
+    public string ResolvedDataDir => string.IsNullOrEmpty(DataDir) ? $"{Name}.httpkv" : DataDir;
+
+    public static IReadOnlyList<string> SplitUrls(string urls) =>
+        urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}
