@@ -1,6 +1,7 @@
 using HttpKv.Api.Gateway;
 using HttpKv.Api.Grpc;
 using HttpKv.Server;
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,14 +18,15 @@ public static class HttpKvApi
 
     public static readonly string[] GatewayPrefixes = ["/v3", "/v3beta", "/v3alpha"];
 
-    public static IServiceCollection AddHttpKvApi(this IServiceCollection services, int maxRequestBytes)
+    public static IServiceCollection AddHttpKvApi(this IServiceCollection services)
     {
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<EtcdExceptionInterceptor>();
-            options.MaxReceiveMessageSize = maxRequestBytes + GrpcOverheadBytes;
             options.MaxSendMessageSize = null;
         });
+        services.AddOptions<GrpcServiceOptions>().Configure<MemberHost>((options, host) =>
+            options.MaxReceiveMessageSize = host.Options.MaxRequestBytes + GrpcOverheadBytes);
         services.AddOpenApi(options => options.AddGatewaySchemas());
         return services;
     }

@@ -7,13 +7,14 @@ namespace HttpKv.Server;
 
 /// <summary>The KV service of one member: checks a request, sends writes through the log and reads the MVCC store
 /// (after a read-index barrier unless the read is serializable), and fills every response's header.</summary>
-public sealed class KvServer(Member member) : IKvService
+public sealed class KvServer(MemberHost host) : IKvService
 {
-    private readonly RequestValidator validator = new(member.Options.MaxTxnOps);
+    private readonly RequestValidator validator = new(host.Options.MaxTxnOps);
 
     public async Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken)
     {
         validator.Check(request);
+        var member = await host.Ready;
         if (!request.Serializable) await member.Log.WaitForReadIndexAsync(cancellationToken);
         var response = member.Store.Range(request);
         response.Header = member.Header(response.Header?.Revision ?? member.Store.CurrentRevision);
@@ -43,6 +44,7 @@ public sealed class KvServer(Member member) : IKvService
 
     private async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader
     {
+        var member = await host.Ready;
         if (request.CalculateSize() > member.Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
         var response = (T)await member.Log.ProposeAsync(request, cancellationToken);
         response.Header = member.Header(response.Header?.Revision ?? member.Store.CurrentRevision);

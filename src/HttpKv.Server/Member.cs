@@ -58,8 +58,11 @@ public sealed class Member : IAsyncDisposable
         RaftTerm = Log.Term,
     };
 
+    private int disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         await Log.DisposeAsync();
         wal.Dispose();
         Store.Dispose();

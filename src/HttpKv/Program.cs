@@ -5,7 +5,6 @@ using HttpKv.Hosting;
 using HttpKv.Server;
 using Microsoft.AspNetCore.Connections;
 using Serilog;
-using Serilog.Extensions.Logging;
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);
@@ -15,41 +14,24 @@ if (commandLine.Errors.Count > 0)
     foreach (var error in commandLine.Errors) await Console.Error.WriteLineAsync(error);
     return 2;
 }
-if (commandLine.ShowVersion)
+if (commandLine.ShowVersion || commandLine.ShowHelp)
 {
-    Console.WriteLine($"httpkv Version: {typeof(Member).Assembly.GetName().Version}\netcd API Version: {HttpKv.Api.Gateway.InfoEndpoints.EtcdServerVersion}");
-    return 0;
-}
-if (commandLine.ShowHelp)
-{
-    Console.WriteLine(EtcdFlags.Usage());
+    Console.WriteLine(commandLine.ShowVersion ? CommandLineText.Version() : CommandLineText.Usage());
     return 0;
 }
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
-var options = builder.Configuration.GetSection(MemberOptions.Section).Get<MemberOptions>() ?? new MemberOptions();
-
-var serilog = Logging.Create(options.LogLevel);
-builder.Services.AddSerilog(serilog, dispose: true);
-using var startupLoggers = new SerilogLoggerFactory(serilog);
-var startupLog = startupLoggers.CreateLogger("HttpKv");
-foreach (var warning in commandLine.Warnings) startupLog.LogWarning("{Warning}", warning);
-
-var identity = MemberIdentities.FromOptions(options);
-var member = await Member.StartAsync(options, identity, startupLoggers);
-
-builder.Services.AddSingleton(options);
-builder.Services.AddSingleton(member);
-builder.Services.AddSingleton<IKvService, KvServer>();
+builder.Services.AddHttpKvMember();
+builder.Services.AddSerilog((services, configuration) =>
+    Logging.Configure(configuration, services.GetRequiredService<MemberHost>().Options.LogLevel));
 builder.Services.AddSingleton<IConnectionListenerFactory, DemuxListenerFactory>();
-builder.Services.AddHttpKvApi(options.MaxRequestBytes);
-builder.WebHost.ConfigureKestrel(kestrel => KestrelSetup.Configure(kestrel, options));
+builder.Services.AddHttpKvApi();
+builder.Services.AddHostedService(services => new StartupMessages(services, commandLine.Warnings));
+builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(kestrel, kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options));
 
 var app = builder.Build();
 app.MapHttpKvApi();
-app.Lifetime.ApplicationStarted.Register(() => StartupMessages.Log(startupLog, identity));
-app.Lifetime.ApplicationStopped.Register(() => member.DisposeAsync().AsTask().GetAwaiter().GetResult());
 await app.RunAsync();
 return 0;
 

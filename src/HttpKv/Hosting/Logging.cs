@@ -8,13 +8,12 @@ public static class Logging
 {
     private const string Template = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u4} {SourceContext}: {Message:lj}{NewLine}{Exception}";
 
-    public static Serilog.ILogger Create(string etcdLogLevel) => new LoggerConfiguration()
+    public static LoggerConfiguration Configure(LoggerConfiguration configuration, string etcdLogLevel) => configuration
         .MinimumLevel.Is(ToLevel(etcdLogLevel))
         .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
         .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
         .Enrich.FromLogContext()
-        .WriteTo.Console(outputTemplate: Template, standardErrorFromLevel: LogEventLevel.Verbose, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
-        .CreateLogger();
+        .WriteTo.Console(outputTemplate: Template, standardErrorFromLevel: LogEventLevel.Verbose, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>etcd's levels: debug, info, warn, error, panic, fatal.</summary>
     public static LogEventLevel ToLevel(string etcdLogLevel) => etcdLogLevel.ToLowerInvariant() switch

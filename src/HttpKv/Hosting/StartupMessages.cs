@@ -2,14 +2,37 @@ using HttpKv.Server;
 
 namespace HttpKv.Hosting;
 
-/// <summary>The start-up lines etcd's tooling waits for, in etcd's wording, logged once the client port accepts connections.</summary>
-public static class StartupMessages
+/// <summary>Logs the flag warnings at start and, once the member is open and the client port accepts connections,
+/// the start-up lines etcd's tooling waits for, in etcd's wording.</summary>
+public sealed class StartupMessages(IServiceProvider services, IReadOnlyList<string> flagWarnings) : IHostedService
 {
-    public static void Log(ILogger logger, MemberIdentity identity)
+    private readonly ILogger logger = services.GetRequiredService<ILogger<StartupMessages>>();
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
+        foreach (var warning in flagWarnings) logger.LogWarning("{Warning:l}", warning);
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+        var host = services.GetRequiredService<MemberHost>();
+        lifetime.ApplicationStarted.Register(() => _ = LogWhenReadyAsync(host));
+        return Task.CompletedTask;
+    }
+
+    private async Task LogWhenReadyAsync(MemberHost host)
+    {
+        var identity = host.Identity;
+        try
+        {
+            await host.Ready;
+        }
+        catch (Exception)
+        {
+            return; // the member failed to open; MemberHost has reported why
+        }
         var published = $"{{Name:{identity.Name} ClientURLs:[{string.Join(' ', identity.ClientUrls)}]}}";
-        logger.LogInformation("published {Member:l} to cluster {ClusterId:l}", published, identity.ClusterId.ToString("x"));
+        logger.LogInformation("published {Member:l} to cluster {ClusterId:l}", published, MemberIds.ToHex(identity.ClusterId));
         logger.LogInformation("enabled capabilities for version {Version:l}", "3.5");
         logger.LogInformation("ready to serve client requests");
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,4 +1,5 @@
 using HttpKv.Configuration;
+using HttpKv.Server;
 
 namespace HttpKv.Tests.Configuration;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace HttpKv.Configuration;
+namespace HttpKv.Server;
 
 /// <summary>One entry of <c>--initial-cluster</c>: a member name and one of its peer URLs.</summary>
 public sealed record InitialClusterMember(string Name, IReadOnlyList<string> PeerUrls);

@@ -1,7 +1,4 @@
-using HttpKv.Configuration;
-using HttpKv.Server;
-
-namespace HttpKv.Hosting;
+namespace HttpKv.Server;
 
 /// <summary>The member's and cluster's IDs from the flags, computed as etcd computes them.</summary>
 public static class MemberIdentities
@@ -11,7 +8,7 @@ public static class MemberIdentities
         var initialCluster = string.IsNullOrEmpty(options.InitialCluster)
             ? $"{options.Name}={options.InitialAdvertisePeerUrls}"
             : options.InitialCluster;
-        var members = InitialCluster.Parse(initialCluster);
+        var members = MemberIds.ParseInitialCluster(initialCluster).ToList();
         var ids = members.Select(member => MemberIds.ComputeMemberId(member.PeerUrls, options.InitialClusterToken)).ToList();
         var self = members.FindIndex(member => member.Name == options.Name);
         if (self < 0) throw new ArgumentException($"couldn't find local name \"{options.Name}\" in the initial cluster configuration");

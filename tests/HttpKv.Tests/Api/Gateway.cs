@@ -1,0 +1,30 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace HttpKv.Tests.Api;
+
+/// <summary>Small helpers for the gateway's JSON: base64 bytes and POSTed bodies.</summary>
+public static class Gateway
+{
+    public static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    public static string Text(JsonNode? base64) => Encoding.UTF8.GetString(Convert.FromBase64String((string)base64!));
+
+    public static async Task<(int Status, JsonObject Body)> PostAsync(this HttpClient client, string path, string json, string? contentType = "application/json")
+    {
+        var content = new StringContent(json, Encoding.UTF8);
+        content.Headers.ContentType = contentType is null ? null : new MediaTypeHeaderValue(contentType);
+        using var response = await client.PostAsync(path, content);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonNode.Parse(text)!.AsObject());
+    }
+
+    public static async Task<JsonObject> PostOkAsync(this HttpClient client, string path, object body)
+    {
+        var (status, json) = await client.PostAsync(path, JsonSerializer.Serialize(body));
+        Assert.True(status == 200, $"{path} answered {status}: {json}");
+        return json;
+    }
+}

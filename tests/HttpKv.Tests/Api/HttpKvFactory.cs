@@ -1,0 +1,27 @@
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace HttpKv.Tests.Api;
+
+/// <summary>An in-process member (TestServer) with its own temporary data directory, deleted on dispose.</summary>
+public sealed class HttpKvFactory(IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+{
+    public string DataDir { get; } = Directory.CreateTempSubdirectory("httpkv-test-").FullName;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("HttpKv:DataDir", DataDir);
+        builder.UseSetting("HttpKv:LogLevel", "warn");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+    }
+
+    public GrpcChannel CreateGrpcChannel() =>
+        GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Server.CreateHandler() });
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Directory.Delete(DataDir, recursive: true);
+    }
+}
