@@ -54,12 +54,13 @@ public sealed class LocalLog : IReplicatedLog
     public ulong CommittedIndex => Volatile.Read(ref committedIndex);
     public ulong AppliedIndex => Volatile.Read(ref appliedIndex);
 
-    /// <summary>Replays the WAL entries the backend has not applied yet, starts a new term (as a one-member
-    /// Raft group elects itself on start) and starts the apply loop.</summary>
+    /// <summary>Replays the WAL entries the backend has not applied yet, starts a new term and starts the apply loop.
+    /// The term follows etcd's: a new member bootstraps at term 1 and elects itself at term 2; every restart is
+    /// another election, one term higher (so raft_term in headers matches etcd's for the same history).</summary>
     public static async Task<LocalLog> StartAsync(WriteAheadLog wal, MvccStore store, ulong memberId, ILogger logger)
     {
         var replayed = Replay(wal, store);
-        var term = wal.HardState.Term + 1;
+        var term = Math.Max(wal.HardState.Term, 1) + 1;
         var index = Math.Max(wal.LastIndex, store.ConsistentIndex);
         await wal.AppendAsync([], new HardState(term, memberId, index));
         logger.LogInformation("Replayed {Entries} WAL entries after consistent index; became leader at term {Term}, last index {Index}",

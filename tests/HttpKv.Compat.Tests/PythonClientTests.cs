@@ -1,0 +1,53 @@
+namespace HttpKv.Compat.Tests;
+
+/// <summary>Debian's python3-etcd3 (gRPC) and python3-etcd3gw (HTTP/JSON), unchanged, against HttpKv:
+/// each script succeeds and prints what it prints against the real etcd.</summary>
+public sealed class PythonClientTests
+{
+    private static async Task AssertSameAsEtcdAsync(string script)
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var expected = await Tool.PythonAsync(script, etcd.ClientPort.ToString());
+        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
+        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
+        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
+        Assert.Equal(expected.Stdout, actual.Stdout);
+    }
+
+    [Fact]
+    public async Task Python_etcd3_over_grpc()
+    {
+        const string script = """
+            import sys, etcd3
+            c = etcd3.client(host='127.0.0.1', port=int(sys.argv[1]))
+            c.put('/py/a', 'one')
+            c.put('/py/b', 'two')
+            value, meta = c.get('/py/a')
+            print(value.decode(), meta.version, meta.mod_revision)
+            print(sorted(v.decode() for v, m in c.get_prefix('/py/')))
+            ok, _ = c.transaction(compare=[c.transactions.value('/py/a') == b'one'],
+                                  success=[c.transactions.put('/py/a', 'three')], failure=[])
+            print(ok, c.get('/py/a')[0].decode())
+            print(c.delete('/py/b'), c.get('/py/b')[0])
+            """;
+        await AssertSameAsEtcdAsync(script);
+    }
+
+    [Fact]
+    public async Task Python_etcd3gw_over_the_json_gateway()
+    {
+        const string script = """
+            import sys, etcd3gw
+            c = etcd3gw.client(host='127.0.0.1', port=int(sys.argv[1]))
+            print(c.put('/gw/a', 'one'))
+            print(c.get('/gw/a'))
+            c.put('/gw/b', 'two')
+            print(sorted(v.decode() if isinstance(v, bytes) else v for v, m in c.get_prefix('/gw/')))
+            print(c.delete('/gw/a'), c.get('/gw/a'))
+            print(c.create('/gw/new', 'x'), c.create('/gw/new', 'y'))
+            """;
+        await AssertSameAsEtcdAsync(script);
+    }
+}
