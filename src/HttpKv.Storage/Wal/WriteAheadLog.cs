@@ -34,6 +34,9 @@ public sealed class WriteAheadLog : IDisposable
     /// <summary>The largest encoded size of one append (the batch buffer is one array).</summary>
     public const int MaxAppendBytes = 1 << 30;
 
+    /// <summary>The lock file that keeps a second log out of the directory.</summary>
+    public const string LockFileName = "wal.lock";
+
     private readonly object _gate = new();
     private readonly string _directory;
     private readonly WalOptions _options;
@@ -41,6 +44,7 @@ public sealed class WriteAheadLog : IDisposable
     private readonly Queue<PendingAppend> _waitingForSpace = new();
     private readonly Thread _writer;
     private readonly IReadOnlyList<LogEntry> _entriesAtOpen;
+    private readonly FileStream _directoryLock;
 
     // Guarded by _gate.
     private List<PendingAppend> _queue = new();
@@ -59,10 +63,11 @@ public sealed class WriteAheadLog : IDisposable
     private HardState _writtenHardState;
     private long _fsyncCount;
 
-    private WriteAheadLog(string directory, WalOptions options, ILogger logger, WalReplay replay,
+    private WriteAheadLog(string directory, FileStream directoryLock, WalOptions options, ILogger logger, WalReplay replay,
         FileStream segment, WalSegmentName segmentName, long segmentBytes)
     {
         _directory = directory;
+        _directoryLock = directoryLock;
         _options = options;
         _logger = logger;
         _entriesAtOpen = replay.Entries.AsReadOnly();
@@ -81,7 +86,10 @@ public sealed class WriteAheadLog : IDisposable
         get { lock (_gate) { return _hardState; } }
     }
 
-    /// <summary>The entries found at <see cref="Open"/>, in index order (appends after Open are not added).</summary>
+    /// <summary>
+    /// The entries found at <see cref="Open"/>, in index order (appends after Open are not added). Their data are
+    /// slices of the segment bytes read at Open, which stay in memory while any entry is referenced.
+    /// </summary>
     public IReadOnlyList<LogEntry> Entries => _entriesAtOpen;
 
     /// <summary>The index of the last entry made durable (0 when there is none).</summary>
@@ -118,24 +126,50 @@ public sealed class WriteAheadLog : IDisposable
 
         directory = Path.GetFullPath(directory);
         Directory.CreateDirectory(directory);
-        WalReplay replay = WalReader.ReadAll(directory, logger);
-        ulong lastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
-        FileStream segment;
-        WalSegmentName name;
-        long segmentBytes;
-        if (replay.LastSegment is { } last)
+        FileStream directoryLock = LockDirectory(directory);
+        try
         {
-            name = last;
-            segmentBytes = replay.LastSegmentValidBytes;
-            segment = OpenForAppend(Path.Combine(directory, last.FileName), segmentBytes);
+            WalReplay replay = WalReader.ReadAll(directory, logger);
+            ulong lastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
+            FileStream segment;
+            WalSegmentName name;
+            long segmentBytes;
+            if (replay.LastSegment is { } last)
+            {
+                name = last;
+                segmentBytes = replay.LastSegmentValidBytes;
+                segment = OpenForAppend(Path.Combine(directory, last.FileName), segmentBytes);
+            }
+            else
+            {
+                name = new WalSegmentName(0, lastIndex + 1);
+                segment = CreateSegment(directory, name, replay.HardState, logger, out segmentBytes);
+            }
+            WalLog.Opened(logger, directory, Math.Max(replay.SegmentCount, 1), replay.Entries.Count, lastIndex);
+            return new WriteAheadLog(directory, directoryLock, options, logger, replay, segment, name, segmentBytes);
         }
-        else
+        catch
         {
-            name = new WalSegmentName(0, lastIndex + 1);
-            segment = CreateSegment(directory, name, replay.HardState, logger, out segmentBytes);
+            directoryLock.Dispose();
+            throw;
         }
-        WalLog.Opened(logger, directory, Math.Max(replay.SegmentCount, 1), replay.Entries.Count, lastIndex);
-        return new WriteAheadLog(directory, options, logger, replay, segment, name, segmentBytes);
+    }
+
+    /// <summary>
+    /// Takes the directory's lock file (<c>wal.lock</c>, an exclusive flock on Unix) so that two logs — in this
+    /// process or another — never write the same directory.
+    /// </summary>
+    private static FileStream LockDirectory(string directory)
+    {
+        string path = Path.Combine(directory, LockFileName);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+        }
+        catch (IOException exception)
+        {
+            throw new IOException($"The WAL directory '{directory}' is in use by another WriteAheadLog ({path} is locked).", exception);
+        }
     }
 
     /// <summary>
@@ -207,6 +241,7 @@ public sealed class WriteAheadLog : IDisposable
             _writer.Join();
         }
         _segment.Dispose();
+        _directoryLock.Dispose();
     }
 
     private static long EncodedBytes(IReadOnlyList<LogEntry> entries, HardState? hardState)

@@ -140,6 +140,48 @@ public sealed class WriteAheadLogRepairTests : IDisposable
         Assert.Throws<WalCorruptionException>(() => Open(_directory, options: options));
     }
 
+    [Fact]
+    public async Task Every_cut_point_opens_with_exactly_the_whole_records_before_it()
+    {
+        string segment = await WriteEntriesAsync(6);
+        byte[] original = await File.ReadAllBytesAsync(segment);
+
+        for (int length = 0; length <= original.Length; length++)
+        {
+            await File.WriteAllBytesAsync(segment, original[..length]);
+            using WriteAheadLog wal = Open(_directory);
+            int wholeRecords = length / EntryRecordBytes;
+            Assert.Equal(Enumerable.Range(1, wholeRecords).Select(index => (ulong)index), wal.Entries.Select(entry => entry.Index));
+            Assert.Equal(wholeRecords * EntryRecordBytes, new FileInfo(segment).Length);
+        }
+    }
+
+    [Fact]
+    public async Task Every_flipped_byte_is_caught_at_its_record_cut_in_the_last_record_and_fatal_before_it()
+    {
+        const int records = 4;
+        string segment = await WriteEntriesAsync(records);
+        byte[] original = await File.ReadAllBytesAsync(segment);
+
+        for (int offset = 0; offset < original.Length; offset++)
+        {
+            byte[] damaged = (byte[])original.Clone();
+            damaged[offset] ^= 0x5A;
+            await File.WriteAllBytesAsync(segment, damaged);
+            int recordOffset = offset / EntryRecordBytes * EntryRecordBytes;
+            if (recordOffset == (records - 1) * EntryRecordBytes)
+            {
+                using WriteAheadLog wal = Open(_directory);
+                Assert.Equal(records - 1, wal.Entries.Count);
+            }
+            else
+            {
+                var exception = Assert.Throws<WalCorruptionException>(() => Open(_directory));
+                Assert.Equal(recordOffset, exception.Offset);
+            }
+        }
+    }
+
     private static void FlipByte(string path, long offset)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
