@@ -132,4 +132,24 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
         using WriteAheadLog reopened = Open(_directory, options: options);
         Assert.Equal(40, reopened.Entries.Count);
     }
+
+    [Fact]
+    public async Task After_a_failed_write_every_append_fails_until_reopen()
+    {
+        using (WriteAheadLog wal = Open(_directory))
+        {
+            await wal.AppendAsync(Entries(1, 2), new HardState(1, 1, 2));
+            wal.BeforeBatchWrite = () => throw new IOException("injected disk failure");
+
+            var failed = await Assert.ThrowsAsync<IOException>(() => wal.AppendAsync([Entry(3)], null).WaitAsync(Patience));
+            Assert.Equal("injected disk failure", failed.InnerException?.Message);
+            wal.BeforeBatchWrite = null;
+            await Assert.ThrowsAsync<IOException>(() => wal.AppendAsync([Entry(3)], null).WaitAsync(Patience));
+            Assert.Equal(2ul, wal.LastIndex);
+        }
+
+        using WriteAheadLog reopened = Open(_directory);
+        Assert.Equal([1ul, 2ul], reopened.Entries.Select(entry => entry.Index));
+        await reopened.AppendAsync([Entry(3)], null).WaitAsync(Patience);
+    }
 }
