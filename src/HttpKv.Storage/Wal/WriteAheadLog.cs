@@ -11,7 +11,8 @@ namespace HttpKv.Storage.Wal;
 /// <para><b>Files.</b> The directory holds segments named <c>{sequence:x16}-{firstIndex:x16}.wal</c> (hex, as etcd),
 /// where <c>firstIndex</c> is LastIndex + 1 when the segment was created. A segment that has grown past
 /// <see cref="WalOptions.SegmentSizeBytes"/> is closed after the batch that crossed it; the next one starts with
-/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory.</para>
+/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory. The lock file
+/// <c>wal.lock</c> keeps a second log out of the directory.</para>
 /// <para><b>Record</b> (all integers little-endian, no padding):</para>
 /// <code>
 /// offset 0  u32  length  = bytes in type + payload
