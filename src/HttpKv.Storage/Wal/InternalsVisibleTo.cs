@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+// The WAL tests use the writer failpoint and the pending-bytes gauge.
+[assembly: InternalsVisibleTo("HttpKv.Storage.Tests")]

@@ -1,0 +1,37 @@
+namespace HttpKv.Storage.Wal;
+
+/// <summary>The Raft hard state: the current term, the vote in that term, and the commit index.</summary>
+public readonly record struct HardState(ulong Term, ulong Vote, ulong Commit);
+
+/// <summary>One Raft log entry. <see cref="Data"/> is opaque to the WAL.</summary>
+public readonly record struct LogEntry(ulong Term, ulong Index, ReadOnlyMemory<byte> Data);
+
+/// <summary>Limits of a <see cref="WriteAheadLog"/>.</summary>
+public sealed record WalOptions
+{
+    /// <summary>A segment that has grown past this size is closed and a new one started.</summary>
+    public long SegmentSizeBytes { get; init; } = 64L << 20;
+
+    /// <summary>
+    /// The most encoded bytes accepted by <see cref="WriteAheadLog.AppendAsync"/> but not yet written and synced.
+    /// Beyond it callers wait (back-pressure). One append larger than this is admitted alone.
+    /// </summary>
+    public int MaxPendingBytes { get; init; } = 64 << 20;
+}
+
+/// <summary>A WAL record that is damaged but followed by valid data: start-up must stop.</summary>
+public sealed class WalCorruptionException : Exception
+{
+    public WalCorruptionException(string filePath, long offset, string reason)
+        : base($"WAL corrupt in file '{filePath}' at offset {offset}: {reason}")
+    {
+        FilePath = filePath;
+        Offset = offset;
+    }
+
+    /// <summary>The segment file that holds the damaged record.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The byte offset of the damaged record in <see cref="FilePath"/>.</summary>
+    public long Offset { get; }
+}

@@ -1,0 +1,539 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+
+namespace HttpKv.Storage.Wal;
+
+/// <summary>
+/// The Raft write-ahead log: entries and hard states appended in segment files, each batch made durable by
+/// one fdatasync (group commit).
+/// </summary>
+/// <remarks>
+/// <para><b>Files.</b> The directory holds segments named <c>{sequence:x16}-{firstIndex:x16}.wal</c> (hex, as etcd),
+/// where <c>firstIndex</c> is LastIndex + 1 when the segment was created. A segment that has grown past
+/// <see cref="WalOptions.SegmentSizeBytes"/> is closed after the batch that crossed it; the next one starts with
+/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory. The lock file
+/// <c>wal.lock</c> keeps a second log out of the directory.</para>
+/// <para><b>Record</b> (all integers little-endian, no padding):</para>
+/// <code>
+/// offset 0  u32  length  = bytes in type + payload
+/// offset 4  u32  crc     = CRC-32C (Castagnoli) of type + payload
+/// offset 8  u8   type    1 = entry, 2 = hard state
+/// offset 9       payload entry:      term u64, index u64, data (length - 17 bytes, opaque)
+///                        hard state: term u64, vote u64, commit u64 (exactly 24 bytes)
+/// </code>
+/// <para><b>Reading at <see cref="Open"/>.</b> Records are replayed in order; the last hard state wins, and an entry
+/// with index i replaces the entry at i and drops all later ones (Raft's rule). A record that is short, or fails its
+/// CRC or size check, is a torn tail when it is in the last segment and no valid record starts at any later offset:
+/// the file is cut there and a warning names the file and offset. Otherwise it is corruption:
+/// <see cref="WalCorruptionException"/> names the file and offset and start-up stops.</para>
+/// <para><b>Writing.</b> <see cref="AppendAsync"/> queues; one writer thread takes everything queued, encodes it
+/// into one pooled buffer, writes it with one call, calls fdatasync once, then completes those appends. Order of
+/// calls is order on disk.</para>
+/// </remarks>
+public sealed class WriteAheadLog : IDisposable
+{
+    /// <summary>The largest encoded size of one append (the batch buffer is one array).</summary>
+    public const int MaxAppendBytes = 1 << 30;
+
+    /// <summary>The lock file that keeps a second log out of the directory.</summary>
+    public const string LockFileName = "wal.lock";
+
+    private readonly object _gate = new();
+    private readonly string _directory;
+    private readonly WalOptions _options;
+    private readonly ILogger _logger;
+    private readonly Queue<PendingAppend> _waitingForSpace = new();
+    private readonly Thread _writer;
+    private readonly IReadOnlyList<LogEntry> _entriesAtOpen;
+    private readonly FileStream _directoryLock;
+
+    // Guarded by _gate.
+    private List<PendingAppend> _queue = new();
+    private List<PendingAppend> _spareQueue = new();
+    private long _pendingBytes;
+    private bool _disposed;
+    private Exception? _failure;
+    private HardState _hardState;
+    private ulong _lastIndex;
+
+    // Owned by the writer thread (and by Open/Dispose when it is not running).
+    private FileStream _segment;
+    private WalSegmentName _segmentName;
+    private long _segmentBytes;
+    private ulong _writtenLastIndex;
+    private HardState _writtenHardState;
+    private long _fsyncCount;
+
+    private WriteAheadLog(string directory, FileStream directoryLock, WalOptions options, ILogger logger, WalReplay replay,
+        FileStream segment, WalSegmentName segmentName, long segmentBytes)
+    {
+        _directory = directory;
+        _directoryLock = directoryLock;
+        _options = options;
+        _logger = logger;
+        _entriesAtOpen = replay.Entries.AsReadOnly();
+        _hardState = _writtenHardState = replay.HardState;
+        _lastIndex = _writtenLastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
+        _segment = segment;
+        _segmentName = segmentName;
+        _segmentBytes = segmentBytes;
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "wal-writer" };
+        _writer.Start();
+    }
+
+    /// <summary>The last hard state made durable.</summary>
+    public HardState HardState
+    {
+        get { lock (_gate) { return _hardState; } }
+    }
+
+    /// <summary>
+    /// The entries found at <see cref="Open"/>, in index order (appends after Open are not added). Their data are
+    /// slices of the segment bytes read at Open, which stay in memory while any entry is referenced.
+    /// </summary>
+    public IReadOnlyList<LogEntry> Entries => _entriesAtOpen;
+
+    /// <summary>The index of the last entry made durable (0 when there is none).</summary>
+    public ulong LastIndex
+    {
+        get { lock (_gate) { return _lastIndex; } }
+    }
+
+    /// <summary>How many data syncs the writer has made (one per written batch).</summary>
+    public long FsyncCount => Interlocked.Read(ref _fsyncCount);
+
+    /// <summary>Encoded bytes accepted but not yet written and synced (for tests and metrics).</summary>
+    internal long PendingBytes
+    {
+        get { lock (_gate) { return _pendingBytes; } }
+    }
+
+    /// <summary>Failpoint: runs on the writer thread after a batch is taken and before it is written.</summary>
+    internal Action? BeforeBatchWrite { get; set; }
+
+    /// <summary>
+    /// Opens (creating when missing) the WAL in <paramref name="directory"/>, replaying every segment and cutting off
+    /// a torn last record. Throws <see cref="WalCorruptionException"/> for a damaged record followed by valid data.
+    /// </summary>
+    public static WriteAheadLog Open(string directory, WalOptions options, ILogger logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SegmentSizeBytes, 1L, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SegmentSizeBytes, (long)MaxAppendBytes, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxPendingBytes, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxPendingBytes, MaxAppendBytes, nameof(options));
+
+        directory = Path.GetFullPath(directory);
+        Directory.CreateDirectory(directory);
+        FileStream directoryLock = LockDirectory(directory);
+        try
+        {
+            WalReplay replay = WalReader.ReadAll(directory, logger);
+            ulong lastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
+            FileStream segment;
+            WalSegmentName name;
+            long segmentBytes;
+            if (replay.LastSegment is { } last)
+            {
+                name = last;
+                segmentBytes = replay.LastSegmentValidBytes;
+                segment = OpenForAppend(Path.Combine(directory, last.FileName), segmentBytes);
+            }
+            else
+            {
+                name = new WalSegmentName(0, lastIndex + 1);
+                segment = CreateSegment(directory, name, replay.HardState, logger, out segmentBytes);
+            }
+            WalLog.Opened(logger, directory, Math.Max(replay.SegmentCount, 1), replay.Entries.Count, lastIndex);
+            return new WriteAheadLog(directory, directoryLock, options, logger, replay, segment, name, segmentBytes);
+        }
+        catch
+        {
+            directoryLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes the directory's lock file (<c>wal.lock</c>, an exclusive flock on Unix) so that two logs — in this
+    /// process or another — never write the same directory.
+    /// </summary>
+    private static FileStream LockDirectory(string directory)
+    {
+        string path = Path.Combine(directory, LockFileName);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+        }
+        catch (IOException exception)
+        {
+            throw new IOException($"The WAL directory '{directory}' is in use by another WriteAheadLog ({path} is locked).", exception);
+        }
+    }
+
+    /// <summary>
+    /// Appends <paramref name="entries"/> (contiguous ascending indices) and then <paramref name="hardState"/> when
+    /// given. The task completes when they are durable. Calls are written in call order; concurrent calls share one
+    /// fdatasync. When <see cref="WalOptions.MaxPendingBytes"/> are queued the call waits for space; cancellation is
+    /// honoured only during that wait (then nothing is written). An entry that would leave a gap after the log's
+    /// last index fails the task with <see cref="InvalidOperationException"/>. The entries' data must not change
+    /// until the task completes.
+    /// </summary>
+    public Task AppendAsync(IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        long bytes = EncodedBytes(entries, hardState);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled(cancellationToken);
+        }
+        var pending = new PendingAppend(entries, hardState, bytes);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_failure is not null)
+            {
+                return Task.FromException(FailedException(_failure));
+            }
+            AdmitWaiting();
+            if (_waitingForSpace.Count == 0 && HasSpaceFor(bytes))
+            {
+                Admit(pending);
+            }
+            else
+            {
+                _waitingForSpace.Enqueue(pending);
+                if (cancellationToken.CanBeCanceled)
+                {
+                    pending.Registration = cancellationToken.Register(CancelWaiting, (pending, cancellationToken));
+                }
+            }
+        }
+        return pending.Task;
+    }
+
+    /// <summary>
+    /// Stops accepting appends, fails every append not yet taken by the writer with
+    /// <see cref="ObjectDisposedException"/>, lets the batch being written finish (written and synced), stops the
+    /// writer and closes the segment.
+    /// </summary>
+    public void Dispose()
+    {
+        List<PendingAppend> abandoned;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            abandoned = TakeAllUnwritten();
+            Monitor.PulseAll(_gate);
+        }
+        var disposedException = new ObjectDisposedException(nameof(WriteAheadLog));
+        foreach (PendingAppend pending in abandoned)
+        {
+            pending.TrySetException(disposedException);
+        }
+        if (Thread.CurrentThread != _writer)
+        {
+            _writer.Join();
+        }
+        _segment.Dispose();
+        _directoryLock.Dispose();
+    }
+
+    private static long EncodedBytes(IReadOnlyList<LogEntry> entries, HardState? hardState)
+    {
+        long bytes = hardState is null ? 0 : WalRecordFormat.HardStateRecordBytes;
+        for (int position = 0; position < entries.Count; position++)
+        {
+            LogEntry entry = entries[position];
+            if (entry.Index == 0)
+            {
+                throw new ArgumentException("Raft entry indices start at 1.", nameof(entries));
+            }
+            if (position > 0 && entry.Index != entries[position - 1].Index + 1)
+            {
+                throw new ArgumentException(
+                    $"Entries must have contiguous ascending indices; {entry.Index} follows {entries[position - 1].Index}.", nameof(entries));
+            }
+            bytes += WalRecordFormat.EntryRecordBytes(entry);
+        }
+        if (bytes > MaxAppendBytes)
+        {
+            throw new ArgumentException($"One append may encode to at most {MaxAppendBytes} bytes; this one is {bytes}.", nameof(entries));
+        }
+        return bytes;
+    }
+
+    private bool HasSpaceFor(long bytes) => _pendingBytes == 0 || _pendingBytes + bytes <= _options.MaxPendingBytes;
+
+    private void Admit(PendingAppend pending)
+    {
+        pending.Admitted = true;
+        pending.Registration.Unregister();
+        _queue.Add(pending);
+        _pendingBytes += pending.Bytes;
+        Monitor.Pulse(_gate);
+    }
+
+    /// <summary>Admits waiting appends, oldest first, while they fit; drops cancelled ones. Caller holds _gate.</summary>
+    private void AdmitWaiting()
+    {
+        while (_waitingForSpace.TryPeek(out PendingAppend? head))
+        {
+            if (head.Task.IsCompleted)
+            {
+                _waitingForSpace.Dequeue();
+            }
+            else if (HasSpaceFor(head.Bytes))
+            {
+                Admit(_waitingForSpace.Dequeue());
+            }
+            else
+            {
+                return;
+            }
+        }
+    }
+
+    private void CancelWaiting(object? state)
+    {
+        var (pending, token) = ((PendingAppend, CancellationToken))state!;
+        lock (_gate)
+        {
+            if (!pending.Admitted && pending.TrySetCanceled(token))
+            {
+                AdmitWaiting();
+            }
+        }
+    }
+
+    /// <summary>Removes every queued and waiting append. Caller holds _gate.</summary>
+    private List<PendingAppend> TakeAllUnwritten()
+    {
+        var taken = new List<PendingAppend>(_queue);
+        _queue.Clear();
+        while (_waitingForSpace.TryDequeue(out PendingAppend? waiting))
+        {
+            waiting.Registration.Unregister();
+            taken.Add(waiting);
+        }
+        return taken;
+    }
+
+    private void WriterLoop()
+    {
+        while (true)
+        {
+            List<PendingAppend> batch;
+            lock (_gate)
+            {
+                while (_queue.Count == 0 && !_disposed)
+                {
+                    Monitor.Wait(_gate);
+                }
+                if (_disposed)
+                {
+                    return;
+                }
+                batch = _queue;
+                _queue = _spareQueue;
+            }
+            if (!TryWriteBatch(batch))
+            {
+                return;
+            }
+            lock (_gate)
+            {
+                batch.Clear();
+                _spareQueue = batch;
+            }
+        }
+    }
+
+    /// <summary>Writes, syncs and completes one batch; false when the log has failed.</summary>
+    private bool TryWriteBatch(List<PendingAppend> batch)
+    {
+        long batchBytes = 0;
+        foreach (PendingAppend pending in batch)
+        {
+            batchBytes += pending.Bytes;
+        }
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(batchBytes, 1));
+        try
+        {
+            int length = EncodeBatch(batch, buffer);
+            BeforeBatchWrite?.Invoke();
+            if (length > 0)
+            {
+                _segment.Write(buffer, 0, length);
+                _segmentBytes += length;
+                FileSync.SyncData(_segment);
+                Interlocked.Increment(ref _fsyncCount);
+            }
+        }
+        catch (Exception exception)
+        {
+            FailLog(exception, batch);
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        CompleteBatch(batch, batchBytes);
+        return TryRotateIfFull();
+    }
+
+    /// <summary>Encodes the batch in call order; an append whose first index would leave a gap is failed and skipped.</summary>
+    private int EncodeBatch(List<PendingAppend> batch, byte[] buffer)
+    {
+        int length = 0;
+        foreach (PendingAppend pending in batch)
+        {
+            IReadOnlyList<LogEntry> entries = pending.Entries;
+            if (entries.Count > 0 && _writtenLastIndex != 0 && entries[0].Index > _writtenLastIndex + 1)
+            {
+                pending.Failure = new InvalidOperationException(
+                    $"Entry index {entries[0].Index} would leave a gap after the WAL's last index {_writtenLastIndex}.");
+                continue;
+            }
+            for (int position = 0; position < entries.Count; position++)
+            {
+                length += WalRecordFormat.WriteEntry(buffer.AsSpan(length), entries[position]);
+            }
+            if (entries.Count > 0)
+            {
+                _writtenLastIndex = entries[^1].Index;
+            }
+            if (pending.HardState is { } hardState)
+            {
+                length += WalRecordFormat.WriteHardState(buffer.AsSpan(length), hardState);
+                _writtenHardState = hardState;
+            }
+        }
+        return length;
+    }
+
+    private void CompleteBatch(List<PendingAppend> batch, long batchBytes)
+    {
+        lock (_gate)
+        {
+            _lastIndex = _writtenLastIndex;
+            _hardState = _writtenHardState;
+            _pendingBytes -= batchBytes;
+            if (!_disposed)
+            {
+                AdmitWaiting();
+            }
+        }
+        foreach (PendingAppend pending in batch)
+        {
+            if (pending.Failure is null)
+            {
+                pending.TrySetResult();
+            }
+            else
+            {
+                pending.TrySetException(pending.Failure);
+            }
+        }
+    }
+
+    private bool TryRotateIfFull()
+    {
+        if (_segmentBytes < _options.SegmentSizeBytes)
+        {
+            return true;
+        }
+        try
+        {
+            var name = new WalSegmentName(_segmentName.Sequence + 1, _writtenLastIndex + 1);
+            FileStream next = CreateSegment(_directory, name, _writtenHardState, _logger, out long segmentBytes);
+            _segment.Dispose();
+            _segment = next;
+            _segmentName = name;
+            _segmentBytes = segmentBytes;
+            return true;
+        }
+        catch (Exception exception)
+        {
+            FailLog(exception, []);
+            return false;
+        }
+    }
+
+    /// <summary>After a failed write or sync the file's state is unknown: fail everything and refuse appends.</summary>
+    private void FailLog(Exception exception, List<PendingAppend> batch)
+    {
+        WalLog.WriteFailed(_logger, exception, Path.Combine(_directory, _segmentName.FileName));
+        List<PendingAppend> unwritten;
+        lock (_gate)
+        {
+            _failure = exception;
+            unwritten = TakeAllUnwritten();
+        }
+        Exception failed = FailedException(exception);
+        foreach (PendingAppend pending in batch.Concat(unwritten))
+        {
+            pending.TrySetException(failed);
+        }
+    }
+
+    private static IOException FailedException(Exception cause) =>
+        new("The WAL failed to write or sync and accepts no more appends.", cause);
+
+    private static FileStream OpenForAppend(string path, long validBytes)
+    {
+        var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        if (file.Length != validBytes)
+        {
+            file.SetLength(validBytes);
+            FileSync.SyncFile(file);
+        }
+        file.Position = validBytes;
+        return file;
+    }
+
+    /// <summary>Creates a segment that starts with <paramref name="hardState"/> (unless zero); syncs it and the directory.</summary>
+    private static FileStream CreateSegment(string directory, WalSegmentName name, HardState hardState, ILogger logger, out long segmentBytes)
+    {
+        string path = Path.Combine(directory, name.FileName);
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        try
+        {
+            segmentBytes = 0;
+            if (hardState != default)
+            {
+                Span<byte> record = stackalloc byte[WalRecordFormat.HardStateRecordBytes];
+                segmentBytes = WalRecordFormat.WriteHardState(record, hardState);
+                file.Write(record);
+            }
+            FileSync.SyncFile(file);
+            FileSync.SyncDirectory(directory);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+        WalLog.SegmentCreated(logger, path);
+        return file;
+    }
+
+    /// <summary>One call to <see cref="AppendAsync"/>: its records and the task its caller awaits.</summary>
+    private sealed class PendingAppend(IReadOnlyList<LogEntry> entries, HardState? hardState, long bytes)
+        : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public IReadOnlyList<LogEntry> Entries { get; } = entries;
+        public HardState? HardState { get; } = hardState;
+        public long Bytes { get; } = bytes;
+        public bool Admitted { get; set; }
+        public CancellationTokenRegistration Registration { get; set; }
+        public Exception? Failure { get; set; }
+    }
+}

@@ -1,0 +1,155 @@
+using HttpKv.Storage.Wal;
+using static HttpKv.Storage.Tests.Wal.WalTest;
+
+namespace HttpKv.Storage.Tests.Wal;
+
+public sealed class WriteAheadLogConcurrencyTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    /// <summary>Starts <paramref name="count"/> appends from thread-pool threads; indices follow call order.</summary>
+    private static Task<Task>[] AppendConcurrently(WriteAheadLog wal, int count)
+    {
+        var callOrder = new object();
+        ulong nextIndex = 0;
+        return Enumerable.Range(0, count).Select(_ => Task.Factory.StartNew(() =>
+        {
+            lock (callOrder)
+            {
+                nextIndex++;
+                return wal.AppendAsync([Entry(nextIndex)], new HardState(1, 1, nextIndex));
+            }
+        }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default)).ToArray();
+    }
+
+    [Fact]
+    public async Task Group_commit_200_concurrent_appends_share_fsyncs_and_all_survive_reopen()
+    {
+        using (WriteAheadLog wal = Open(_directory))
+        {
+            var gate = new WriterGate();
+            wal.BeforeBatchWrite = gate.Hook;
+            Task<Task>[] calls = AppendConcurrently(wal, 200);
+            await gate.WaitUntilWriterHeldAsync();        // the first batch is taken; the writer is held
+            Task[] appends = await Task.WhenAll(calls);    // every call has returned: all 200 are queued
+            gate.Release();
+            await Task.WhenAll(appends).WaitAsync(Patience);
+
+            Assert.True(wal.FsyncCount < 200, $"FsyncCount {wal.FsyncCount}");
+            Assert.InRange(wal.FsyncCount, 1, 2); // the held batch, then everything queued behind it
+            Assert.Equal(200ul, wal.LastIndex);
+        }
+
+        using WriteAheadLog reopened = Open(_directory);
+        Assert.Equal(Enumerable.Range(1, 200).Select(index => (ulong)index), reopened.Entries.Select(entry => entry.Index));
+        Assert.Equal(new HardState(1, 1, 200), reopened.HardState);
+    }
+
+    [Fact]
+    public async Task Unhindered_concurrent_appends_are_all_durable_in_call_order()
+    {
+        using (WriteAheadLog wal = Open(_directory))
+        {
+            Task[] appends = await Task.WhenAll(AppendConcurrently(wal, 200));
+            await Task.WhenAll(appends).WaitAsync(Patience);
+            Assert.InRange(wal.FsyncCount, 1, 200);
+        }
+
+        using WriteAheadLog reopened = Open(_directory);
+        Assert.Equal(Enumerable.Range(1, 200).Select(index => (ulong)index), reopened.Entries.Select(entry => entry.Index));
+    }
+
+    [Fact]
+    public async Task Dispose_fails_pending_appends_and_finishes_the_batch_being_written()
+    {
+        using (WriteAheadLog wal = Open(_directory))
+        {
+            var gate = new WriterGate();
+            wal.BeforeBatchWrite = gate.Hook;
+            Task first = wal.AppendAsync([Entry(1)], null);
+            await gate.WaitUntilWriterHeldAsync();
+            Task second = wal.AppendAsync([Entry(2)], null);
+            Task third = wal.AppendAsync([Entry(3)], new HardState(1, 1, 3));
+
+            Task disposing = Task.Run(wal.Dispose);
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => second.WaitAsync(Patience));
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => third.WaitAsync(Patience));
+            Assert.False(first.IsCompleted);
+
+            gate.Release();
+            await first.WaitAsync(Patience);
+            await disposing.WaitAsync(Patience);
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => wal.AppendAsync([Entry(2)], null));
+        }
+
+        using WriteAheadLog reopened = Open(_directory);
+        Assert.Equal([1ul], reopened.Entries.Select(entry => entry.Index));
+        Assert.Equal(default, reopened.HardState);
+    }
+
+    [Fact]
+    public async Task Back_pressure_holds_appends_beyond_max_pending_bytes_and_cancellation_drops_a_waiting_one()
+    {
+        const int entryRecordBytes = 32;
+        var options = new WalOptions { MaxPendingBytes = 2 * entryRecordBytes };
+        using (WriteAheadLog wal = Open(_directory, options: options))
+        {
+            var gate = new WriterGate();
+            wal.BeforeBatchWrite = gate.Hook;
+            Task first = wal.AppendAsync([Entry(1)], null);
+            await gate.WaitUntilWriterHeldAsync();
+            Task second = wal.AppendAsync([Entry(2)], null);
+            Task third = wal.AppendAsync([Entry(3)], null);
+            using var cancellation = new CancellationTokenSource();
+            Task fourth = wal.AppendAsync([Entry(4)], null, cancellation.Token);
+
+            Assert.Equal(2 * entryRecordBytes, wal.PendingBytes);
+            await cancellation.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fourth.WaitAsync(Patience));
+            Assert.False(third.IsCompleted);
+
+            gate.Release();
+            await Task.WhenAll(first, second, third).WaitAsync(Patience);
+            Assert.Equal(0, wal.PendingBytes);
+        }
+
+        using WriteAheadLog reopened = Open(_directory, options: options);
+        Assert.Equal([1ul, 2ul, 3ul], reopened.Entries.Select(entry => entry.Index));
+    }
+
+    [Fact]
+    public async Task One_append_larger_than_max_pending_bytes_is_admitted_alone()
+    {
+        var options = new WalOptions { MaxPendingBytes = 10 };
+        using (WriteAheadLog wal = Open(_directory, options: options))
+        {
+            await wal.AppendAsync(Entries(1, 20), null).WaitAsync(Patience);
+            await wal.AppendAsync(Entries(21, 40), null).WaitAsync(Patience);
+        }
+
+        using WriteAheadLog reopened = Open(_directory, options: options);
+        Assert.Equal(40, reopened.Entries.Count);
+    }
+
+    [Fact]
+    public async Task After_a_failed_write_every_append_fails_until_reopen()
+    {
+        using (WriteAheadLog wal = Open(_directory))
+        {
+            await wal.AppendAsync(Entries(1, 2), new HardState(1, 1, 2));
+            wal.BeforeBatchWrite = () => throw new IOException("injected disk failure");
+
+            var failed = await Assert.ThrowsAsync<IOException>(() => wal.AppendAsync([Entry(3)], null).WaitAsync(Patience));
+            Assert.Equal("injected disk failure", failed.InnerException?.Message);
+            wal.BeforeBatchWrite = null;
+            await Assert.ThrowsAsync<IOException>(() => wal.AppendAsync([Entry(3)], null).WaitAsync(Patience));
+            Assert.Equal(2ul, wal.LastIndex);
+        }
+
+        using WriteAheadLog reopened = Open(_directory);
+        Assert.Equal([1ul, 2ul], reopened.Entries.Select(entry => entry.Index));
+        await reopened.AppendAsync([Entry(3)], null).WaitAsync(Patience);
+    }
+}
