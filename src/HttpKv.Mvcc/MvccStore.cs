@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Etcdserverpb;
+using Google.Protobuf;
+using HttpKv.Protocol;
+using HttpKv.Storage.Backend;
+using Microsoft.Extensions.Logging;
+using Mvccpb;
+
+namespace HttpKv.Mvcc;
+
+public sealed record MvccOptions
+{
+    public long MapSizeBytes { get; init; } = 8L << 30;
+}
+
+/// <summary>
+/// etcd's multi-version key-value store: every change gets a revision, old revisions stay readable until compacted.
+/// </summary>
+/// <remarks>
+/// Persisted buckets (one LMDB file):
+/// <code>
+///   bucket  key                                        value
+///   key     8-byte BE main '_' 8-byte BE sub [+ 't']    mvccpb.KeyValue (a tombstone, marked 't', holds only the key)
+///   meta    "consistent_index"                         8-byte BE index of the last applied log entry
+///   meta    "finishedCompactRev"                       8-byte BE revision of the last compaction
+/// </code>
+/// The key index (<see cref="TreeIndex"/>) lives only in memory and is rebuilt from the key bucket on open.
+/// Readers (<see cref="Range"/>) run concurrently with the single writer (<see cref="BeginApply"/>): they read
+/// the published revision and open a backend snapshot under the index's read lock, and the writer commits
+/// and publishes under its write lock, so a reader sees a whole batch or none of it.
+/// </remarks>
+public sealed class MvccStore : IDisposable
+{
+    internal const string KeyBucketName = "key";
+    internal const string MetaBucketName = "meta";
+    internal static ReadOnlySpan<byte> ConsistentIndexKey => "consistent_index"u8;
+    internal static ReadOnlySpan<byte> FinishedCompactKey => "finishedCompactRev"u8;
+
+    private readonly ILogger logger;
+    private volatile StoreState state;
+    private int batchOpen;
+
+    private MvccStore(LmdbBackend backend, TreeIndex index, StoreState state, ILogger logger)
+    {
+        Backend = backend;
+        Index = index;
+        this.state = state;
+        this.logger = logger;
+        KeyBucket = backend.Bucket(KeyBucketName);
+        MetaBucket = backend.Bucket(MetaBucketName);
+    }
+
+    internal LmdbBackend Backend { get; }
+    internal TreeIndex Index { get; }
+    internal BackendBucket KeyBucket { get; }
+    internal BackendBucket MetaBucket { get; }
+    internal StoreState State => state;
+
+    /// <summary>Index of the last applied log entry, committed in the same backend transaction as its data.</summary>
+    public ulong ConsistentIndex => state.ConsistentIndex;
+
+    /// <summary>The newest committed revision; 1 on a new store, as in etcd.</summary>
+    public long CurrentRevision => state.Revision;
+
+    /// <summary>The revision of the last compaction (0 if none).</summary>
+    public long CompactedRevision => Math.Max(0, state.CompactedRevision);
+
+    /// <summary>Opens (or creates) the backend file at <paramref name="backendPath"/> and rebuilds the key index.</summary>
+    public static MvccStore Open(string backendPath, MvccOptions options, ILogger logger)
+    {
+        var backend = LmdbBackend.Open(backendPath, new BackendOptions
+        {
+            MapSizeBytes = options.MapSizeBytes,
+            Buckets = [KeyBucketName, MetaBucketName],
+        });
+        try
+        {
+            var index = new TreeIndex();
+            StoreState restored;
+            using (var read = backend.BeginRead())
+            {
+                restored = Restore(read, backend.Bucket(KeyBucketName), backend.Bucket(MetaBucketName), index, logger);
+            }
+            logger.LogInformation("mvcc store opened at {Path}: revision {Revision}, compacted {Compacted}, consistent index {Index}, {Keys} keys",
+                backendPath, restored.Revision, restored.CompactedRevision, restored.ConsistentIndex, index.Count);
+            return new MvccStore(backend, index, restored, logger);
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    private static StoreState Restore(BackendReadTransaction read, BackendBucket keys, BackendBucket meta, TreeIndex index, ILogger logger)
+    {
+        ulong consistentIndex = read.TryGet(meta, ConsistentIndexKey, out var indexBytes) ? BinaryPrimitives.ReadUInt64BigEndian(indexBytes) : 0;
+        var compacted = read.TryGet(meta, FinishedCompactKey, out var compactBytes) ? BinaryPrimitives.ReadInt64BigEndian(compactBytes) : -1;
+        long revision = 1;
+        read.Scan(keys, default, (key, value) =>
+        {
+            var at = Revision.Decode(key, out var tombstone);
+            var kv = KeyValue.Parser.ParseFrom(value);
+            revision = Math.Max(revision, at.Main);
+            if (!tombstone)
+            {
+                index.GetOrAdd(kv.Key.Span).Put(at, kv.CreateRevision, kv.Version);
+            }
+            else if (index.Find(kv.Key.Memory) is not { } existing || !existing.Tombstone(at))
+            {
+                logger.LogWarning("tombstone at {Revision} for a key with no live revision; ignored", at);
+            }
+            return true;
+        });
+        return new StoreState(Math.Max(revision, compacted), compacted, consistentIndex);
+    }
+
+    /// <summary>Reads keys at the current or a given revision; safe to call concurrently with an apply batch.
+    /// Throws <see cref="EtcdException"/> (Compacted, FutureRevision). The header is left null.</summary>
+    public RangeResponse Range(RangeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RangePlan plan;
+        BackendReadTransaction read;
+        Index.Lock.EnterReadLock();
+        try
+        {
+            var current = state;
+            plan = RangeQuery.Plan(Index, request, current.Revision, current.CompactedRevision);
+            read = Backend.BeginRead();
+        }
+        finally
+        {
+            Index.Lock.ExitReadLock();
+        }
+        using (read)
+        {
+            return RangeQuery.Execute(plan, request, new BackendValues(read, KeyBucket));
+        }
+    }
+
+    /// <summary>Starts the batch of the single writer (the apply loop). Only one batch may be open at a time.</summary>
+    public ApplyBatch BeginApply()
+    {
+        if (Interlocked.Exchange(ref batchOpen, 1) != 0) throw new InvalidOperationException("an apply batch is already open");
+        return new ApplyBatch(this, state, Backend.BeginRead());
+    }
+
+    internal void Publish(StoreState next) => state = next;
+
+    internal void EndBatch() => Volatile.Write(ref batchOpen, 0);
+
+    /// <summary>Forces the backend to disk (commits are lazy: see <see cref="LmdbBackend"/>).</summary>
+    public void Sync() => Backend.Sync();
+
+    /// <summary>etcd's HashKV: CRC-32C over the "key" bucket's entries up to <paramref name="revision"/> (0 = current),
+    /// skipping compacted-away revisions. <paramref name="compactRevision"/> is the store's compacted revision.</summary>
+    public uint HashKv(long revision, out long compactRevision)
+    {
+        var current = state;
+        BackendReadTransaction read;
+        var keep = new HashSet<Revision>();
+        Index.Lock.EnterReadLock();
+        try
+        {
+            current = state;
+            compactRevision = current.CompactedRevision;
+            if (revision > 0 && revision > current.Revision) throw EtcdErrors.FutureRevision.ToException();
+            if (revision > 0 && revision < current.CompactedRevision) throw EtcdErrors.Compacted.ToException();
+            if (revision <= 0) revision = current.Revision;
+            foreach (var keyIndex in Index.All()) keyIndex.CollectKept(revision, keep);
+            read = Backend.BeginRead();
+        }
+        finally
+        {
+            Index.Lock.ExitReadLock();
+        }
+        using (read)
+        {
+            var hash = new Crc32Castagnoli();
+            hash.Append("key"u8);
+            var upper = revision;
+            var lowerMain = current.CompactedRevision + 1;
+            read.Scan(KeyBucket, default, (key, value) =>
+            {
+                var at = Revision.Decode(key, out _);
+                if (at.Main > upper) return false;
+                if (at.Main < lowerMain && keep.Count > 0 && !keep.Contains(at)) return true;
+                hash.Append(key);
+                hash.Append(value);
+                return true;
+            });
+            return hash.Value;
+        }
+    }
+
+    public void Dispose()
+    {
+        Index.Lock.EnterWriteLock();
+        try
+        {
+            Backend.Dispose();
+        }
+        finally
+        {
+            Index.Lock.ExitWriteLock();
+        }
+        logger.LogDebug("mvcc store closed at revision {Revision}", state.Revision);
+    }
+}
+
+/// <summary>What readers may see: the last committed revision, compaction and log index.</summary>
+internal sealed record StoreState(long Revision, long CompactedRevision, ulong ConsistentIndex);
+
+/// <summary>Reads committed KeyValues from a backend snapshot.</summary>
+internal sealed class BackendValues(BackendReadTransaction read, BackendBucket keys) : IValueSource
+{
+    public KeyValue Load(Revision revision)
+    {
+        Span<byte> key = stackalloc byte[Revision.EncodedLength];
+        revision.Encode(key);
+        if (!read.TryGet(keys, key, out var value))
+        {
+            throw new InvalidOperationException($"the key index names revision {revision}, which the backend does not hold");
+        }
+        return KeyValue.Parser.ParseFrom(value);
+    }
+
+    public static void Write(BackendWriteTransaction write, BackendBucket keys, Revision revision, bool tombstone, KeyValue kv)
+    {
+        Span<byte> key = stackalloc byte[Revision.TombstoneEncodedLength];
+        var keyLength = revision.Encode(key, tombstone);
+        var size = kv.CalculateSize();
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            kv.WriteTo(buffer.AsSpan(0, size));
+            write.Put(keys, key[..keyLength], buffer.AsSpan(0, size));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

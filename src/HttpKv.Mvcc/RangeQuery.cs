@@ -1,0 +1,95 @@
+using Etcdserverpb;
+using HttpKv.Protocol;
+using Mvccpb;
+
+namespace HttpKv.Mvcc;
+
+/// <summary>Where a range reads a revision's stored KeyValue: a backend snapshot, or an apply batch's
+/// not-yet-committed writes over one. Each call returns an instance the caller may modify.</summary>
+internal interface IValueSource
+{
+    KeyValue Load(Revision revision);
+}
+
+/// <summary>The index half of a range, taken under the index lock: the revisions to load and the total count.</summary>
+internal readonly record struct RangePlan(List<Revision> Revisions, long Total);
+
+/// <summary>etcd's Range (mvcc rangeKeys plus the v3 applier's filters, sort and limit).</summary>
+internal static class RangeQuery
+{
+    /// <summary>Checks the revision and picks the revisions; caller holds the index's read lock (or is the writer).</summary>
+    public static RangePlan Plan(TreeIndex index, RangeRequest request, long currentRevision, long compactedRevision)
+    {
+        if (request.Revision > currentRevision) throw EtcdErrors.FutureRevision.ToException();
+        var at = request.Revision <= 0 ? currentRevision : request.Revision;
+        if (at < compactedRevision) throw EtcdErrors.Compacted.ToException();
+        var limit = NeedsAll(request) ? 0 : request.Limit;
+        if (limit > 0) limit++; // one extra tells whether there is more
+        var revisions = new List<Revision>();
+        long total = 0;
+        foreach (var keyIndex in index.Scan(request.Key.Memory, request.RangeEnd.Memory))
+        {
+            if (!keyIndex.TryGet(at, out var modified, out _, out _)) continue;
+            total++;
+            if (!request.CountOnly && (limit <= 0 || revisions.Count < limit)) revisions.Add(modified);
+        }
+        return new RangePlan(revisions, total);
+    }
+
+    /// <summary>Loads, filters, sorts and truncates. Header is left null.</summary>
+    public static RangeResponse Execute(RangePlan plan, RangeRequest request, IValueSource source)
+    {
+        var response = new RangeResponse { Count = plan.Total };
+        if (request.CountOnly) return response;
+        IEnumerable<KeyValue> kvs = plan.Revisions.Select(source.Load).ToList();
+        if (request.MaxModRevision != 0) kvs = kvs.Where(kv => kv.ModRevision <= request.MaxModRevision);
+        if (request.MinModRevision != 0) kvs = kvs.Where(kv => kv.ModRevision >= request.MinModRevision);
+        if (request.MaxCreateRevision != 0) kvs = kvs.Where(kv => kv.CreateRevision <= request.MaxCreateRevision);
+        if (request.MinCreateRevision != 0) kvs = kvs.Where(kv => kv.CreateRevision >= request.MinCreateRevision);
+        var sorted = Sort(kvs, request).ToList();
+        if (request.Limit > 0 && sorted.Count > request.Limit)
+        {
+            sorted.RemoveRange((int)request.Limit, sorted.Count - (int)request.Limit);
+            response.More = true;
+        }
+        if (request.KeysOnly)
+        {
+            foreach (var kv in sorted) kv.Value = Google.Protobuf.ByteString.Empty;
+        }
+        response.Kvs.AddRange(sorted);
+        return response;
+    }
+
+    private static bool NeedsAll(RangeRequest request) =>
+        request.SortOrder != RangeRequest.Types.SortOrder.None ||
+        request.MinModRevision != 0 || request.MaxModRevision != 0 ||
+        request.MinCreateRevision != 0 || request.MaxCreateRevision != 0;
+
+    /// <summary>Index order is key ascending. Like etcd, a target other than KEY with order NONE sorts ascending.
+    /// Sorts are stable, so equal targets stay in key order.</summary>
+    private static IEnumerable<KeyValue> Sort(IEnumerable<KeyValue> kvs, RangeRequest request)
+    {
+        var order = request.SortOrder;
+        var target = request.SortTarget;
+        if (target != RangeRequest.Types.SortTarget.Key && order == RangeRequest.Types.SortOrder.None)
+        {
+            order = RangeRequest.Types.SortOrder.Ascend;
+        }
+        else if (target == RangeRequest.Types.SortTarget.Key && order == RangeRequest.Types.SortOrder.Ascend)
+        {
+            order = RangeRequest.Types.SortOrder.None;
+        }
+        if (order == RangeRequest.Types.SortOrder.None) return kvs;
+        var comparer = Comparer<KeyValue>.Create(target switch
+        {
+            RangeRequest.Types.SortTarget.Version => (x, y) => x.Version.CompareTo(y.Version),
+            RangeRequest.Types.SortTarget.Create => (x, y) => x.CreateRevision.CompareTo(y.CreateRevision),
+            RangeRequest.Types.SortTarget.Mod => (x, y) => x.ModRevision.CompareTo(y.ModRevision),
+            RangeRequest.Types.SortTarget.Value => (x, y) => x.Value.Span.SequenceCompareTo(y.Value.Span),
+            _ => (x, y) => x.Key.Span.SequenceCompareTo(y.Key.Span),
+        });
+        return order == RangeRequest.Types.SortOrder.Descend
+            ? kvs.OrderByDescending(kv => kv, comparer)
+            : kvs.OrderBy(kv => kv, comparer);
+    }
+}
