@@ -1,8 +1,10 @@
 using HttpKv.Api.Gateway;
 using HttpKv.Api.Grpc;
+using HttpKv.Api.OpenApi;
 using HttpKv.Server;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

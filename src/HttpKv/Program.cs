@@ -4,6 +4,7 @@ using HttpKv.Configuration;
 using HttpKv.Hosting;
 using HttpKv.Server;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
 using Serilog;
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
@@ -24,7 +25,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRo
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
 builder.Services.AddHttpKvMember();
 builder.Services.AddSerilog((services, configuration) =>
-    Logging.Configure(configuration, services.GetRequiredService<MemberHost>().Options.LogLevel));
+    Logging.Configure(configuration, services.GetRequiredService<IOptions<MemberOptions>>().Value.LogLevel));
 builder.Services.AddSingleton<IConnectionListenerFactory, DemuxListenerFactory>();
 builder.Services.AddHttpKvApi();
 builder.Services.AddHostedService(services => new StartupMessages(services, commandLine.Warnings));

@@ -24,8 +24,8 @@ public sealed class DotnetEtcdTests
 
         var txn = await client.TransactionAsync(new Etcdserverpb.TxnRequest
         {
-            Compare = { new Etcdserverpb.Compare { Key = EtcdClient.GetStringByteForm("net/b"), Target = Etcdserverpb.Compare.Types.CompareTarget.Value, Result = Etcdserverpb.Compare.Types.CompareResult.Equal, Value = EtcdClient.GetStringByteForm("2") } },
-            Success = { new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = EtcdClient.GetStringByteForm("net/b"), Value = EtcdClient.GetStringByteForm("3") } } },
+            Compare = { new Etcdserverpb.Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8("net/b"), Target = Etcdserverpb.Compare.Types.CompareTarget.Value, Result = Etcdserverpb.Compare.Types.CompareResult.Equal, Value = Google.Protobuf.ByteString.CopyFromUtf8("2") } },
+            Success = { new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("net/b"), Value = Google.Protobuf.ByteString.CopyFromUtf8("3") } } },
         });
         Assert.True(txn.Succeeded);
         Assert.Equal("3", await client.GetValAsync("net/b"));

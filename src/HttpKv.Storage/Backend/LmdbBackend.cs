@@ -40,6 +40,7 @@ public sealed class LmdbBackend : IDisposable
     /// <summary>Opens or creates the LMDB file at <paramref name="path"/> (not a directory; parents are created).</summary>
     public static LmdbBackend Open(string path, BackendOptions options)
     {
+        LmdbNativeLibrary.EnsureRegistered();
         var parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(parent)) Directory.CreateDirectory(parent);
         var environment = new LightningEnvironment(path, new EnvironmentConfiguration
