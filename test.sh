@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 
 missing=()
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)   # the oracle the compatibility tests compare against
+command -v cc >/dev/null 2>&1 || missing+=(gcc)           # compiles the vendored LMDB
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 /usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
 /usr/bin/python3 -c 'import etcd3gw' >/dev/null 2>&1 || missing+=(python3-etcd3gw)

@@ -9,7 +9,8 @@ using Serilog;
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);
-var commandLine = EtcdCommandLine.Parse(args, environment);
+var (hostArguments, etcdArguments) = HostArguments.Split(args);
+var commandLine = EtcdCommandLine.Parse(etcdArguments, environment);
 if (commandLine.Errors.Count > 0)
 {
     foreach (var error in commandLine.Errors) await Console.Error.WriteLineAsync(error);
@@ -21,7 +22,7 @@ if (commandLine.ShowVersion || commandLine.ShowHelp)
     return 0;
 }
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArguments, ContentRootPath = Directory.GetCurrentDirectory() });
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
 builder.Services.AddHttpKvMember();
 builder.Services.AddSerilog((services, configuration) =>
