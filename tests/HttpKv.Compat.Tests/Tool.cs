@@ -33,6 +33,6 @@ public static class Tool
     public static Task<Result> EtcdctlAsync(ServerProcess server, string? stdin, params string[] arguments) =>
         RunAsync("etcdctl", new[] { "--endpoints", server.Endpoint, "--command-timeout", "20s" }.Concat(arguments), stdin);
 
-    public static Task<Result> PythonAsync(string script, params string[] arguments) =>
+    public static Task<Result> PythonAsync(string script, params IEnumerable<string> arguments) =>
         RunAsync("/usr/bin/python3", new[] { "-c", script }.Concat(arguments));
 }
