@@ -291,7 +291,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         index.Lock.EnterWriteLock();
         try
         {
-            var keyIndex = existing ?? index.GetOrAdd(key.Span);
+            var keyIndex = existing ?? index.GetOrAdd(key.Memory);
             keyIndex.Put(revision, created, version);
             touched.Add(keyIndex);
         }
