@@ -50,6 +50,8 @@ public sealed class LmdbBackend : IDisposable
         });
         try
         {
+            // NoSync + NoMetaSync: a commit is not fsynced. Safe ONLY because HttpKv's WAL is fsynced and replays every
+            // entry after the consistent index stored in the last commit that reached disk (see the remarks above).
             // NoThreadLocalStorage: read txns belong to the caller, not the thread (async readers hop threads).
             environment.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoSync |
                              EnvironmentOpenFlags.NoMetaSync | EnvironmentOpenFlags.NoThreadLocalStorage);
