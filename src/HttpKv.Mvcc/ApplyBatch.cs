@@ -341,6 +341,11 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     public void Commit()
     {
         EnsureOpen();
+        if (writes.Count == 0 && compactTo is null && consistentIndex == committed.ConsistentIndex)
+        {
+            Finish(); // nothing to write
+            return;
+        }
         using (var write = store.Backend.BeginWrite())
         {
             foreach (var (revision, tombstone, kv) in writes) BackendValues.Write(write, store.KeyBucket, revision, tombstone, kv);

@@ -200,6 +200,7 @@ public sealed class MvccStore : IDisposable
         Index.Lock.EnterWriteLock();
         try
         {
+            Backend.Sync(); // a clean shutdown leaves nothing for the WAL to replay
             Backend.Dispose();
         }
         finally
