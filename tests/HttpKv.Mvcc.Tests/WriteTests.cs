@@ -181,3 +181,21 @@ public sealed class WriteTests
         Assert.Equal(2ul, t.Store.ConsistentIndex);
     }
 }
+
+public sealed class EventTests
+{
+    [Fact]
+    public void A_batch_lists_its_changes_as_watch_events()
+    {
+        using var t = new TestStore();
+        t.Put("a", "1");
+        using var batch = t.Store.BeginApply();
+        batch.Apply(2, new HttpKv.Protocol.Internal.LogRequest { Put = new PutRequest { Key = TestStore.B("a"), Value = TestStore.B("2") } });
+        batch.Apply(3, new HttpKv.Protocol.Internal.LogRequest { DeleteRange = new DeleteRangeRequest { Key = TestStore.B("a"), RangeEnd = TestStore.B("\0") } });
+        batch.Apply(4, new HttpKv.Protocol.Internal.LogRequest { DeleteRange = new DeleteRangeRequest { Key = TestStore.B("missing") } });
+        batch.Commit();
+        Assert.Equal(
+            "Put a=2@3/2/2 Delete a=@4/0/0",
+            string.Join(" ", batch.Events.Select(e => $"{e.Type} {TestStore.S(e.Kv.Key)}={TestStore.S(e.Kv.Value)}@{e.Kv.ModRevision}/{e.Kv.CreateRevision}/{e.Kv.Version}")));
+    }
+}
