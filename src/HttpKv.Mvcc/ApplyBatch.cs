@@ -56,6 +56,13 @@ public sealed class ApplyBatch : IDisposable, IValueSource
 
     public ulong ConsistentIndex => consistentIndex;
 
+    /// <summary>The changes applied so far, in revision order, as watchers receive them: a PUT carries the new
+    /// KeyValue, a DELETE a KeyValue with only the key and the delete's mod_revision (as etcd fills it).
+    /// For the watch hub to hand out after <see cref="Commit"/>; the instances must not be modified.</summary>
+    public IReadOnlyList<Event> Events => writes.Select(write => write.Tombstone
+        ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = write.Kv.Key, ModRevision = write.Revision.Main } }
+        : new Event { Type = Event.Types.EventType.Put, Kv = write.Kv }).ToList();
+
     /// <summary>Applies one log entry. Returns its PutResponse / DeleteRangeResponse / TxnResponse / CompactionResponse
     /// with Header.Revision set. Throws <see cref="EtcdException"/> with the state unchanged (the entry still counts
     /// as applied for the consistent index).</summary>
@@ -291,7 +298,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         index.Lock.EnterWriteLock();
         try
         {
-            var keyIndex = existing ?? index.GetOrAdd(key.Span);
+            var keyIndex = existing ?? index.GetOrAdd(key.Memory);
             keyIndex.Put(revision, created, version);
             touched.Add(keyIndex);
         }
@@ -341,6 +348,11 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     public void Commit()
     {
         EnsureOpen();
+        if (writes.Count == 0 && compactTo is null && consistentIndex == committed.ConsistentIndex)
+        {
+            Finish(); // nothing to write
+            return;
+        }
         using (var write = store.Backend.BeginWrite())
         {
             foreach (var (revision, tombstone, kv) in writes) BackendValues.Write(write, store.KeyBucket, revision, tombstone, kv);

@@ -24,9 +24,23 @@ namespace HttpKv.Mvcc;
 /// </remarks>
 internal sealed class KeyIndex
 {
-    private readonly List<Generation> generations = [new()];
+    private static readonly List<Generation> NoGenerations = [];
+    private readonly List<Generation> generations;
 
-    public KeyIndex(ReadOnlyMemory<byte> key) => Key = key;
+    public KeyIndex(ReadOnlyMemory<byte> key)
+    {
+        Key = key;
+        generations = [new()];
+    }
+
+    private KeyIndex(ReadOnlyMemory<byte> key, List<Generation> generations)
+    {
+        Key = key;
+        this.generations = generations;
+    }
+
+    /// <summary>A key to search the index with; holds no history and must never be stored or changed.</summary>
+    public static KeyIndex Probe(ReadOnlyMemory<byte> key) => new(key, NoGenerations);
 
     public ReadOnlyMemory<byte> Key { get; }
 

@@ -105,7 +105,7 @@ public sealed class MvccStore : IDisposable
             revision = Math.Max(revision, at.Main);
             if (!tombstone)
             {
-                index.GetOrAdd(kv.Key.Span).Put(at, kv.CreateRevision, kv.Version);
+                index.GetOrAdd(kv.Key.Memory).Put(at, kv.CreateRevision, kv.Version);
             }
             else if (index.Find(kv.Key.Memory) is not { } existing || !existing.Tombstone(at))
             {
@@ -200,6 +200,7 @@ public sealed class MvccStore : IDisposable
         Index.Lock.EnterWriteLock();
         try
         {
+            Backend.Sync(); // a clean shutdown leaves nothing for the WAL to replay
             Backend.Dispose();
         }
         finally

@@ -41,12 +41,13 @@ internal static class RangeQuery
     {
         var response = new RangeResponse { Count = plan.Total };
         if (request.CountOnly) return response;
-        IEnumerable<KeyValue> kvs = plan.Revisions.Select(source.Load).ToList();
-        if (request.MaxModRevision != 0) kvs = kvs.Where(kv => kv.ModRevision <= request.MaxModRevision);
-        if (request.MinModRevision != 0) kvs = kvs.Where(kv => kv.ModRevision >= request.MinModRevision);
-        if (request.MaxCreateRevision != 0) kvs = kvs.Where(kv => kv.CreateRevision <= request.MaxCreateRevision);
-        if (request.MinCreateRevision != 0) kvs = kvs.Where(kv => kv.CreateRevision >= request.MinCreateRevision);
-        var sorted = Sort(kvs, request).ToList();
+        var kvs = new List<KeyValue>(plan.Revisions.Count);
+        foreach (var revision in plan.Revisions) kvs.Add(source.Load(revision));
+        if (request.MaxModRevision != 0) kvs.RemoveAll(kv => kv.ModRevision > request.MaxModRevision);
+        if (request.MinModRevision != 0) kvs.RemoveAll(kv => kv.ModRevision < request.MinModRevision);
+        if (request.MaxCreateRevision != 0) kvs.RemoveAll(kv => kv.CreateRevision > request.MaxCreateRevision);
+        if (request.MinCreateRevision != 0) kvs.RemoveAll(kv => kv.CreateRevision < request.MinCreateRevision);
+        var sorted = Sort(kvs, request);
         if (request.Limit > 0 && sorted.Count > request.Limit)
         {
             sorted.RemoveRange((int)request.Limit, sorted.Count - (int)request.Limit);
@@ -67,7 +68,7 @@ internal static class RangeQuery
 
     /// <summary>Index order is key ascending. Like etcd, a target other than KEY with order NONE sorts ascending.
     /// Sorts are stable, so equal targets stay in key order.</summary>
-    private static IEnumerable<KeyValue> Sort(IEnumerable<KeyValue> kvs, RangeRequest request)
+    private static List<KeyValue> Sort(List<KeyValue> kvs, RangeRequest request)
     {
         var order = request.SortOrder;
         var target = request.SortTarget;
@@ -89,7 +90,7 @@ internal static class RangeQuery
             _ => (x, y) => x.Key.Span.SequenceCompareTo(y.Key.Span),
         });
         return order == RangeRequest.Types.SortOrder.Descend
-            ? kvs.OrderByDescending(kv => kv, comparer)
-            : kvs.OrderBy(kv => kv, comparer);
+            ? kvs.OrderByDescending(kv => kv, comparer).ToList()
+            : kvs.OrderBy(kv => kv, comparer).ToList();
     }
 }

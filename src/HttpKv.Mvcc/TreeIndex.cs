@@ -12,7 +12,7 @@ namespace HttpKv.Mvcc;
 /// </remarks>
 internal sealed class TreeIndex
 {
-    private static readonly KeyIndex Infinity = new(ReadOnlyMemory<byte>.Empty);
+    private static readonly KeyIndex Infinity = KeyIndex.Probe(ReadOnlyMemory<byte>.Empty);
     private readonly SortedSet<KeyIndex> keys = new(new KeyOrder());
 
     public ReaderWriterLockSlim Lock { get; } = new(LockRecursionPolicy.NoRecursion);
@@ -20,15 +20,15 @@ internal sealed class TreeIndex
     public int Count => keys.Count;
 
     public KeyIndex? Find(ReadOnlyMemory<byte> key) =>
-        keys.TryGetValue(new KeyIndex(key), out var found) ? found : null;
+        keys.TryGetValue(KeyIndex.Probe(key), out var found) ? found : null;
 
     /// <summary>Finds or adds the key (copying it); caller holds the write lock.</summary>
-    public KeyIndex GetOrAdd(ReadOnlySpan<byte> key)
+    public KeyIndex GetOrAdd(ReadOnlyMemory<byte> key)
     {
-        var probe = new KeyIndex(key.ToArray());
-        if (keys.TryGetValue(probe, out var found)) return found;
-        keys.Add(probe);
-        return probe;
+        if (keys.TryGetValue(KeyIndex.Probe(key), out var found)) return found;
+        var added = new KeyIndex(key.ToArray());
+        keys.Add(added);
+        return added;
     }
 
     public void Remove(KeyIndex keyIndex) => keys.Remove(keyIndex);
@@ -44,8 +44,8 @@ internal sealed class TreeIndex
         }
         var toEnd = end.Length == 1 && end.Span[0] == 0;
         if (!toEnd && key.Span.SequenceCompareTo(end.Span) >= 0) yield break;
-        var lower = new KeyIndex(key);
-        var upper = toEnd ? Infinity : new KeyIndex(end);
+        var lower = KeyIndex.Probe(key);
+        var upper = toEnd ? Infinity : KeyIndex.Probe(end);
         foreach (var keyIndex in keys.GetViewBetween(lower, upper))
         {
             if (ReferenceEquals(keyIndex, upper) || (!toEnd && keyIndex.Key.Span.SequenceCompareTo(end.Span) >= 0)) yield break;

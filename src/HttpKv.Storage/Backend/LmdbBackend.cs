@@ -40,7 +40,6 @@ public sealed class LmdbBackend : IDisposable
     /// <summary>Opens or creates the LMDB file at <paramref name="path"/> (not a directory; parents are created).</summary>
     public static LmdbBackend Open(string path, BackendOptions options)
     {
-        LmdbNativeLibrary.EnsureRegistered();
         var parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(parent)) Directory.CreateDirectory(parent);
         var environment = new LightningEnvironment(path, new EnvironmentConfiguration
@@ -51,6 +50,8 @@ public sealed class LmdbBackend : IDisposable
         });
         try
         {
+            // NoSync + NoMetaSync: a commit is not fsynced. Safe ONLY because HttpKv's WAL is fsynced and replays every
+            // entry after the consistent index stored in the last commit that reached disk (see the remarks above).
             // NoThreadLocalStorage: read txns belong to the caller, not the thread (async readers hop threads).
             environment.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoSync |
                              EnvironmentOpenFlags.NoMetaSync | EnvironmentOpenFlags.NoThreadLocalStorage);
