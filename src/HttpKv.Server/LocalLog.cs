@@ -30,6 +30,9 @@ public sealed class LocalLog : IReplicatedLog
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<IMessage>> waiters = new();
     private readonly Lock appendLock = new();
     private readonly Task applyLoop;
+    private readonly ulong snapshotCount;
+    private ulong releasedThroughIndex;
+    private Task release = Task.CompletedTask;
     private TaskCompletionSource appliedSignal = NewSignal();
     private ulong lastIndex;
     private ulong committedIndex;
@@ -39,13 +42,15 @@ public sealed class LocalLog : IReplicatedLog
 
     private readonly record struct Pending(LogEntry Entry, LogRequest Request, Task Durable);
 
-    private LocalLog(WriteAheadLog wal, MvccStore store, ulong term, ILogger logger)
+    private LocalLog(WriteAheadLog wal, MvccStore store, ulong term, ulong snapshotCount, ILogger logger)
     {
         this.wal = wal;
+        this.snapshotCount = Math.Max(snapshotCount, 1);
         this.store = store;
         this.logger = logger;
         Term = term;
         appliedIndex = committedIndex = lastIndex = Math.Max(wal.LastIndex, store.ConsistentIndex);
+        releasedThroughIndex = wal.Entries.Count > 0 ? wal.Entries[0].Index - 1 : appliedIndex;
         nextRequestId = DateTime.UtcNow.Ticks;
         applyLoop = Task.Run(RunApplyLoopAsync);
     }
@@ -57,7 +62,7 @@ public sealed class LocalLog : IReplicatedLog
     /// <summary>Replays the WAL entries the backend has not applied yet, starts a new term and starts the apply loop.
     /// The term follows etcd's: a new member bootstraps at term 1 and elects itself at term 2; every restart is
     /// another election, one term higher (so raft_term in headers matches etcd's for the same history).</summary>
-    public static async Task<LocalLog> StartAsync(WriteAheadLog wal, MvccStore store, ulong memberId, ILogger logger)
+    public static async Task<LocalLog> StartAsync(WriteAheadLog wal, MvccStore store, ulong memberId, ulong snapshotCount, ILogger logger)
     {
         var replayed = Replay(wal, store);
         var term = Math.Max(wal.HardState.Term, 1) + 1;
@@ -65,7 +70,7 @@ public sealed class LocalLog : IReplicatedLog
         await wal.AppendAsync([], new HardState(term, memberId, index));
         logger.LogInformation("Replayed {Entries} WAL entries after consistent index; became leader at term {Term}, last index {Index}",
             replayed, term, index);
-        return new LocalLog(wal, store, term, logger);
+        return new LocalLog(wal, store, term, snapshotCount, logger);
     }
 
     private static int Replay(WriteAheadLog wal, MvccStore store)
@@ -133,6 +138,7 @@ public sealed class LocalLog : IReplicatedLog
                 Volatile.Write(ref appliedIndex, batch[^1].Entry.Index);
                 Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
                 CompleteWaiters(batch, results);
+                ReleaseWalIfDue();
             }
         }
         catch (ObjectDisposedException) when (stopped)
@@ -184,6 +190,29 @@ public sealed class LocalLog : IReplicatedLog
         }
     }
 
+    /// <summary>Every <c>--snapshot-count</c> applied entries, syncs the backend and deletes the WAL segments it now
+    /// holds, in the background, so the WAL on disk (and its replay at start) stays bounded.</summary>
+    private void ReleaseWalIfDue()
+    {
+        if (AppliedIndex - releasedThroughIndex < snapshotCount || !release.IsCompleted) return;
+        release = Task.Run(() =>
+        {
+            var durableIndex = store.ConsistentIndex;
+            try
+            {
+                store.Sync();
+                var segments = wal.ReleaseBefore(durableIndex + 1);
+                releasedThroughIndex = durableIndex;
+                logger.LogInformation("Backend synced at index {Index}; released {Segments} WAL segments before it", durableIndex, segments);
+            }
+            catch (IOException exception)
+            {
+                // Nothing is lost: the WAL keeps the segments and the next round tries again.
+                logger.LogWarning(exception, "Could not sync the backend or release WAL segments at index {Index}", durableIndex);
+            }
+        });
+    }
+
     private void FailAllWaiters()
     {
         foreach (var id in waiters.Keys)
@@ -203,6 +232,7 @@ public sealed class LocalLog : IReplicatedLog
             applyQueue.Writer.TryComplete();
         }
         await applyLoop;
+        await release;
         store.Sync();
     }
 }

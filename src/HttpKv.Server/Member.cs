@@ -35,7 +35,7 @@ public sealed class Member : IAsyncDisposable
         try
         {
             store = MvccStore.Open(Path.Combine(memberDir, "snap", "db"), new MvccOptions(), loggerFactory.CreateLogger<MvccStore>());
-            var log = await LocalLog.StartAsync(wal, store, identity.MemberId, loggerFactory.CreateLogger<LocalLog>());
+            var log = await LocalLog.StartAsync(wal, store, identity.MemberId, options.SnapshotCount, loggerFactory.CreateLogger<LocalLog>());
             loggerFactory.CreateLogger<Member>().LogInformation(
                 "Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
                 identity.Name, identity.MemberId, identity.ClusterId, dataDir, store.CurrentRevision);

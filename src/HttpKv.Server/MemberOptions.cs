@@ -20,6 +20,8 @@ public sealed class MemberOptions
     public int MaxRequestBytes { get; set; } = 1536 * 1024;
     public int MaxTxnOps { get; set; } = 128;
     public long QuotaBackendBytes { get; set; }
+    /// <summary>Applied entries between backend syncs that let the WAL release its older segments (etcd's default).</summary>
+    public ulong SnapshotCount { get; set; } = 100_000;
     public string AutoCompactionMode { get; set; } = "periodic";
     public string AutoCompactionRetention { get; set; } = "0";
     public string LogLevel { get; set; } = "info";

@@ -20,6 +20,10 @@ internal static partial class WalLog
         Message = "WAL write to {FilePath} failed; the log refuses further appends until reopened")]
     public static partial void WriteFailed(ILogger logger, Exception exception, string filePath);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information,
+        Message = "WAL segment {FileName} released: every entry in it is below index {Index} and durable in the backend")]
+    public static partial void SegmentReleased(ILogger logger, string fileName, ulong index);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "WAL ignores file {FilePath}: not a segment name")]
     public static partial void ForeignFileIgnored(ILogger logger, string filePath);
 }

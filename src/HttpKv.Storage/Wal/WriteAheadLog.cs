@@ -157,6 +157,36 @@ public sealed class WriteAheadLog : IDisposable
     }
 
     /// <summary>
+    /// Deletes the segment files whose entries all have an index below <paramref name="index"/>: the caller has made
+    /// those entries durable elsewhere (the backend synced at or past <c>index - 1</c>). The segment being written is
+    /// never deleted, and every remaining segment starts with a copy of the hard state, so a reopen finds the same
+    /// state with the entries from the first kept segment on. Returns how many files were deleted.
+    /// </summary>
+    public int ReleaseBefore(ulong index)
+    {
+        ulong currentSequence;
+        lock (_gate)
+        {
+            currentSequence = _segmentName.Sequence;
+        }
+        var segments = Directory.EnumerateFiles(_directory)
+            .Select(path => WalSegmentName.TryParse(Path.GetFileName(path), out var name) ? name : (WalSegmentName?)null)
+            .OfType<WalSegmentName>()
+            .Where(name => name.Sequence <= currentSequence)
+            .OrderBy(name => name.Sequence)
+            .ToList();
+        var released = 0;
+        for (var i = 0; i + 1 < segments.Count && segments[i + 1].FirstIndex <= index; i++)
+        {
+            File.Delete(Path.Combine(_directory, segments[i].FileName));
+            WalLog.SegmentReleased(_logger, segments[i].FileName, index);
+            released++;
+        }
+        if (released > 0) FileSync.SyncDirectory(_directory);
+        return released;
+    }
+
+    /// <summary>
     /// Takes the directory's lock file (<c>wal.lock</c>, an exclusive flock on Unix) so that two logs — in this
     /// process or another — never write the same directory.
     /// </summary>
