@@ -1,4 +1,6 @@
+using HttpKv.Server.Compaction;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace HttpKv.Server;
 
@@ -11,12 +13,26 @@ public static class ServerServiceCollectionExtensions
             .BindConfiguration(MemberOptions.Section)
             .Validate(options => options.MaxRequestBytes > 0, "--max-request-bytes must be positive")
             .Validate(options => options.MaxTxnOps > 0, "--max-txn-ops must be positive")
-            .Validate(options => options.AutoCompactionMode is "periodic" or "revision",
-                "--auto-compaction-mode must be 'periodic' or 'revision'")
+            .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
             .ValidateOnStart();
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHostedService<AutoCompactor>();
         return services;
+    }
+
+    private static bool IsValidAutoCompaction(MemberOptions options)
+    {
+        try
+        {
+            AutoCompactionPolicy.Parse(options.AutoCompactionMode, options.AutoCompactionRetention);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 }
