@@ -4,6 +4,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using HttpKv.Protocol;
 using HttpKv.Storage.Backend;
+using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using Mvccpb;
 
@@ -178,8 +179,7 @@ public sealed class MvccStore : IDisposable
         }
         using (read)
         {
-            var hash = new Crc32Castagnoli();
-            hash.Append("key"u8);
+            var hash = Crc32C.Append(0, "key"u8);
             var upper = revision;
             var lowerMain = current.CompactedRevision + 1;
             read.Scan(KeyBucket, default, (key, value) =>
@@ -187,11 +187,10 @@ public sealed class MvccStore : IDisposable
                 var at = Revision.Decode(key, out _);
                 if (at.Main > upper) return false;
                 if (at.Main < lowerMain && keep.Count > 0 && !keep.Contains(at)) return true;
-                hash.Append(key);
-                hash.Append(value);
+                hash = Crc32C.Append(Crc32C.Append(hash, key), value);
                 return true;
             });
-            return hash.Value;
+            return hash;
         }
     }
 

@@ -16,6 +16,10 @@ public static class Crc32C
     /// <summary>The CRC-32C of <paramref name="data"/>.</summary>
     public static uint Compute(ReadOnlySpan<byte> data) => ~Update(~0u, data);
 
+    /// <summary>Extends <paramref name="crc"/>, the CRC-32C of some bytes (0 for none), to the CRC-32C of those bytes
+    /// followed by <paramref name="data"/>: for hashing a sequence piece by piece.</summary>
+    public static uint Append(uint crc, ReadOnlySpan<byte> data) => ~Update(~crc, data);
+
     /// <summary>The CRC-32C of <paramref name="data"/> computed with the table only (for tests and comparison).</summary>
     public static uint ComputeWithTable(ReadOnlySpan<byte> data) => ~UpdateWithTable(~0u, data);
 

@@ -32,4 +32,15 @@ public sealed class Crc32CTests
             }
         }
     }
+
+    [Fact]
+    public void Appending_piece_by_piece_equals_hashing_the_whole()
+    {
+        byte[] data = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();
+        foreach (int split in new[] { 0, 1, 7, 8, 9, 500, 999, 1000 })
+        {
+            uint pieces = Crc32C.Append(Crc32C.Append(0, data.AsSpan(0, split)), data.AsSpan(split));
+            Assert.Equal(Crc32C.Compute(data), pieces);
+        }
+    }
 }
