@@ -34,7 +34,8 @@ public sealed class Member : IAsyncDisposable
         MvccStore? store = null;
         try
         {
-            store = MvccStore.Open(Path.Combine(memberDir, "snap", "db"), new MvccOptions(), loggerFactory.CreateLogger<MvccStore>());
+            store = MvccStore.Open(Path.Combine(memberDir, "snap", "db"), new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
+                loggerFactory.CreateLogger<MvccStore>());
             var log = await LocalLog.StartAsync(wal, store, identity.MemberId, options.SnapshotCount, loggerFactory.CreateLogger<LocalLog>());
             loggerFactory.CreateLogger<Member>().LogInformation(
                 "Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",

@@ -19,12 +19,19 @@ public sealed class MemberOptions
     public string InitialClusterState { get; set; } = "new";
     public int MaxRequestBytes { get; set; } = 1536 * 1024;
     public int MaxTxnOps { get; set; } = 128;
+    /// <summary>etcd's backend quota; 0 means etcd's default of 2 GiB.</summary>
     public long QuotaBackendBytes { get; set; }
     /// <summary>Applied entries between backend syncs that let the WAL release its older segments (etcd's default).</summary>
     public ulong SnapshotCount { get; set; } = 100_000;
     public string AutoCompactionMode { get; set; } = "periodic";
     public string AutoCompactionRetention { get; set; } = "0";
     public string LogLevel { get; set; } = "info";
+
+    public const long DefaultQuotaBackendBytes = 2L << 30;
+
+    /// <summary>The address space LMDB reserves for the backend file (sparse: it costs no disk until used): room for
+    /// the quota twice over, and never less than etcd's suggested maximum quota of 8 GiB.</summary>
+    public long BackendMapSizeBytes => Math.Max(8L << 30, 2 * (QuotaBackendBytes > 0 ? QuotaBackendBytes : DefaultQuotaBackendBytes));
 
     public string ResolvedDataDir => string.IsNullOrEmpty(DataDir) ? $"{Name}.httpkv" : DataDir;
 
