@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace HttpKv.Api.Gateway;
 
@@ -11,6 +12,16 @@ public sealed record GatewayContract(MessageDescriptor Request, MessageDescripto
 
 public static class GatewayContractExtensions
 {
+    /// <summary>Maps one unary gateway route: POST <paramref name="pattern"/> reads <typeparamref name="TRequest"/> as JSON,
+    /// calls <paramref name="call"/> on the in-process <typeparamref name="TService"/> and writes <typeparamref name="TResponse"/>.</summary>
+    public static RouteHandlerBuilder MapUnary<TService, TRequest, TResponse>(this RouteGroupBuilder group, string pattern,
+        Func<TService, Func<TRequest, CancellationToken, Task<TResponse>>> call, string name, string summary)
+        where TService : notnull
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage<TResponse>, new() =>
+        group.MapPost(pattern, (HttpContext context, TService service) => GatewayEndpoint.HandleAsync(context, call(service)))
+            .WithGatewayContract<TRequest, TResponse>(name, summary);
+
     public static RouteHandlerBuilder WithGatewayContract<TRequest, TResponse>(this RouteHandlerBuilder builder, string name, string summary)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage<TResponse>, new() =>
