@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using HttpKv.Protocol.Peer;
+using Microsoft.Extensions.Logging;
+
+namespace HttpKv.Server.Peers;
+
+/// <summary>Carries encoded Raft messages to the other members over their peer URLs: one long-lived gRPC stream per
+/// peer, fed by a bounded queue and written in batches. Raft tolerates loss, so when a queue is full or a peer is
+/// down the message is dropped and the caller told (it reports the peer unreachable to Raft).</summary>
+public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory loggerFactory) : IAsyncDisposable
+{
+    public const int MaxQueuedMessagesPerPeer = 4096;
+    private const int MaxMessagesPerBatch = 256;
+    private static readonly TimeSpan ReconnectDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly ConcurrentDictionary<ulong, PeerConnection> peers = new();
+    private readonly ILogger logger = loggerFactory.CreateLogger<PeerTransport>();
+
+    public ulong ClusterId => clusterId;
+    public ulong LocalId => localId;
+
+    public void AddOrUpdatePeer(ulong id, IReadOnlyList<string> peerUrls)
+    {
+        if (id == localId || peerUrls.Count == 0) return;
+        var added = new PeerConnection(id, peerUrls[0], this);
+        if (peers.TryGetValue(id, out var existing))
+        {
+            if (existing.Url == added.Url) { _ = added.DisposeAsync(); return; }
+            peers[id] = added;
+            _ = existing.DisposeAsync();
+            return;
+        }
+        if (!peers.TryAdd(id, added)) _ = added.DisposeAsync();
+    }
+
+    public void RemovePeer(ulong id)
+    {
+        if (peers.TryRemove(id, out var removed)) _ = removed.DisposeAsync();
+    }
+
+    /// <summary>Queues one encoded Raft message for <paramref name="to"/>; false when it cannot be sent now.</summary>
+    public bool Send(ulong to, byte[] message) => peers.TryGetValue(to, out var peer) && peer.TryEnqueue(message);
+
+    /// <summary>Sends a Raft snapshot message and the backend's bytes; completes when the peer has them all.</summary>
+    public async Task SendSnapshotAsync(ulong to, byte[] message, Stream data, CancellationToken cancellationToken)
+    {
+        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
+        using var call = peer.Client.Snapshot(cancellationToken: cancellationToken);
+        var buffer = new byte[1 << 20];
+        await call.RequestStream.WriteAsync(new SnapshotChunk { From = LocalId, ClusterId = ClusterId, Message = ByteString.CopyFrom(message) }, cancellationToken);
+        int read;
+        while ((read = await data.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            await call.RequestStream.WriteAsync(new SnapshotChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken);
+        }
+        await call.RequestStream.WriteAsync(new SnapshotChunk { Last = true }, cancellationToken);
+        await call.RequestStream.CompleteAsync();
+        await call;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var id in peers.Keys) RemovePeer(id);
+        await Task.CompletedTask;
+    }
+
+    /// <summary>The stream to one peer and its queue.</summary>
+    private sealed class PeerConnection : IAsyncDisposable
+    {
+        private readonly ulong id;
+        private readonly PeerTransport owner;
+        private readonly GrpcChannel channel;
+        private readonly Channel<byte[]> queue = Channel.CreateBounded<byte[]>(
+            new BoundedChannelOptions(MaxQueuedMessagesPerPeer) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+        private readonly CancellationTokenSource stopping = new();
+        private readonly Task sender;
+        private bool connected;
+
+        public PeerConnection(ulong id, string url, PeerTransport owner)
+        {
+            this.id = id;
+            this.owner = owner;
+            Url = url;
+            channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
+            Client = new RaftPeer.RaftPeerClient(channel);
+            sender = Task.Run(SendLoopAsync);
+        }
+
+        public string Url { get; }
+        public RaftPeer.RaftPeerClient Client { get; }
+
+        public bool TryEnqueue(byte[] message) => queue.Writer.TryWrite(message);
+
+        private async Task SendLoopAsync()
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    await StreamAsync();
+                }
+                catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or OperationCanceledException)
+                {
+                    if (stopping.IsCancellationRequested) return;
+                    if (connected) owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
+                    connected = false;
+                    while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
+                    try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
+                }
+            }
+        }
+
+        private async Task StreamAsync()
+        {
+            await queue.Reader.WaitToReadAsync(stopping.Token);
+            using var call = Client.Stream(cancellationToken: stopping.Token);
+            var batch = new PeerMessages { From = owner.LocalId, ClusterId = owner.ClusterId };
+            while (await queue.Reader.WaitToReadAsync(stopping.Token))
+            {
+                batch.Messages.Clear();
+                while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message)) batch.Messages.Add(ByteString.CopyFrom(message));
+                await call.RequestStream.WriteAsync(batch, stopping.Token);
+                if (!connected) owner.logger.LogInformation("Streaming to peer {PeerId:x16} at {Url}", id, Url);
+                connected = true;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            stopping.Cancel();
+            queue.Writer.TryComplete();
+            try { await sender; } catch (OperationCanceledException) { }
+            channel.Dispose();
+        }
+    }
+}
