@@ -4,7 +4,9 @@ using Mvccpb;
 namespace HttpKv.Mvcc;
 
 /// <summary>etcd's txn compare: every key in [key, range_end) must satisfy it. With no key, VALUE compares fail
-/// and the others compare against zero (a missing key has version, create, mod revision and lease 0).</summary>
+/// and the others compare against zero (a missing key has version, create, mod revision and lease 0).
+/// Unknown targets and results (numbers outside the enums reach the applier unchecked) never throw: the apply
+/// loop must not fail on a client's input; they answer as etcd's compareKV does.</summary>
 internal static class TxnCompare
 {
     public static bool Holds(TreeIndex index, Compare compare, long at, IValueSource values)
@@ -35,7 +37,7 @@ internal static class TxnCompare
             Compare.Types.CompareTarget.Mod => kv.ModRevision.CompareTo(compare.ModRevision),
             Compare.Types.CompareTarget.Version => kv.Version.CompareTo(compare.Version),
             Compare.Types.CompareTarget.Lease => kv.Lease.CompareTo(compare.Lease),
-            _ => throw new ArgumentException($"unknown compare target {compare.Target}"),
+            _ => 0, // etcd's compareKV: an unknown target compares as equal
         };
         return compare.Result switch
         {
@@ -43,7 +45,7 @@ internal static class TxnCompare
             Compare.Types.CompareResult.NotEqual => order != 0,
             Compare.Types.CompareResult.Greater => order > 0,
             Compare.Types.CompareResult.Less => order < 0,
-            _ => throw new ArgumentException($"unknown compare result {compare.Result}"),
+            _ => true, // etcd's compareKV: an unknown result holds
         };
     }
 }

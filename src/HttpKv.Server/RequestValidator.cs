@@ -28,7 +28,13 @@ public sealed class RequestValidator(int maxTxnOps)
         if (request.Key.IsEmpty) throw EtcdErrors.EmptyKey.ToException();
     }
 
-    public void Check(TxnRequest request) => CheckTxn(request, maxTxnOps);
+    /// <summary>As etcd's Txn: every op is checked (nested txns too) before the duplicate-key check of each branch.</summary>
+    public void Check(TxnRequest request)
+    {
+        CheckTxn(request, maxTxnOps);
+        TxnWriteSet.Collect(request.Success);
+        TxnWriteSet.Collect(request.Failure);
+    }
 
     private void CheckTxn(TxnRequest request, int opsAllowed)
     {
@@ -40,8 +46,6 @@ public sealed class RequestValidator(int maxTxnOps)
         }
         foreach (var op in request.Success) CheckOp(op, opsAllowed - ops);
         foreach (var op in request.Failure) CheckOp(op, opsAllowed - ops);
-        TxnWriteSet.Collect(request.Success);
-        TxnWriteSet.Collect(request.Failure);
     }
 
     private void CheckOp(RequestOp op, int opsAllowed)
@@ -52,7 +56,7 @@ public sealed class RequestValidator(int maxTxnOps)
             case RequestOp.RequestOneofCase.RequestPut: Check(op.RequestPut); break;
             case RequestOp.RequestOneofCase.RequestDeleteRange: Check(op.RequestDeleteRange); break;
             case RequestOp.RequestOneofCase.RequestTxn: CheckTxn(op.RequestTxn, opsAllowed); break;
-            default: throw new EtcdError("etcdserver: request op is not provided", Grpc.Core.StatusCode.InvalidArgument).ToException();
+            default: throw EtcdErrors.KeyNotFound.ToException(); // etcd's checkRequestOp answers an empty op so
         }
     }
 }

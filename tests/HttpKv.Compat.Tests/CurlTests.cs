@@ -40,6 +40,119 @@ public sealed class CurlTests
         }
     }
 
+    /// <summary>Edge cases of the KV routes, in order on a fresh store (revisions line up). Where etcd 3.4 and 3.5
+    /// differ, 3.5 is the reference and the case is left out here: a sort_order or sort_target outside the enum
+    /// (3.4 accepts the order and panics on the target; 3.5 answers "etcdserver: invalid sort option").</summary>
+    private static readonly (string Path, string Body)[] EdgeRequests =
+    [
+        // compaction on a fresh store: 0 and 1 succeed once, then "compacted"; a missing revision is 0
+        ("/v3/kv/compaction", """{"revision":"0"}"""),
+        ("/v3/kv/compaction", """{"revision":"1"}"""),
+        ("/v3/kv/compaction", """{"revision":"1"}"""),
+        ("/v3/kv/compaction", """{}"""),
+        ("/v3/kv/put", """{"key":"YQ==","value":"dmE=","prev_kv":true}"""), // prev_kv on a new key: none
+        ("/v3/kv/put", """{"key":"Yg==","value":"dmI="}"""),
+        ("/v3/kv/put", """{"key":"Yw==","value":""}"""), // empty value
+        ("/v3/kv/put", """{"key":"gP8A","value":"gA=="}"""), // a key that is not UTF-8
+        ("/v3/kv/put", """{"key":"/w==","value":"/w=="}"""),
+        ("/v3/kv/put", """{"key":"YQ==","value":"eno=","prev_kv":true}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","limit":"2","sort_order":"DESCEND","sort_target":"VALUE"}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","limit":"2","revision":"4","sort_target":"CREATE"}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","limit":1,"sort_order":1,"revision":5}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","min_mod_revision":"3","max_mod_revision":"5","limit":"1"}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","min_create_revision":"3","max_create_revision":"6"}"""),
+        ("/v3/kv/range", """{"key":"AA==","range_end":"AA==","count_only":true,"keys_only":true,"limit":"1"}"""),
+        ("/v3/kv/range", """{"key":"YQ==","range_end":"/w==","keys_only":true,"limit":"-1"}"""),
+        ("/v3/kv/range", """{"key":"gA==","range_end":"AA=="}"""),
+        ("/v3/kv/range", """{"key":"Yw==","range_end":"YQ=="}"""), // range_end before key: nothing
+        ("/v3/kv/range", """{"key":"YQ==","revision":"-1","serializable":true}"""),
+        ("/v3/kv/put", """{"key":"bm9uZQ==","ignore_value":true}"""),
+        ("/v3/kv/put", """{"key":"YQ==","ignore_value":true,"value":"eA=="}"""),
+        ("/v3/kv/put", """{"key":"YQ==","ignore_lease":true,"lease":"5"}"""),
+        ("/v3/kv/put", """{"key":"YQ==","ignore_value":true,"ignore_lease":true,"prev_kv":true}"""),
+        ("/v3/kv/deleterange", """{"key":"Yg==","range_end":"YQ==","prev_kv":true}"""),
+        ("/v3/kv/deleterange", """{"key":"gA==","range_end":"AA==","prev_kv":true}"""),
+        // txn: duplicate-key rules of etcd's checkIntervals
+        ("/v3/kv/txn", """{"success":[{"request_delete_range":{"key":"YQ==","range_end":"AA=="}},{"request_put":{"key":"Yg==","value":"MQ=="}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_txn":{"success":[{"request_put":{"key":"eA==","value":"MQ=="}}],"failure":[{"request_delete_range":{"key":"eA=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_txn":{"success":[{"request_put":{"key":"eA==","value":"Mg=="}}]}},{"request_txn":{"failure":[{"request_delete_range":{"key":"eA=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_txn":{"failure":[{"request_delete_range":{"key":"eA=="}}]}},{"request_txn":{"success":[{"request_put":{"key":"eA==","value":"MQ=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_txn":{"success":[{"request_put":{"key":"eA==","value":"Mw=="}}],"failure":[{"request_put":{"key":"eA==","value":"NA=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_txn":{"success":[{"request_put":{"key":"eA==","value":"MQ=="}}]}},{"request_txn":{"failure":[{"request_put":{"key":"eA==","value":"Mg=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_delete_range":{"key":"eA==","range_end":"eg=="}},{"request_txn":{"success":[{"request_put":{"key":"eQ==","value":"MQ=="}}]}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_delete_range":{"key":"eA=="}},{"request_delete_range":{"key":"eA=="}}]}"""),
+        ("/v3/kv/txn", """{"success":[{}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_put":{"key":"eA==","value":"MQ=="}},{"request_put":{"key":"eA==","value":"MQ=="}},{"request_range":{}}]}"""),
+        // compares: LEASE, range_end, and targets/results outside the enums (as numbers) answer as etcd's compareKV
+        ("/v3/kv/txn", """{"compare":[{"key":"YQ==","target":"LEASE","result":"EQUAL","lease":"0"}],"success":[{"request_range":{"key":"YQ==","revision":"2"}}]}"""),
+        ("/v3/kv/txn", """{"compare":[{"key":"YQ==","range_end":"AA==","target":"MOD","result":"GREATER","mod_revision":"1"}],"success":[{"request_range":{"key":"AA==","range_end":"AA==","count_only":true}}]}"""),
+        ("/v3/kv/txn", """{"compare":[{"key":"YQ==","range_end":"AA==","target":"VERSION","result":"NOT_EQUAL","value":"MQ=="}]}"""),
+        ("/v3/kv/txn", """{"compare":[{"key":"YQ==","target":9,"result":"LESS"}]}"""),
+        ("/v3/kv/txn", """{"compare":[{"key":"bm8=","target":9,"result":"EQUAL"}]}"""),
+        ("/v3/kv/txn", """{"compare":[{"key":"YQ==","target":"VERSION","result":7}]}"""),
+        ("/v3/kv/range", """{"key":"YQ=="}"""), // still serving
+        // txn ranges at a revision are checked against the revision before the txn
+        ("/v3/kv/txn", """{"success":[{"request_put":{"key":"YQ==","value":"MQ=="}},{"request_range":{"key":"YQ==","revision":"100"}}]}"""),
+        ("/v3/kv/txn", """{"failure":[{"request_put":{"key":"bm9uZQ==","ignore_value":true}}]}"""),
+        ("/v3/kv/txn", """{}"""),
+        ("/v3/kv/compaction", """{"revision":"9","physical":true}"""),
+        ("/v3/kv/txn", """{"success":[{"request_range":{"key":"YQ==","revision":"8"}}]}"""),
+        ("/v3/kv/txn", """{"success":[{"request_range":{"key":"AA==","range_end":"AA==","revision":"9"}}]}"""),
+        ("/v3/kv/compaction", """{"revision":"-5"}"""),
+        // bodies as Go's json.Decoder reads them: null and whitespace are the empty message, trailing data ignored,
+        // unknown fields ignored at any depth, lowerCamel names accepted
+        ("/v3/kv/range", "null"),
+        ("/v3/kv/range", "  \n"),
+        ("/v3/kv/range", """{"key":"YQ=="} trailing"""),
+        ("/v3/kv/range", """{"key":"YQ=="}{}"""),
+        ("/v3/kv/range", """{"key":"YQ==","unknown":{"a":[1,{}]},"rangeEnd":"AA==","sortOrder":"DESCEND"}"""),
+        ("/v3/kv/txn", """{"success":[{"request_range":{"key":"YQ==","zz":1}}],"compare":[{"key":"YQ==","target":"VALUE","value":"MQ==","x":[]}]}"""),
+    ];
+
+    /// <summary>Malformed bodies: the error text comes from the JSON decoder (Go's or .NET's), so only the HTTP status
+    /// and the gRPC code must agree.</summary>
+    private static readonly string[] MalformedRangeBodies =
+    [
+        """{"key":"YQ==","sort_order":"FOO"}""",
+        """{"key":"YQ==","sort_target":"FOO"}""",
+        """{"key":"!!!"}""",
+        """{"key":"YQ"}""",
+        """{""",
+        """[]""",
+        """{"key":"YQ==",}""",
+        """{"key":"YQ==","limit":"abc"}""",
+        """{"key":"YQ==","limit":1.5}""",
+        """{"key":"YQ==","limit":"9223372036854775808"}""",
+        """{"key":"YQ==","keys_only":"true"}""",
+        """{"key":"YQ==","serializable":1}""",
+    ];
+
+    [Fact]
+    public async Task Edge_cases_answer_as_etcd()
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var differences = new List<string>();
+        foreach (var (path, body) in EdgeRequests)
+        {
+            var expected = await CurlAsync(etcd, path, body);
+            var actual = await CurlAsync(httpKv, path, body);
+            if (!JsonNode.DeepEquals(expected.Json, actual.Json) || expected.Status != actual.Status)
+                differences.Add($"POST {path} {body}\netcd:   {expected.Status} {expected.Json?.ToJsonString()}\nhttpkv: {actual.Status} {actual.Json?.ToJsonString()}");
+        }
+        var compare = new[] { ("/v3/kv/txn", """{"compare":[{"key":"YQ==","target":"FOO","result":"LESS"}]}""") }
+            .Concat(MalformedRangeBodies.Select(body => ("/v3/kv/range", body)));
+        foreach (var (path, body) in compare)
+        {
+            var expected = await CurlAsync(etcd, path, body);
+            var actual = await CurlAsync(httpKv, path, body);
+            if (expected.Status != actual.Status || expected.Json?["code"]?.ToJsonString() != actual.Json?["code"]?.ToJsonString())
+                differences.Add($"POST {path} {body}\netcd:   {expected.Status} {expected.Json?.ToJsonString()}\nhttpkv: {actual.Status} {actual.Json?.ToJsonString()}");
+        }
+        Assert.True(differences.Count == 0, string.Join("\n\n", differences));
+    }
+
     [Fact]
     public async Task Version_health_and_a_body_without_content_type()
     {

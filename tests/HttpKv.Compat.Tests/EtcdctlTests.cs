@@ -67,4 +67,46 @@ public sealed class EtcdctlTests
         Etcdctl("get", "k", "--rev=4", "-w", "json"),
         Etcdctl("compaction", "2"),
         Etcdctl("compaction", "100"));
+
+    [Fact]
+    public Task Range_flags_and_output_formats_print_as_against_etcd() => AssertSameAsEtcdAsync(
+        Etcdctl("compaction", "1"),
+        Etcdctl("put", "k1", "v1"),
+        Etcdctl("put", "k2", "v2"),
+        Etcdctl("put", "k3", ""),
+        Etcdctl("put", "k1", "v1b"),
+        Etcdctl("get", "k", "--from-key", "--limit", "2"),
+        Etcdctl("get", "k2", "--from-key", "--keys-only", "-w", "json"),
+        Etcdctl("get", "k", "--prefix", "--rev", "3", "-w", "fields"),
+        Etcdctl("get", "k", "--prefix", "--rev=4", "--limit=1", "--sort-by=VALUE", "--order=DESCEND"),
+        Etcdctl("get", "k", "--prefix", "--sort-by=CREATE", "--order=DESCEND", "--limit", "1", "-w", "json"),
+        Etcdctl("get", "k", "--prefix", "--sort-by=VERSION", "-w", "simple"),
+        Etcdctl("get", "k1", "-w", "protobuf"),
+        Etcdctl("get", "k3", "-w", "json"),
+        Etcdctl("get", "", "--prefix", "--rev=1"),
+        Etcdctl("get", ""),
+        Etcdctl("compaction", "0"));
+
+    [Fact]
+    public Task Put_and_delete_flags_print_as_against_etcd() => AssertSameAsEtcdAsync(
+        Etcdctl("put", "k1", "v1"),
+        Etcdctl("put", "k2", "v2"),
+        Etcdctl("put", "k1", "--ignore-value", "--prev-kv"),
+        Etcdctl("put", "k1", "v9", "--ignore-lease", "-w", "json"),
+        Etcdctl("put", "missing", "--ignore-value"),
+        Etcdctl("put", "k1", "x", "--lease=1234"),
+        EtcdctlWithInput(new string('z', 1_700_000), "put", "large"), // above --max-request-bytes (1.5 MiB)
+        Etcdctl("get", "k", "--prefix", "-w", "fields"),
+        Etcdctl("del", "k2", "--from-key", "-w", "fields"),
+        Etcdctl("del", ""),
+        Etcdctl("get", "", "--from-key", "-w", "json"));
+
+    [Fact]
+    public Task Txn_with_nested_failures_prints_as_against_etcd() => AssertSameAsEtcdAsync(
+        Etcdctl("put", "a", "1"),
+        EtcdctlWithInput("lease(\"a\") = \"0\"\n\nput b 2\ndel a\n\n\n", "txn", "-w", "json"),
+        EtcdctlWithInput("value(\"a\") = \"1\"\n\nput x 1\n\nput x 2\n\n", "txn"),
+        EtcdctlWithInput("version(\"b\") > \"0\"\n\nput c 1\nput c 2\n\n\n", "txn"),
+        EtcdctlWithInput("mod(\"b\") = \"3\"\n\nget b --rev=100\n\n\n", "txn"),
+        Etcdctl("get", "", "--from-key", "-w", "json"));
 }

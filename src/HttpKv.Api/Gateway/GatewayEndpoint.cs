@@ -23,7 +23,7 @@ public static class GatewayEndpoint
         {
             request = await ReadRequestAsync<TRequest>(context);
         }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or DecoderFallbackException)
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
         {
             await WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
             return;
@@ -49,9 +49,9 @@ public static class GatewayEndpoint
 
     private static async Task<TRequest> ReadRequestAsync<TRequest>(HttpContext context) where TRequest : IMessage<TRequest>, new()
     {
-        using var reader = new StreamReader(context.Request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        var body = await reader.ReadToEndAsync(context.RequestAborted);
-        return string.IsNullOrWhiteSpace(body) ? new TRequest() : GatewayJson.Parser.Parse<TRequest>(body);
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        return GatewayJson.ReadRequest<TRequest>(body.GetBuffer().AsSpan(0, (int)body.Length));
     }
 
     public static async Task WriteErrorAsync(HttpContext context, EtcdError error)

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text.Json;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 
 namespace HttpKv.Api.Gateway;
 
@@ -7,5 +10,57 @@ namespace HttpKv.Api.Gateway;
 public static class GatewayJson
 {
     public static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
-    public static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
+
+    /// <summary>Strict: unknown fields are removed before parsing (<see cref="ReadRequest"/>), so an unknown enum
+    /// name is still an error, as in etcd's gateway (Google.Protobuf's IgnoreUnknownFields would drop it silently).</summary>
+    public static readonly JsonParser Parser = new(JsonParser.Settings.Default);
+
+    /// <summary>Reads a request body as etcd's gateway does (Go's json.Decoder): the first JSON value only, anything
+    /// after it ignored; <c>null</c> or an empty body is the empty message; unknown fields are ignored.
+    /// Throws JsonException, InvalidProtocolBufferException or InvalidJsonException for malformed input.</summary>
+    public static TRequest ReadRequest<TRequest>(ReadOnlySpan<byte> body) where TRequest : IMessage<TRequest>, new()
+    {
+        if (body.Trim(" \t\r\n"u8).IsEmpty) return new TRequest();
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        if (document.RootElement.ValueKind == JsonValueKind.Null) return new TRequest();
+        var known = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(known))
+        {
+            WriteKnownFields(document.RootElement, new TRequest().Descriptor, writer);
+        }
+        return Parser.Parse<TRequest>(System.Text.Encoding.UTF8.GetString(known.WrittenSpan));
+    }
+
+    private static void WriteKnownFields(JsonElement element, MessageDescriptor descriptor, Utf8JsonWriter writer)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            element.WriteTo(writer); // not an object: the parser reports it
+            return;
+        }
+        writer.WriteStartObject();
+        foreach (var property in element.EnumerateObject())
+        {
+            var field = descriptor.FindFieldByName(property.Name) ??
+                descriptor.Fields.InDeclarationOrder().FirstOrDefault(candidate => candidate.JsonName == property.Name);
+            if (field is null) continue;
+            writer.WritePropertyName(property.Name);
+            if (field.FieldType != FieldType.Message)
+            {
+                property.Value.WriteTo(writer);
+            }
+            else if (field.IsRepeated && property.Value.ValueKind == JsonValueKind.Array)
+            {
+                writer.WriteStartArray();
+                foreach (var item in property.Value.EnumerateArray()) WriteKnownFields(item, field.MessageType, writer);
+                writer.WriteEndArray();
+            }
+            else
+            {
+                WriteKnownFields(property.Value, field.MessageType, writer);
+            }
+        }
+        writer.WriteEndObject();
+    }
 }
