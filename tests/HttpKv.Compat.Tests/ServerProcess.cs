@@ -83,10 +83,26 @@ public sealed class ServerProcess : IAsyncDisposable
         try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { }
     }
 
+    /// <summary>Ports below the kernel's ephemeral range (32768+), handed out once per test run: a port the kernel hands
+    /// to nobody else, so a member killed and restarted on the same port never finds another test's server on it.</summary>
+    private static int nextPort = 20000 + Environment.ProcessId % 1000 * 10;
+
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Interlocked.Increment(ref nextPort);
+            if (port >= 32768) throw new InvalidOperationException("no free test port left below the ephemeral range");
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // in use by something outside this test run: take the next one
+            }
+        }
     }
 }
