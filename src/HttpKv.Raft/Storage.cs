@@ -51,11 +51,13 @@ public sealed class MemoryStorage : IRaftStorage
     private List<Entry> entries = [new Entry(0, 0, EntryType.Normal, default)];
 
     /// <summary>Storage for a founding member of a new cluster: every founding member starts from the same
-    /// snapshot at index 1, term 1 that lists all voters (and no data).</summary>
+    /// snapshot at index 1, term 1 that lists all voters (and no data), and the hard state term 1, commit 1, so
+    /// the first election is for term 2 (as in etcd, where the bootstrap entries are of term 1).</summary>
     public static MemoryStorage ForNewCluster(IEnumerable<ulong> voters)
     {
         var storage = new MemoryStorage();
         storage.ApplySnapshot(new Snapshot(new SnapshotMetadata(1, 1, new ConfState([.. voters], [])), ReadOnlyMemory<byte>.Empty));
+        storage.SetHardState(new HardState(1, 0, 1));
         return storage;
     }
 
