@@ -20,6 +20,13 @@ internal sealed class Inflights(int capacity)
         while (lastIndexes.Count > 0 && lastIndexes.Peek() <= index) lastIndexes.Dequeue();
     }
 
+    /// <summary>Frees the oldest message: a heartbeat answer shows the follower is reachable even though the
+    /// window's messages may all have been lost.</summary>
+    public void FreeFirstOne()
+    {
+        if (lastIndexes.Count > 0) lastIndexes.Dequeue();
+    }
+
     public void Reset() => lastIndexes.Clear();
 }
 

@@ -177,6 +177,7 @@ internal sealed partial class Raft
     {
         progress.RecentActive = true;
         progress.ProbeSent = false;
+        if (progress.State == ProgressState.Replicate && progress.Inflights.Full) progress.Inflights.FreeFirstOne();
         if (progress.Match < Log.LastIndex()) SendAppend(message.From, sendIfEmpty: true);
         var round = ReadIndexTracker.DecodeRound(message.Context);
         if (round is null || readIndex.Pending == 0) return;
