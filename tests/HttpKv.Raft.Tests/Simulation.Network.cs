@@ -83,7 +83,12 @@ internal sealed partial class Simulation
             NotifyLost(message);
             return;
         }
-        if (!nodes.TryGetValue(message.To, out var target) || target.Raw is null) return;
+        if (!nodes.TryGetValue(message.To, out var target) || target.Raw is null)
+        {
+            Log($"lost (target down) {message}");
+            NotifyLost(message); // the transport would see the connection fail
+            return;
+        }
         Log($"deliver {message}");
         target.Raw.Step(message);
         if (message.Type == MessageType.Snapshot && nodes.TryGetValue(message.From, out var sender) && sender.Raw is not null)
