@@ -26,6 +26,7 @@ internal sealed partial class Simulation
         else
         {
             leaderOfTerm[status.Term] = node.Id;
+            Stats.Leaders++;
             Log($"node {node.Id} leads term {status.Term}");
         }
     }

@@ -134,6 +134,7 @@ internal sealed partial class Simulation
         var index = snapshot.Metadata.Index;
         if (stateHashAt.TryGetValue(index, out var hash))
             Check(hash == node.StateHash, $"node {node.Id} restored a snapshot at {index} whose state differs from what others applied");
+        Stats.SnapshotsApplied++;
         Log($"node {node.Id} applied snapshot at {index}");
     }
 
@@ -144,7 +145,11 @@ internal sealed partial class Simulation
         if (appliedAt.TryGetValue(entry.Index, out var first))
             Check(first == (entry.Term, data), $"node {node.Id} applied {entry.Term}/{data} at {entry.Index}, another node {first.Term}/{first.Data}");
         else
+        {
             appliedAt[entry.Index] = (entry.Term, data);
+            Stats.EntriesCommitted++;
+            if (entry.Type == EntryType.ConfChange) Stats.ConfChangesCommitted++;
+        }
         commitTermOf.TryAdd(entry.Index, node.Raw!.Status.Term);
         node.AppliedIndex = entry.Index;
         node.StateHash = NextHash(node.StateHash, entry.Index, data);
@@ -176,6 +181,7 @@ internal sealed partial class Simulation
         Check(readIssuedAt.TryGetValue(context, out var minimum), $"node {node.Id} got an answer to unknown read {context}");
         // Linearizable: the read index covers everything committed before the read was issued.
         Check(read.Index >= minimum, $"read {context} at {node.Id} got index {read.Index} < {minimum} committed before it was issued");
+        Stats.ReadsAnswered++;
         Log($"read {context} at {node.Id} -> {read.Index}");
     }
 }

@@ -22,6 +22,9 @@ internal sealed partial class Simulation
     private readonly HashSet<(ulong From, ulong To)> blocked = [];
     private readonly double dropRate, duplicateRate;
     private readonly int maxDelay;
+    private readonly ulong maxSizePerMessage;
+    private readonly int maxInflight;
+    private readonly bool preVote, checkQuorum;
     private int now;
     private int counter;
     private ulong nextNodeId;
@@ -38,8 +41,28 @@ internal sealed partial class Simulation
     private ulong highestCommit;
 
     public List<string> Trace { get; } = [];
+    public SimulationStats Stats { get; } = new();
     public int NodeCount { get; }
     public int StepNumber { get; private set; }
+
+    internal sealed class SimulationStats
+    {
+        public long Leaders, Crashes, SnapshotsApplied, ConfChangesCommitted, ReadsAnswered, EntriesCommitted;
+
+        public void AddTo(SimulationStats total)
+        {
+            Interlocked.Add(ref total.Leaders, Leaders);
+            Interlocked.Add(ref total.Crashes, Crashes);
+            Interlocked.Add(ref total.SnapshotsApplied, SnapshotsApplied);
+            Interlocked.Add(ref total.ConfChangesCommitted, ConfChangesCommitted);
+            Interlocked.Add(ref total.ReadsAnswered, ReadsAnswered);
+            Interlocked.Add(ref total.EntriesCommitted, EntriesCommitted);
+        }
+
+        public override string ToString() =>
+            $"{Leaders} leaders elected, {EntriesCommitted} entries committed ({ConfChangesCommitted} conf changes), " +
+            $"{ReadsAnswered} reads answered, {SnapshotsApplied} snapshots applied, {Crashes} crashes";
+    }
 
     private sealed record InFlight(Message Message, int DeliverAt);
 
@@ -62,6 +85,10 @@ internal sealed partial class Simulation
         dropRate = random.NextDouble() * 0.2;
         duplicateRate = random.NextDouble() * 0.1;
         maxDelay = 1 + random.Next(5);
+        maxSizePerMessage = new ulong[] { 1, 64, 1 << 20 }[random.Next(3)];
+        maxInflight = new[] { 1, 4, 256 }[random.Next(3)];
+        preVote = random.Next(4) != 0;
+        checkQuorum = random.Next(4) != 0;
         var voters = Enumerable.Range(1, NodeCount).Select(i => (ulong)i).ToArray();
         foreach (var id in voters)
         {
@@ -71,7 +98,8 @@ internal sealed partial class Simulation
         }
         nextNodeId = (ulong)NodeCount + 1;
         stateHashAt[1] = 0;
-        Log($"seed {seed}: {NodeCount} nodes, drop {dropRate:F2}, duplicate {duplicateRate:F2}, delay ≤ {maxDelay}");
+        Log($"seed {seed}: {NodeCount} nodes, drop {dropRate:F2}, duplicate {duplicateRate:F2}, delay ≤ {maxDelay}, " +
+            $"max message {maxSizePerMessage} B, inflight {maxInflight}, pre-vote {preVote}, check quorum {checkQuorum}");
     }
 
     public void Run()
@@ -118,6 +146,7 @@ internal sealed partial class Simulation
         else if (roll < 0.445) Compact();
         else if (roll < 0.46) ChangeMembership();
         else if (roll < 0.465) TransferLeader();
+        else if (roll < 0.475) CrashLeader();
     }
 
     private SimNode? RandomLive()
@@ -195,7 +224,17 @@ internal sealed partial class Simulation
         var node = RandomLive();
         if (node is null) return;
         node.Raw = null;
+        Stats.Crashes++;
         Log($"crash {node.Id}");
+    }
+
+    private void CrashLeader()
+    {
+        var leader = Leader();
+        if (leader is null) return;
+        leader.Raw = null;
+        Stats.Crashes++;
+        Log($"crash leader {leader.Id}");
     }
 
     private void Restart()
@@ -216,7 +255,8 @@ internal sealed partial class Simulation
         node.Raw = new RawNode(new RaftConfig
         {
             Id = node.Id, Storage = node.Storage, Random = new Random(random.Next()), Applied = snapshot.Metadata.Index,
-            ElectionTicks = 10, HeartbeatTicks = 1, MaxSizePerMessage = 64, MaxInflightMessages = 4,
+            ElectionTicks = 10, HeartbeatTicks = 1, MaxSizePerMessage = maxSizePerMessage, MaxInflightMessages = maxInflight,
+            PreVote = preVote, CheckQuorum = checkQuorum,
         });
     }
 

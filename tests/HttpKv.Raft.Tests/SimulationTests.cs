@@ -6,7 +6,7 @@ namespace HttpKv.Raft.Tests;
 /// HTTPKV_RAFT_SEEDS sets how many seeds (default 500), HTTPKV_RAFT_SEED replays one seed with a full trace.</summary>
 public class SimulationTests
 {
-    private const int DefaultSeeds = 500;
+    private const int DefaultSeeds = 2000;
 
     [Fact]
     public void Simulation_SeedRange_InvariantsHoldAndClusterRecovers()
@@ -20,11 +20,12 @@ public class SimulationTests
         }
         var countText = Environment.GetEnvironmentVariable("HTTPKV_RAFT_SEEDS");
         var count = string.IsNullOrEmpty(countText) ? DefaultSeeds : int.Parse(countText, System.Globalization.CultureInfo.InvariantCulture);
+        var totals = new Simulation.SimulationStats();
         var failures = new System.Collections.Concurrent.ConcurrentBag<(int Seed, string Error)>();
         var stopwatch = Stopwatch.StartNew();
         Parallel.For(1, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, seed =>
         {
-            var error = Run(seed, trace: false);
+            var error = Run(seed, trace: false, totals);
             if (error is not null) failures.Add((seed, error));
         });
         if (!failures.IsEmpty)
@@ -32,7 +33,7 @@ public class SimulationTests
             var first = failures.OrderBy(f => f.Seed).First();
             Assert.Fail($"{failures.Count} of {count} seeds failed; first: {first.Error}");
         }
-        Console.WriteLine($"raft simulation: {count} seeds passed in {stopwatch.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"raft simulation: {count} seeds passed in {stopwatch.Elapsed.TotalSeconds:F1} s: {totals}");
     }
 
     [Fact]
@@ -52,12 +53,13 @@ public class SimulationTests
     }
 
     /// <summary>Returns null when the seed passes, else a message naming the seed and how to replay it.</summary>
-    private static string? Run(int seed, bool trace)
+    private static string? Run(int seed, bool trace, Simulation.SimulationStats? totals = null)
     {
         var simulation = new Simulation(seed, trace);
         try
         {
             simulation.Run();
+            if (totals is not null) simulation.Stats.AddTo(totals);
             return null;
         }
         catch (Exception exception)
