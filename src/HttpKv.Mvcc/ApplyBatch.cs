@@ -88,6 +88,16 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         }
     }
 
+    /// <summary>Stores <paramref name="value"/> under <paramref name="name"/> in the meta bucket, in this batch's
+    /// transaction (so it is exactly as durable and as current as the consistent index). Read with <see cref="MvccStore.ReadMeta"/>.</summary>
+    public void SetMeta(string name, byte[] value)
+    {
+        EnsureOpen();
+        extraMeta[name] = value;
+    }
+
+    private readonly Dictionary<string, byte[]> extraMeta = [];
+
     /// <summary>Records a log entry that carries nothing for the store (e.g. a conf change), so replay skips it.</summary>
     public void MarkApplied(ulong index)
     {
@@ -348,7 +358,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     public void Commit()
     {
         EnsureOpen();
-        if (writes.Count == 0 && compactTo is null && consistentIndex == committed.ConsistentIndex)
+        if (writes.Count == 0 && compactTo is null && extraMeta.Count == 0 && consistentIndex == committed.ConsistentIndex)
         {
             Finish(); // nothing to write
             return;
@@ -360,6 +370,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             Span<byte> number = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64BigEndian(number, consistentIndex);
             write.Put(store.MetaBucket, MvccStore.ConsistentIndexKey, number);
+            foreach (var (name, value) in extraMeta) write.Put(store.MetaBucket, System.Text.Encoding.UTF8.GetBytes(MvccStore.ExtraMetaPrefix + name), value);
             index.Lock.EnterWriteLock();
             try
             {

@@ -152,6 +152,19 @@ public sealed class MvccStore : IDisposable
 
     internal void EndBatch() => Volatile.Write(ref batchOpen, 0);
 
+    /// <summary>A value another part of the member keeps in the backend's meta bucket beside the store's own
+    /// (e.g. the Raft term and membership at the consistent index), or null. See <see cref="ApplyBatch.SetMeta"/>.</summary>
+    public byte[]? ReadMeta(string name)
+    {
+        using var read = Backend.BeginRead();
+        return read.TryGet(MetaBucket, System.Text.Encoding.UTF8.GetBytes(ExtraMetaPrefix + name), out var value) ? value.ToArray() : null;
+    }
+
+    /// <summary>Writes a consistent copy of the backend to a new file: the data of a snapshot for another member.</summary>
+    public void CopyTo(string path) => Backend.CopyTo(path);
+
+    internal const string ExtraMetaPrefix = "x.";
+
     /// <summary>Forces the backend to disk (commits are lazy: see <see cref="LmdbBackend"/>).</summary>
     public void Sync() => Backend.Sync();
 

@@ -85,6 +85,10 @@ public sealed class LmdbBackend : IDisposable
     /// <summary>Forces committed data and metadata to disk.</summary>
     public void Sync() => environment.Flush(force: true);
 
+    /// <summary>Writes a consistent copy of the whole backend (as of one read transaction) to a new file at
+    /// <paramref name="path"/>, compacting free pages away: what a snapshot sent to another member holds.</summary>
+    public void CopyTo(string path) => environment.CopyTo(path, compact: true).ThrowOnError();
+
     public void Dispose()
     {
         foreach (var bucket in buckets.Values) bucket.Dispose();

@@ -10,7 +10,8 @@ internal sealed record WalReplay(
     HardState HardState,
     int SegmentCount,
     WalSegmentName? LastSegment,
-    long LastSegmentValidBytes);
+    long LastSegmentValidBytes,
+    WalSnapshot? Snapshot);
 
 /// <summary>
 /// Reads every segment in sequence order at start-up, applying Raft's rule to the entries, and decides
@@ -23,15 +24,16 @@ internal static class WalReader
         List<WalSegmentName> segments = ListSegments(directory, logger);
         var entries = new List<LogEntry>();
         var hardState = default(HardState);
+        WalSnapshot? snapshot = null;
         long lastValidBytes = 0;
         for (int position = 0; position < segments.Count; position++)
         {
             string path = Path.Combine(directory, segments[position].FileName);
             bool isLast = position == segments.Count - 1;
-            lastValidBytes = ReadSegment(path, isLast, entries, ref hardState, logger);
+            lastValidBytes = ReadSegment(path, isLast, entries, ref hardState, ref snapshot, logger);
         }
         WalSegmentName? last = segments.Count == 0 ? null : segments[^1];
-        return new WalReplay(entries, hardState, segments.Count, last, lastValidBytes);
+        return new WalReplay(entries, hardState, segments.Count, last, lastValidBytes, snapshot);
     }
 
     private static List<WalSegmentName> ListSegments(string directory, ILogger logger)
@@ -61,7 +63,7 @@ internal static class WalReader
     }
 
     /// <summary>Reads one segment; returns the length of its valid prefix.</summary>
-    private static long ReadSegment(string path, bool isLast, List<LogEntry> entries, ref HardState hardState, ILogger logger)
+    private static long ReadSegment(string path, bool isLast, List<LogEntry> entries, ref HardState hardState, ref WalSnapshot? snapshot, ILogger logger)
     {
         ReadOnlyMemory<byte> bytes = File.ReadAllBytes(path);
         int offset = 0;
@@ -85,6 +87,11 @@ internal static class WalReader
             if (record.Type == WalRecordType.HardState)
             {
                 hardState = WalRecordFormat.DecodeHardState(record.Payload.Span);
+            }
+            else if (record.Type == WalRecordType.Snapshot)
+            {
+                snapshot = WalRecordFormat.DecodeSnapshot(record.Payload.Span);
+                entries.Clear(); // the snapshot holds them; the log goes on after its index
             }
             else
             {

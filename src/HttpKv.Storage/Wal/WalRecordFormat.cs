@@ -7,6 +7,7 @@ internal enum WalRecordType : byte
 {
     Entry = 1,
     HardState = 2,
+    Snapshot = 3,
 }
 
 /// <summary>The outcome of reading one record at an offset.</summary>
@@ -35,6 +36,8 @@ internal static class WalRecordFormat
     public const int EntryFixedPayloadBytes = 16;
     public const int HardStatePayloadBytes = 24;
     public const int HardStateRecordBytes = HeaderBytes + 1 + HardStatePayloadBytes;
+    public const int SnapshotPayloadBytes = 16;
+    public const int SnapshotRecordBytes = HeaderBytes + 1 + SnapshotPayloadBytes;
 
     /// <summary>The largest body (type + payload) accepted; protects reads from absurd lengths.</summary>
     public const int MaxBodyBytes = int.MaxValue - HeaderBytes;
@@ -64,6 +67,17 @@ internal static class WalRecordFormat
         BinaryPrimitives.WriteUInt64LittleEndian(body[17..], state.Commit);
         WriteHeader(destination, body);
         return HardStateRecordBytes;
+    }
+
+    /// <summary>Writes a snapshot-marker record (index, term) at the start of <paramref name="destination"/>.</summary>
+    public static int WriteSnapshot(Span<byte> destination, WalSnapshot snapshot)
+    {
+        Span<byte> body = destination.Slice(HeaderBytes, 1 + SnapshotPayloadBytes);
+        body[0] = (byte)WalRecordType.Snapshot;
+        BinaryPrimitives.WriteUInt64LittleEndian(body[1..], snapshot.Index);
+        BinaryPrimitives.WriteUInt64LittleEndian(body[9..], snapshot.Term);
+        WriteHeader(destination, body);
+        return SnapshotRecordBytes;
     }
 
     private static void WriteHeader(Span<byte> destination, ReadOnlySpan<byte> body)
@@ -97,6 +111,7 @@ internal static class WalRecordFormat
         {
             WalRecordType.Entry => payloadBytes >= EntryFixedPayloadBytes,
             WalRecordType.HardState => payloadBytes == HardStatePayloadBytes,
+            WalRecordType.Snapshot => payloadBytes == SnapshotPayloadBytes,
             _ => false,
         };
         if (!sizeFits || Crc32C.Compute(body) != BinaryPrimitives.ReadUInt32LittleEndian(rest[4..]))
@@ -121,4 +136,8 @@ internal static class WalRecordFormat
         BinaryPrimitives.ReadUInt64LittleEndian(payload),
         BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]),
         BinaryPrimitives.ReadUInt64LittleEndian(payload[16..]));
+
+    public static WalSnapshot DecodeSnapshot(ReadOnlySpan<byte> payload) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(payload),
+        BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]));
 }

@@ -6,6 +6,10 @@ public readonly record struct HardState(ulong Term, ulong Vote, ulong Commit);
 /// <summary>One Raft log entry. <see cref="Data"/> is opaque to the WAL.</summary>
 public readonly record struct LogEntry(ulong Term, ulong Index, ReadOnlyMemory<byte> Data);
 
+/// <summary>A snapshot marker: the log continues after <see cref="Index"/> (of <see cref="Term"/>); every entry at or
+/// before it is held by the snapshot and dropped from the log at replay.</summary>
+public readonly record struct WalSnapshot(ulong Index, ulong Term);
+
 /// <summary>Limits of a <see cref="WriteAheadLog"/>.</summary>
 public sealed record WalOptions
 {

@@ -73,7 +73,8 @@ public sealed class WriteAheadLog : IDisposable
         _logger = logger;
         _entriesAtOpen = replay.Entries.AsReadOnly();
         _hardState = _writtenHardState = replay.HardState;
-        _lastIndex = _writtenLastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
+        Snapshot = replay.Snapshot;
+        _lastIndex = _writtenLastIndex = replay.Entries.Count > 0 ? replay.Entries[^1].Index : replay.Snapshot?.Index ?? 0;
         _segment = segment;
         _segmentName = segmentName;
         _segmentBytes = segmentBytes;
@@ -92,6 +93,9 @@ public sealed class WriteAheadLog : IDisposable
     /// slices of the segment bytes read at Open, which stay in memory while any entry is referenced.
     /// </summary>
     public IReadOnlyList<LogEntry> Entries => _entriesAtOpen;
+
+    /// <summary>The last snapshot marker found at <see cref="Open"/>, if any: <see cref="Entries"/> continue after it.</summary>
+    public WalSnapshot? Snapshot { get; }
 
     /// <summary>The index of the last entry made durable (0 when there is none).</summary>
     public ulong LastIndex
@@ -131,7 +135,7 @@ public sealed class WriteAheadLog : IDisposable
         try
         {
             WalReplay replay = WalReader.ReadAll(directory, logger);
-            ulong lastIndex = replay.Entries.Count == 0 ? 0 : replay.Entries[^1].Index;
+            ulong lastIndex = replay.Entries.Count > 0 ? replay.Entries[^1].Index : replay.Snapshot?.Index ?? 0;
             FileStream segment;
             WalSegmentName name;
             long segmentBytes;
@@ -211,15 +215,23 @@ public sealed class WriteAheadLog : IDisposable
     /// last index fails the task with <see cref="InvalidOperationException"/>. The entries' data must not change
     /// until the task completes.
     /// </summary>
-    public Task AppendAsync(IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default)
+    public Task AppendAsync(IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
+        AppendAsync(null, entries, hardState, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AppendAsync(IReadOnlyList{LogEntry}, HardState?, CancellationToken)"/>, written after a snapshot
+    /// marker when <paramref name="snapshot"/> is given: the log then continues after the snapshot's index, and a
+    /// replay drops every entry before the marker (the snapshot holds them).
+    /// </summary>
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        long bytes = EncodedBytes(entries, hardState);
+        long bytes = EncodedBytes(entries, hardState) + (snapshot is null ? 0 : WalRecordFormat.SnapshotRecordBytes);
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled(cancellationToken);
         }
-        var pending = new PendingAppend(entries, hardState, bytes);
+        var pending = new PendingAppend(entries, hardState, bytes) { Snapshot = snapshot };
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -426,6 +438,11 @@ public sealed class WriteAheadLog : IDisposable
         foreach (PendingAppend pending in batch)
         {
             IReadOnlyList<LogEntry> entries = pending.Entries;
+            if (pending.Snapshot is { } snapshot)
+            {
+                length += WalRecordFormat.WriteSnapshot(buffer.AsSpan(length), snapshot);
+                _writtenLastIndex = snapshot.Index;
+            }
             if (entries.Count > 0 && _writtenLastIndex != 0 && entries[0].Index > _writtenLastIndex + 1)
             {
                 pending.Failure = new InvalidOperationException(
@@ -561,6 +578,7 @@ public sealed class WriteAheadLog : IDisposable
     {
         public IReadOnlyList<LogEntry> Entries { get; } = entries;
         public HardState? HardState { get; } = hardState;
+        public WalSnapshot? Snapshot { get; init; }
         public long Bytes { get; } = bytes;
         public bool Admitted { get; set; }
         public CancellationTokenRegistration Registration { get; set; }
