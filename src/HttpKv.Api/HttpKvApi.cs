@@ -2,6 +2,7 @@ using HttpKv.Api.Gateway;
 using HttpKv.Api.Grpc;
 using HttpKv.Api.OpenApi;
 using HttpKv.Server;
+using HttpKv.Server.Peers;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -36,6 +37,9 @@ public static class HttpKvApi
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
         app.MapGrpcService<KvGrpcService>();
+        var peerHosts = MemberOptions.SplitUrls(app.Services.GetRequiredService<MemberHost>().Options.ListenPeerUrls)
+            .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
+        app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in GatewayPrefixes)
         {
             var group = app.MapGroup(prefix).MapKvGateway();

@@ -16,8 +16,8 @@ public sealed class KvServer(MemberHost host) : IKvService
         validator.Check(request);
         var member = await host.Ready;
         if (!request.Serializable) await member.Log.WaitForReadIndexAsync(cancellationToken);
-        var response = member.Store.Range(request);
-        response.Header = member.Header(response.Header?.Revision ?? member.Store.CurrentRevision);
+        var response = member.Stores.Read(store => store.Range(request));
+        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
         return response;
     }
 
@@ -47,7 +47,7 @@ public sealed class KvServer(MemberHost host) : IKvService
         var member = await host.Ready;
         if (request.CalculateSize() > member.Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
         var response = (T)await member.Log.ProposeAsync(request, cancellationToken);
-        response.Header = member.Header(response.Header?.Revision ?? member.Store.CurrentRevision);
+        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
         return response;
     }
 }

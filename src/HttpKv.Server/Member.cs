@@ -1,52 +1,86 @@
 using Etcdserverpb;
 using HttpKv.Mvcc;
+using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Server.Cluster;
+using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server;
 
 /// <summary>One HttpKv member: its data directory (etcd's layout: <c>member/wal</c> and <c>member/snap/db</c>),
-/// the WAL, the MVCC store and the log that orders writes into it.</summary>
+/// the WAL, the MVCC store, the Raft log that orders writes into it, and the transport to the other members.</summary>
 public sealed class Member : IAsyncDisposable
 {
     private readonly WriteAheadLog wal;
+    private readonly PeerTransport transport;
+    private readonly ILogger logger;
+    private int disposed;
 
-    private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, MvccStore store, LocalLog log)
+    private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
+        PeerTransport transport, ILogger logger)
     {
         Options = options;
         Identity = identity;
         this.wal = wal;
-        Store = store;
+        Stores = stores;
         Log = log;
+        this.transport = transport;
+        this.logger = logger;
     }
 
     public MemberOptions Options { get; }
     public MemberIdentity Identity { get; }
-    public MvccStore Store { get; }
-    public IReplicatedLog Log { get; }
+    public StoreSlot Stores { get; }
+    public ClusterLog Log { get; }
 
-    public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity identity, ILoggerFactory loggerFactory)
+    public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, ILoggerFactory loggerFactory)
     {
         var dataDir = Path.GetFullPath(options.ResolvedDataDir);
-        var memberDir = Path.Combine(dataDir, "member");
-        Directory.CreateDirectory(Path.Combine(memberDir, "snap"));
-        var wal = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
-        MvccStore? store = null;
+        var snapDir = Path.Combine(dataDir, "member", "snap");
+        Directory.CreateDirectory(snapDir);
+        var backendPath = Path.Combine(snapDir, "db");
+        var wal = WriteAheadLog.Open(Path.Combine(dataDir, "member", "wal"), new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
+        StoreSlot? stores = null;
         try
         {
-            store = MvccStore.Open(Path.Combine(memberDir, "snap", "db"), new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
+            MvccStore OpenStore() => MvccStore.Open(backendPath, new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
                 loggerFactory.CreateLogger<MvccStore>());
-            var log = await LocalLog.StartAsync(wal, store, identity.MemberId, options.SnapshotCount, loggerFactory.CreateLogger<LocalLog>());
-            loggerFactory.CreateLogger<Member>().LogInformation(
-                "Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
-                identity.Name, identity.MemberId, identity.ClusterId, dataDir, store.CurrentRevision);
-            return new Member(options, identity, wal, store, log);
+            stores = new StoreSlot(OpenStore());
+            var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
+                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, loggerFactory));
+            var logger = loggerFactory.CreateLogger<Member>();
+            logger.LogInformation("Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
+                identity.Name, identity.MemberId, identity.ClusterId, dataDir, stores.Current.CurrentRevision);
+            return new Member(options, identity, wal, stores, log, transport, logger);
         }
         catch
         {
-            store?.Dispose();
+            stores?.Dispose();
             wal.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Publishes this member's name and client URLs through the log, as etcd does before it serves
+    /// clients; retries until a leader commits it.</summary>
+    public async Task PublishAsync(CancellationToken cancellationToken)
+    {
+        var attributes = new Etcdserverpb.Member { ID = Identity.MemberId, Name = Identity.Name };
+        attributes.ClientURLs.AddRange(Identity.ClientUrls);
+        while (true)
+        {
+            try
+            {
+                await Log.ProposeAsync(new LogRequest { MemberAttributes = attributes }, cancellationToken);
+                return;
+            }
+            catch (EtcdException exception)
+            {
+                logger.LogDebug("Publishing member attributes failed ({Error}); retrying", exception.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(Options.HeartbeatInterval), cancellationToken);
+            }
         }
     }
 
@@ -59,13 +93,12 @@ public sealed class Member : IAsyncDisposable
         RaftTerm = Log.Term,
     };
 
-    private int disposed;
-
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         await Log.DisposeAsync();
+        await transport.DisposeAsync();
         wal.Dispose();
-        Store.Dispose();
+        Stores.Dispose();
     }
 }

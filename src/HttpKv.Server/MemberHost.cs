@@ -5,25 +5,44 @@ using Microsoft.Extensions.Options;
 namespace HttpKv.Server;
 
 /// <summary>Opens the member when the host starts (WAL replay included) and closes it when the host stops.
-/// Requests that arrive while it opens wait for <see cref="Ready"/>.</summary>
+/// <see cref="Opened"/> completes once the member runs (its peers may talk to it); <see cref="Ready"/> once it has
+/// also published itself through the log, which needs a quorum — as etcd, it serves clients only then.</summary>
 public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
+    private readonly TaskCompletionSource<Member> opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<Member> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource stopping = new();
 
     public MemberOptions Options => options.Value;
-    public MemberIdentity Identity { get; } = MemberIdentities.FromOptions(options.Value);
+    public Task<Member> Opened => opened.Task;
     public Task<Member> Ready => ready.Task;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
-            ready.TrySetResult(await Member.StartAsync(options.Value, Identity, loggerFactory));
+            var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), loggerFactory);
+            opened.TrySetResult(member);
+            _ = PublishAsync(member);
         }
         catch (Exception exception)
         {
+            opened.TrySetException(exception);
             ready.TrySetException(exception);
             throw;
+        }
+    }
+
+    private async Task PublishAsync(Member member)
+    {
+        try
+        {
+            await member.PublishAsync(stopping.Token);
+            ready.TrySetResult(member);
+        }
+        catch (OperationCanceledException)
+        {
+            ready.TrySetException(Protocol.EtcdErrors.Stopped.ToException());
         }
     }
 
@@ -31,7 +50,9 @@ public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory l
 
     public async ValueTask DisposeAsync()
     {
-        if (ready.Task.IsCompletedSuccessfully) await ready.Task.Result.DisposeAsync();
-        else ready.TrySetException(Protocol.EtcdErrors.Stopped.ToException());
+        await stopping.CancelAsync();
+        if (opened.Task.IsCompletedSuccessfully) await opened.Task.Result.DisposeAsync();
+        else opened.TrySetException(Protocol.EtcdErrors.Stopped.ToException());
+        ready.TrySetException(Protocol.EtcdErrors.Stopped.ToException());
     }
 }

@@ -26,6 +26,10 @@ public sealed class MemberOptions
     public string AutoCompactionMode { get; set; } = "periodic";
     public string AutoCompactionRetention { get; set; } = "0";
     public string LogLevel { get; set; } = "info";
+    /// <summary>Milliseconds between Raft heartbeats (one Raft tick), etcd's --heartbeat-interval.</summary>
+    public int HeartbeatInterval { get; set; } = 100;
+    /// <summary>Milliseconds without a leader before a member campaigns, etcd's --election-timeout.</summary>
+    public int ElectionTimeout { get; set; } = 1000;
 
     public const long DefaultQuotaBackendBytes = 2L << 30;
 

@@ -22,9 +22,11 @@ public sealed class AutoCompactor(MemberHost host, IKvService kv, TimeProvider t
         var interval = schedule?.SampleInterval ?? RevisionCheckInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var current = member.Store.CurrentRevision;
+            var store = member.Stores.Current;
+            var current = store.CurrentRevision;
             var target = schedule is not null ? schedule.Observe(time.GetUtcNow(), current) : current - policy.Revisions;
-            if (target > member.Store.CompactedRevision) await CompactAsync(target.Value, stoppingToken);
+            // Only the leader proposes, as in etcd; every member applies the compaction from the log.
+            if (target > store.CompactedRevision && member.Log.IsLeader) await CompactAsync(target.Value, stoppingToken);
             await Task.Delay(interval, time, stoppingToken);
         }
     }

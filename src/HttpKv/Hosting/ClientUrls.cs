@@ -3,17 +3,17 @@ using System.Net.Sockets;
 
 namespace HttpKv.Hosting;
 
-/// <summary>Turns etcd's <c>--listen-client-urls</c> into the addresses to bind.</summary>
+/// <summary>Turns etcd's <c>--listen-client-urls</c> and <c>--listen-peer-urls</c> into the addresses to bind.</summary>
 public static class ClientUrls
 {
-    public static IPEndPoint ToEndPoint(string url)
+    public static IPEndPoint ToEndPoint(string url, string kind = "client")
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Port < 0 || uri.IsDefaultPort && !url.Contains(":" + uri.Port))
-            throw new ArgumentException($"invalid listen client URL {url}: expected scheme://host:port");
+            throw new ArgumentException($"invalid listen {kind} URL {url}: expected scheme://host:port");
         if (uri.Scheme is not ("http" or "unix" or "https"))
-            throw new ArgumentException($"invalid listen client URL {url}: URL scheme must be http, https, unix or unixs");
+            throw new ArgumentException($"invalid listen {kind} URL {url}: URL scheme must be http, https, unix or unixs");
         if (uri.Scheme != "http")
-            throw new NotSupportedException($"listen client URL {url}: only http:// is served so far (TLS arrives with the security issue)");
+            throw new NotSupportedException($"listen {kind} URL {url}: only http:// is served so far (TLS arrives with the security issue)");
         return new IPEndPoint(Resolve(uri.Host), uri.Port);
     }
 
@@ -22,6 +22,6 @@ public static class ClientUrls
         if (host == "localhost") return IPAddress.Loopback;
         if (IPAddress.TryParse(host.Trim('[', ']'), out var address)) return address;
         return Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
-            ?? throw new ArgumentException($"cannot resolve listen client host {host}");
+            ?? throw new ArgumentException($"cannot resolve listen host {host}");
     }
 }

@@ -22,5 +22,10 @@ public static class KestrelSetup
             kestrel.Listen(new DemuxEndPoint(address, HttpProtocols.Http1), listen => listen.Protocols = HttpProtocols.Http1);
             kestrel.Listen(new DemuxEndPoint(address, HttpProtocols.Http2), listen => listen.Protocols = HttpProtocols.Http2);
         }
+        // Members talk gRPC (HTTP/2 with prior knowledge) to each other on the peer URLs.
+        foreach (var url in MemberOptions.SplitUrls(options.ListenPeerUrls))
+        {
+            kestrel.Listen(ClientUrls.ToEndPoint(url, "peer"), listen => listen.Protocols = HttpProtocols.Http2);
+        }
     }
 }

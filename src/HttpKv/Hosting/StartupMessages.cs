@@ -19,14 +19,14 @@ public sealed class StartupMessages(IServiceProvider services, IReadOnlyList<str
 
     private async Task LogWhenReadyAsync(MemberHost host)
     {
-        var identity = host.Identity;
+        MemberIdentity identity;
         try
         {
-            await host.Ready;
+            identity = (await host.Ready).Identity;
         }
         catch (Exception)
         {
-            return; // the member failed to open; MemberHost has reported why
+            return; // the member failed to open or stopped first; MemberHost has reported why
         }
         var published = $"{{Name:{identity.Name} ClientURLs:[{string.Join(' ', identity.ClientUrls)}]}}";
         logger.LogInformation("published {Member:l} to cluster {ClusterId:l}", published, MemberIds.ToHex(identity.ClusterId));

@@ -1,0 +1,162 @@
+using Grpc.Net.Client;
+using HttpKv.Mvcc;
+using HttpKv.Protocol.Peer;
+using HttpKv.Raft;
+using HttpKv.Server.Peers;
+using HttpKv.Storage.Wal;
+using Microsoft.Extensions.Logging;
+using EtcdMember = Etcdserverpb.Member;
+using RaftHardState = HttpKv.Raft.HardState;
+
+namespace HttpKv.Server.Cluster;
+
+/// <summary>Starts a member's Raft log in one of the three ways etcd does: founding a new cluster
+/// (--initial-cluster-state new on an empty data dir), joining an existing one (state existing: the cluster's ID and
+/// members come from a peer, the data from the leader's snapshot), or restarting from the data dir (the flags'
+/// cluster settings are then ignored: the backend and the WAL know the members).</summary>
+public static class ClusterBootstrap
+{
+    public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
+        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, ILoggerFactory LoggerFactory);
+
+    public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
+    {
+        var store = start.Stores.Current;
+        var fresh = store.ConsistentIndex == 0 && start.Wal.Entries.Count == 0 && start.Wal.HardState == default;
+        var logger = start.LoggerFactory.CreateLogger("HttpKv.Server.Cluster");
+        var storage = new MemoryStorage();
+        Membership membership;
+        ulong clusterId, memberId;
+        ConfState confState;
+        if (fresh && start.Options.InitialClusterState != "existing")
+        {
+            (membership, confState) = await FoundAsync(start, storage);
+            (clusterId, memberId) = (start.FlagIdentity.ClusterId, start.FlagIdentity.MemberId);
+        }
+        else if (store.ReadMeta(ClusterLog.ClusterIdMeta) is { } persisted)
+        {
+            membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
+            confState = ConfStateCodec.Decode(store.ReadMeta(ClusterLog.ConfStateMeta));
+            clusterId = BitConverter.ToUInt64(persisted);
+            memberId = OwnId(membership, start.Options) ?? start.FlagIdentity.MemberId;
+            Restore(start, storage, confState);
+        }
+        else
+        {
+            (clusterId, membership) = await JoinAsync(start, logger);
+            memberId = OwnId(membership, start.Options)
+                ?? throw new InvalidOperationException("this member's peer URLs are not in the cluster's member list: add it with `etcdctl member add` first");
+            confState = ConfState.Empty;
+            Restore(start, storage, confState);
+        }
+        var identity = start.FlagIdentity with { ClusterId = clusterId, MemberId = memberId };
+        var transport = new PeerTransport(memberId, clusterId, start.LoggerFactory);
+        foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
+        var node = new RawNode(new RaftConfig
+        {
+            Id = memberId,
+            Storage = storage,
+            Applied = store.ConsistentIndex,
+            ElectionTicks = Math.Max(start.Options.ElectionTimeout / Math.Max(start.Options.HeartbeatInterval, 1), 2),
+            HeartbeatTicks = 1,
+            Random = new Random(unchecked((int)memberId ^ Environment.TickCount)),
+        });
+        if (confState.Voters.Count == 1 && confState.Voters[0] == memberId) node.Campaign(); // a lone voter need not wait an election timeout
+        var log = new ClusterLog(node, storage, start.Wal, start.Stores, transport, membership, new ClusterLogOptions
+        {
+            MemberId = memberId,
+            ClusterId = clusterId,
+            SnapshotDirectory = start.SnapshotDirectory,
+            TickInterval = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval),
+            SnapshotCount = start.Options.SnapshotCount,
+        }, store.ConsistentIndex, start.LoggerFactory.CreateLogger<ClusterLog>())
+        {
+            BackendPath = start.BackendPath,
+            OpenStore = start.OpenStore,
+        };
+        log.SetConfState(confState);
+        return (log, identity, transport);
+    }
+
+    /// <summary>A founding member: every founder starts from the same snapshot at index 1, term 1, listing all voters.</summary>
+    private static async Task<(Membership, ConfState)> FoundAsync(Start start, MemoryStorage storage)
+    {
+        var founders = MemberIdentities.InitialMembers(start.Options);
+        var membership = new Membership();
+        foreach (var (id, name, peerUrls) in founders)
+        {
+            var member = new EtcdMember { ID = id, Name = name };
+            member.PeerURLs.AddRange(peerUrls);
+            if (id == start.FlagIdentity.MemberId) member.ClientURLs.AddRange(start.FlagIdentity.ClientUrls);
+            membership.Add(member);
+        }
+        var confState = new ConfState([.. founders.Select(founder => founder.Id)], []);
+        var bootstrap = MemoryStorage.ForNewCluster(confState.Voters);
+        storage.ApplySnapshot(bootstrap.Snapshot());
+        storage.SetHardState(bootstrap.HardState);
+        using (var batch = start.Stores.Current.BeginApply())
+        {
+            batch.MarkApplied(1);
+            batch.SetMeta(ClusterLog.TermMeta, BitConverter.GetBytes(1UL));
+            batch.SetMeta(ClusterLog.ConfStateMeta, ConfStateCodec.Encode(confState));
+            batch.SetMeta(Membership.MetaName, membership.Encode());
+            batch.SetMeta(ClusterLog.ClusterIdMeta, BitConverter.GetBytes(start.FlagIdentity.ClusterId));
+            batch.Commit();
+        }
+        start.Stores.Current.Sync();
+        await start.Wal.AppendAsync(new WalSnapshot(1, 1), [], new Storage.Wal.HardState(1, 0, 1));
+        return (membership, confState);
+    }
+
+    /// <summary>Rebuilds the Raft storage: the backend's applied state as the snapshot, the WAL's later entries and hard state.</summary>
+    private static void Restore(Start start, MemoryStorage storage, ConfState confState)
+    {
+        var store = start.Stores.Current;
+        var applied = store.ConsistentIndex;
+        if (applied > 0)
+        {
+            var term = store.ReadMeta(ClusterLog.TermMeta) is { } bytes ? BitConverter.ToUInt64(bytes) : 1;
+            storage.ApplySnapshot(new Snapshot(new SnapshotMetadata(applied, term, confState), ReadOnlyMemory<byte>.Empty));
+        }
+        var entries = start.Wal.Entries.Where(entry => entry.Index > applied).Select(ClusterLog.FromWal).ToList();
+        if (entries.Count > 0) storage.Append(entries);
+        var hard = start.Wal.HardState;
+        storage.SetHardState(new RaftHardState(hard.Term, hard.Vote, Math.Max(hard.Commit, applied)));
+    }
+
+    private static ulong? OwnId(Membership membership, MemberOptions options)
+    {
+        var mine = MemberOptions.SplitUrls(options.InitialAdvertisePeerUrls).ToHashSet();
+        return membership.Snapshot.FirstOrDefault(member => member.PeerURLs.Any(mine.Contains))?.ID;
+    }
+
+    /// <summary>Asks the other members named in --initial-cluster for the cluster's ID and members.</summary>
+    private static async Task<(ulong ClusterId, Membership Membership)> JoinAsync(Start start, ILogger logger)
+    {
+        var mine = MemberOptions.SplitUrls(start.Options.InitialAdvertisePeerUrls);
+        var peers = MemberIdentities.InitialMembers(start.Options).SelectMany(member => member.PeerUrls).Where(url => !mine.Contains(url)).Distinct().ToList();
+        for (var attempt = 0; attempt < 60; attempt++)
+        {
+            foreach (var url in peers)
+            {
+                try
+                {
+                    using var channel = GrpcChannel.ForAddress(url);
+                    var request = new HelloRequest();
+                    request.PeerUrls.AddRange(mine);
+                    var hello = await new RaftPeer.RaftPeerClient(channel).HelloAsync(request, deadline: DateTime.UtcNow.AddSeconds(2));
+                    var membership = new Membership();
+                    foreach (var member in hello.Members) membership.Add(member);
+                    logger.LogInformation("Joining cluster {ClusterId:x16} through {Url}: {Members} members", hello.ClusterId, url, hello.Members.Count);
+                    return (hello.ClusterId, membership);
+                }
+                catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException)
+                {
+                    logger.LogDebug("Peer {Url} did not answer: {Error}", url, exception.Message);
+                }
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        throw new InvalidOperationException("could not reach any member of the existing cluster named in --initial-cluster");
+    }
+}

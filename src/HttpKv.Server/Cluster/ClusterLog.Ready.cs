@@ -1,0 +1,194 @@
+using Google.Protobuf;
+using HttpKv.Mvcc;
+using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Raft;
+using Microsoft.Extensions.Logging;
+using WalEntry = HttpKv.Storage.Wal.LogEntry;
+using WalHardState = HttpKv.Storage.Wal.HardState;
+using WalSnapshot = HttpKv.Storage.Wal.WalSnapshot;
+
+namespace HttpKv.Server.Cluster;
+
+public sealed partial class ClusterLog
+{
+    /// <summary>The backend meta values the log keeps beside the data, written in the same transaction.</summary>
+    internal const string TermMeta = "raft_term";
+    internal const string ConfStateMeta = "conf_state";
+    internal const string ClusterIdMeta = "cluster_id";
+
+    private async Task RunLoopAsync()
+    {
+        var reader = commands.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                for (var handled = 0; handled < MaxCommandsPerRound && reader.TryRead(out var command); handled++) command();
+                while (node.HasReady()) await HandleReadyAsync(node.GetReady());
+            }
+        }
+        catch (Exception exception) when (exception is ObjectDisposedException && stopped)
+        {
+            // stopping while a WAL append was in flight
+        }
+        catch (Exception exception)
+        {
+            logger.LogCritical(exception, "Raft loop failed; the member cannot continue safely");
+            Environment.FailFast("HttpKv raft loop failed: " + exception.Message, exception);
+        }
+        FailAllWaiters();
+    }
+
+    /// <summary>One Ready, in the order its contract demands (see <see cref="Ready"/>).</summary>
+    private async Task HandleReadyAsync(Ready ready)
+    {
+        if (ready.SoftState is { } soft) OnSoftState(soft);
+        if (ready.HardState is { } hard)
+        {
+            Volatile.Write(ref currentTerm, hard.Term);
+            Volatile.Write(ref committedIndex, hard.Commit);
+        }
+        if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
+        await PersistAsync(ready);
+        Send(ready.Messages);
+        if (ready.CommittedEntries.Count > 0) Apply(ready.CommittedEntries);
+        foreach (var read in ready.ReadStates) readRounds.Complete(this, read.RequestContext.Span, read.Index);
+        node.Advance(ready);
+        MaybeSnapshot();
+    }
+
+    private void OnSoftState(SoftState soft)
+    {
+        var previous = Leader;
+        Volatile.Write(ref leader, soft.Leader);
+        if (previous == soft.Leader) return;
+        if (soft.Leader == 0) logger.LogWarning("Member {MemberId:x16} lost the leader {Leader:x16}", options.MemberId, previous);
+        else logger.LogInformation("Member {MemberId:x16} elected leader {Leader:x16} at term {Term}", options.MemberId, soft.Leader, node.Status.Term);
+        if (previous != 0) readRounds.Abort(this, new EtcdError("etcdserver: leader changed", Grpc.Core.StatusCode.Unavailable).ToException());
+    }
+
+    private async Task PersistAsync(Ready ready)
+    {
+        if (ready.Entries.Count == 0 && ready.HardState is null && ready.Snapshot is null) return;
+        var entries = ready.Entries.Select(ToWal).ToList();
+        WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
+        WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
+        await wal.AppendAsync(marker, entries, hard);
+        if (ready.Snapshot is { } snapshot) storage.ApplySnapshot(snapshot);
+        if (ready.Entries.Count > 0) storage.Append(ready.Entries);
+        if (ready.HardState is { } state) storage.SetHardState(state);
+    }
+
+    /// <summary>Raft's entry type and data travel in the WAL's opaque data: one type byte, then the data.</summary>
+    private static WalEntry ToWal(Entry entry)
+    {
+        var data = new byte[1 + entry.Data.Length];
+        data[0] = (byte)entry.Type;
+        entry.Data.Span.CopyTo(data.AsSpan(1));
+        return new WalEntry(entry.Term, entry.Index, data);
+    }
+
+    internal static Entry FromWal(WalEntry entry) =>
+        new(entry.Term, entry.Index, (EntryType)entry.Data.Span[0], entry.Data[1..]);
+
+    private void Send(IReadOnlyList<Message> messages)
+    {
+        foreach (var message in messages)
+        {
+            if (message.Type == MessageType.Snapshot) _ = SendSnapshotAsync(message);
+            else if (!transport.Send(message.To, message.Encode())) node.ReportUnreachable(message.To);
+        }
+    }
+
+    /// <summary>Applies committed entries in one backend transaction, then answers their proposers on this member.</summary>
+    private void Apply(IReadOnlyList<Entry> entries)
+    {
+        var results = new List<(ulong Id, object Result)>(entries.Count);
+        using (var batch = stores.Current.BeginApply())
+        {
+            foreach (var entry in entries)
+            {
+                if (entry.Index <= batch.ConsistentIndex) continue; // the backend has it already (it came with a snapshot)
+                if (entry.Type == EntryType.ConfChange) results.Add(ApplyConfChange(batch, entry));
+                else if (entry.Data.IsEmpty) batch.MarkApplied(entry.Index);
+                else results.Add(ApplyRequest(batch, entry));
+            }
+            batch.SetMeta(TermMeta, BitConverter.GetBytes(entries[^1].Term));
+            batch.Commit();
+        }
+        Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
+        Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
+        foreach (var (id, result) in results)
+        {
+            if (!waiters.TryGetValue(id, out var waiter)) continue;
+            if (result is EtcdException failure) waiter.TrySetException(failure);
+            else waiter.TrySetResult((IMessage)result);
+        }
+    }
+
+    private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)
+    {
+        var request = LogRequest.Parser.ParseFrom(entry.Data.Span);
+        switch (request.RequestCase)
+        {
+            case LogRequest.RequestOneofCase.MemberAttributes:
+                membership.SetAttributes(request.MemberAttributes);
+                return (request.Id, MembershipApplied(batch, entry.Index));
+            case LogRequest.RequestOneofCase.MemberUpdate:
+                membership.UpdatePeerUrls(request.MemberUpdate.ID, request.MemberUpdate.PeerURLs);
+                transport.AddOrUpdatePeer(request.MemberUpdate.ID, [.. request.MemberUpdate.PeerURLs]);
+                return (request.Id, MembershipApplied(batch, entry.Index));
+        }
+        try
+        {
+            return (request.Id, batch.Apply(entry.Index, request));
+        }
+        catch (EtcdException exception)
+        {
+            return (request.Id, exception);
+        }
+    }
+
+    private Etcdserverpb.MemberListResponse MembershipApplied(ApplyBatch batch, ulong index)
+    {
+        batch.SetMeta(Membership.MetaName, membership.Encode());
+        batch.MarkApplied(index);
+        var response = new Etcdserverpb.MemberListResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
+        response.Members.AddRange(membership.Snapshot);
+        return response;
+    }
+
+    private (ulong, object) ApplyConfChange(ApplyBatch batch, Entry entry)
+    {
+        var change = ConfChange.Decode(entry.Data.Span);
+        var context = change.Context.IsEmpty ? new ConfChangeContext() : ConfChangeContext.Parser.ParseFrom(change.Context.Span);
+        confState = node.ApplyConfChange(change);
+        switch (change.Type)
+        {
+            case ConfChangeType.AddNode when membership.Find(change.NodeId) is { IsLearner: true }:
+                membership.Promote(change.NodeId);
+                break;
+            case ConfChangeType.AddNode or ConfChangeType.AddLearnerNode when context.Member is not null:
+                membership.Add(context.Member);
+                transport.AddOrUpdatePeer(change.NodeId, [.. context.Member.PeerURLs]);
+                break;
+            case ConfChangeType.RemoveNode:
+                membership.Remove(change.NodeId);
+                transport.RemovePeer(change.NodeId);
+                break;
+        }
+        batch.SetMeta(ConfStateMeta, ConfStateCodec.Encode(confState));
+        logger.LogInformation("Applied membership change {Change} of {NodeId:x16}: {ConfState}", change.Type, change.NodeId, confState);
+        return (context.Id, MembershipApplied(batch, entry.Index));
+    }
+
+    private void FailAllWaiters()
+    {
+        foreach (var id in waiters.Keys)
+        {
+            if (waiters.TryRemove(id, out var waiter)) waiter.TrySetException(EtcdErrors.Stopped.ToException());
+        }
+        readRounds.Abort(this, EtcdErrors.Stopped.ToException());
+    }
+}

@@ -1,0 +1,109 @@
+using HttpKv.Mvcc;
+using HttpKv.Raft;
+using Microsoft.Extensions.Logging;
+
+namespace HttpKv.Server.Cluster;
+
+/// <summary>Snapshots: compacting the Raft log every --snapshot-count entries, sending the backend to a member that
+/// fell behind the compacted log, and installing one received from the leader.</summary>
+public sealed partial class ClusterLog
+{
+    /// <summary>Entries kept in memory behind a snapshot so that a slightly slow follower catches up without one (etcd's value).</summary>
+    private const ulong CatchUpEntries = 5000;
+
+    private readonly Dictionary<ulong, string> receivedSnapshots = [];
+    private ConfState confState = ConfState.Empty;
+
+    /// <summary>The backend file this member serves from, and how to open it (for installing a received snapshot).</summary>
+    public required string BackendPath { get; init; }
+    public required Func<MvccStore> OpenStore { get; init; }
+
+    internal void SetConfState(ConfState state) => confState = state;
+
+    private void MaybeSnapshot()
+    {
+        var applied = AppliedIndex;
+        if (applied - snapshotIndex < options.SnapshotCount) return;
+        var store = stores.Current;
+        var durable = store.ConsistentIndex;
+        store.Sync();
+        storage.CreateSnapshot(applied, confState, ReadOnlyMemory<byte>.Empty);
+        if (applied > CatchUpEntries && applied - CatchUpEntries > storage.FirstIndex()) storage.Compact(applied - CatchUpEntries);
+        var released = wal.ReleaseBefore(durable + 1);
+        snapshotIndex = applied;
+        logger.LogInformation("Snapshot at index {Index}: backend synced, Raft log compacted, {Segments} WAL segments released", applied, released);
+    }
+
+    /// <summary>Streams a consistent copy of the backend with the leader's snapshot message, off the loop.</summary>
+    private async Task SendSnapshotAsync(Message message)
+    {
+        var path = Path.Combine(options.SnapshotDirectory, $"send-{message.To:x16}-{message.Snapshot?.Metadata.Index ?? 0}.db");
+        var succeeded = false;
+        try
+        {
+            await Task.Run(() =>
+            {
+                File.Delete(path);
+                stores.Read(store => { store.CopyTo(path); return 0; });
+            });
+            await using (var data = File.OpenRead(path))
+            {
+                await transport.SendSnapshotAsync(message.To, message.Encode(), data, stopping.Token);
+            }
+            succeeded = true;
+            logger.LogInformation("Sent a snapshot at index {Index} to {PeerId:x16}", message.Snapshot?.Metadata.Index, message.To);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            logger.LogWarning("Sending a snapshot to {PeerId:x16} failed: {Error}", message.To, exception.Message);
+        }
+        finally
+        {
+            try { File.Delete(path); } catch (IOException) { }
+            Post(() => node.ReportSnapshot(message.To, succeeded));
+        }
+    }
+
+    /// <summary>A snapshot from the leader: its backend file is complete at <paramref name="path"/>.</summary>
+    public bool ReceiveSnapshot(byte[] message, string path) => Post(() =>
+    {
+        var decoded = Message.Decode(message);
+        if (decoded.Snapshot is null) return;
+        receivedSnapshots[decoded.Snapshot.Metadata.Index] = path;
+        node.Step(decoded);
+    });
+
+    /// <summary>A message from a peer; dropped (Raft resends) when the loop is saturated.</summary>
+    public bool Deliver(byte[] message) => Post(() => node.Step(Message.Decode(message)));
+
+    private void InstallSnapshot(Snapshot snapshot)
+    {
+        if (!receivedSnapshots.Remove(snapshot.Metadata.Index, out var path))
+            throw new InvalidOperationException($"Raft asked to install a snapshot at index {snapshot.Metadata.Index} whose backend file never arrived");
+        stores.Replace(() =>
+        {
+            File.Move(path, BackendPath, overwrite: true);
+            File.Delete(BackendPath + "-lock");
+            return OpenStore();
+        });
+        var store = stores.Current;
+        membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
+        foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
+        confState = snapshot.Metadata.ConfState;
+        Volatile.Write(ref appliedIndex, store.ConsistentIndex);
+        snapshotIndex = store.ConsistentIndex;
+        Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
+        logger.LogInformation("Installed a snapshot from the leader: Raft index {Index}, backend at index {Applied}, revision {Revision}",
+            snapshot.Metadata.Index, store.ConsistentIndex, store.CurrentRevision);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (stopped) return;
+        stopped = true;
+        stopping.Cancel();
+        commands.Writer.TryComplete();
+        await loop;
+        await ticker;
+    }
+}

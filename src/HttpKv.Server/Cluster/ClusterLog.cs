@@ -1,0 +1,235 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Google.Protobuf;
+using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Raft;
+using HttpKv.Server.Peers;
+using HttpKv.Storage.Wal;
+using Microsoft.Extensions.Logging;
+
+namespace HttpKv.Server.Cluster;
+
+/// <summary>The settings of a member's Raft log.</summary>
+public sealed record ClusterLogOptions
+{
+    public required ulong MemberId { get; init; }
+    public required ulong ClusterId { get; init; }
+    public required string SnapshotDirectory { get; init; }
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public int ElectionTicks { get; init; } = 10;
+    public ulong SnapshotCount { get; init; } = 100_000;
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(7);
+}
+
+/// <summary>The replicated log of a member: a Raft node (<see cref="RawNode"/>) driven by one loop that owns it.
+///
+/// Everything that touches the node — proposals, messages from peers, ticks, read-index requests — is a command
+/// run on that loop. After each round of commands the loop handles the node's Ready in the order its contract
+/// demands: persist (WAL append + fdatasync, then the in-memory Raft storage), send, apply committed entries to the
+/// MVCC store (skipping any the backend already holds), answer reads, advance. A write's caller waits for its entry
+/// to be applied on this member; a linearizable read waits for a read index confirmed by a quorum and applied here.</summary>
+public sealed partial class ClusterLog : IReplicatedLog
+{
+    private const int MaxQueuedCommands = 16_384;
+    private const int MaxCommandsPerRound = 4096;
+
+    private readonly RawNode node;
+    private readonly MemoryStorage storage;
+    private readonly WriteAheadLog wal;
+    private readonly StoreSlot stores;
+    private readonly PeerTransport transport;
+    private Membership membership;
+    private readonly ClusterLogOptions options;
+    private readonly ILogger logger;
+    private readonly Channel<Action> commands = Channel.CreateBounded<Action>(
+        new BoundedChannelOptions(MaxQueuedCommands) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<IMessage>> waiters = new();
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task loop;
+    private readonly Task ticker;
+    private TaskCompletionSource appliedSignal = NewSignal();
+    private ulong appliedIndex;
+    private ulong snapshotIndex;
+    private ulong nextRequestId;
+    private volatile bool stopped;
+
+    internal ClusterLog(RawNode node, MemoryStorage storage, WriteAheadLog wal, StoreSlot stores, PeerTransport transport,
+        Membership membership, ClusterLogOptions options, ulong appliedIndex, ILogger logger)
+    {
+        this.node = node;
+        this.storage = storage;
+        this.wal = wal;
+        this.stores = stores;
+        this.transport = transport;
+        this.membership = membership;
+        this.options = options;
+        this.logger = logger;
+        this.appliedIndex = snapshotIndex = appliedIndex;
+        // Request IDs unique in the cluster, as etcd's: the member's low 16 bits, then a time-seeded counter.
+        nextRequestId = (options.MemberId & 0xFFFF) << 48 | (ulong)DateTime.UtcNow.Ticks >> 8 & 0xFF_FFFF_FFFF;
+        loop = Task.Run(RunLoopAsync);
+        ticker = Task.Run(RunTickerAsync);
+    }
+
+    public ulong Term => Volatile.Read(ref currentTerm);
+    public ulong CommittedIndex => Volatile.Read(ref committedIndex);
+    public ulong AppliedIndex => Volatile.Read(ref appliedIndex);
+    public ulong Leader => Volatile.Read(ref leader);
+    public bool IsLeader => Leader == options.MemberId;
+    public IReadOnlyList<Etcdserverpb.Member> Members => membership.Snapshot;
+    public ulong MemberId => options.MemberId;
+    public ulong ClusterId => options.ClusterId;
+    public MemoryStorage Storage => storage;
+
+    private ulong currentTerm;
+    private ulong committedIndex;
+    private ulong leader;
+
+    private ulong NextRequestId() => Interlocked.Increment(ref nextRequestId);
+
+    /// <summary>Runs <paramref name="command"/> on the loop; false when the member is stopping.</summary>
+    private bool Post(Action command) => !stopped && commands.Writer.TryWrite(command);
+
+    public async Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
+    {
+        request.Id = NextRequestId();
+        var data = request.ToByteArray();
+        return await WaitForAppliedAsync(request.Id, () => node.Propose(data), cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="propose"/> on the loop and waits for the entry with <paramref name="id"/> to be applied.</summary>
+    private async Task<IMessage> WaitForAppliedAsync(ulong id, Action propose, CancellationToken cancellationToken)
+    {
+        var waiter = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        waiters[id] = waiter;
+        try
+        {
+            if (stopped) throw EtcdErrors.Stopped.ToException();
+            var posted = Post(() =>
+            {
+                try { propose(); }
+                catch (ProposalDroppedException) { waiter.TrySetException(EtcdErrors.NoLeader.ToException()); }
+            });
+            if (!posted) throw EtcdErrors.TooManyRequests.ToException();
+            return await WithTimeoutAsync(waiter.Task, cancellationToken);
+        }
+        finally
+        {
+            waiters.TryRemove(id, out _);
+        }
+    }
+
+    private async Task<T> WithTimeoutAsync<T>(Task<T> task, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await task.WaitAsync(options.RequestTimeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw (Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException();
+        }
+    }
+
+    /// <summary>A linearizable read's barrier: a read index confirmed by a quorum (concurrent reads share a round),
+    /// then this member's applied index reaching it.</summary>
+    public async Task WaitForReadIndexAsync(CancellationToken cancellationToken)
+    {
+        var readIndex = await WithTimeoutAsync(readRounds.JoinAsync(this), cancellationToken);
+        while (AppliedIndex < readIndex)
+        {
+            var signal = Volatile.Read(ref appliedSignal);
+            if (AppliedIndex >= readIndex) break;
+            await signal.Task.WaitAsync(options.RequestTimeout, cancellationToken);
+        }
+    }
+
+    private readonly ReadRounds readRounds = new();
+
+    /// <summary>Concurrent reads wait on one read-index round; a read that arrives during a round joins the next.</summary>
+    private sealed class ReadRounds
+    {
+        private readonly Lock gate = new();
+        private TaskCompletionSource<ulong>? next;
+        private bool inFlight;
+        private ulong roundId;
+
+        public Task<ulong> JoinAsync(ClusterLog log)
+        {
+            lock (gate)
+            {
+                next ??= new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var task = next.Task;
+                if (!inFlight) StartRound(log);
+                return task;
+            }
+        }
+
+        /// <summary>Caller holds the gate.</summary>
+        private void StartRound(ClusterLog log)
+        {
+            var round = next!;
+            next = null;
+            inFlight = true;
+            var id = ++roundId;
+            var context = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(context, id);
+            current = (id, round);
+            var posted = log.Post(() =>
+            {
+                try { log.node.ReadIndex(context); }
+                catch (ProposalDroppedException) { Finish(log, id, EtcdErrors.NoLeader.ToException()); }
+            });
+            if (!posted) Finish(log, id, EtcdErrors.TooManyRequests.ToException(), holdingGate: true);
+        }
+
+        private (ulong Id, TaskCompletionSource<ulong> Round) current;
+
+        /// <summary>The answer to round <paramref name="id"/>: a read index, or an error.</summary>
+        public void Complete(ClusterLog log, ReadOnlySpan<byte> context, ulong index)
+        {
+            if (context.Length != 8) return;
+            Finish(log, BinaryPrimitives.ReadUInt64BigEndian(context), null, index: index);
+        }
+
+        /// <summary>Fails the round in flight (leadership lost, member stopping).</summary>
+        public void Abort(ClusterLog log, Exception error)
+        {
+            lock (gate)
+            {
+                if (inFlight) Finish(log, current.Id, error, holdingGate: true);
+            }
+        }
+
+        private void Finish(ClusterLog log, ulong id, Exception? error, bool holdingGate = false, ulong index = 0)
+        {
+            if (!holdingGate)
+            {
+                lock (gate) Finish(log, id, error, holdingGate: true, index: index);
+                return;
+            }
+            if (!inFlight || current.Id != id) return;
+            inFlight = false;
+            if (error is null) current.Round.TrySetResult(index);
+            else current.Round.TrySetException(error);
+            if (next is not null) StartRound(log);
+        }
+    }
+
+    private async Task RunTickerAsync()
+    {
+        using var timer = new PeriodicTimer(options.TickInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping.Token)) Post(node.Tick);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

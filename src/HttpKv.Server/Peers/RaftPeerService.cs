@@ -1,0 +1,70 @@
+using Grpc.Core;
+using HttpKv.Protocol.Peer;
+using Microsoft.Extensions.Logging;
+
+namespace HttpKv.Server.Peers;
+
+/// <summary>The receiving end of <see cref="PeerTransport"/>, served on --listen-peer-urls: Raft messages and
+/// snapshots from the other members, and the cluster's ID and members for a member that joins.</summary>
+public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
+{
+    public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
+    {
+        var member = await host.Opened;
+        await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            CheckCluster(member, batch.ClusterId, batch.From);
+            foreach (var message in batch.Messages) member.Log.Deliver(message.ToByteArray());
+        }
+        return new PeerAck();
+    }
+
+    public override async Task<PeerAck> Snapshot(IAsyncStreamReader<SnapshotChunk> requestStream, ServerCallContext context)
+    {
+        var member = await host.Opened;
+        var path = Path.Combine(Path.GetFullPath(member.Options.ResolvedDataDir), "member", "snap", $"incoming-{Guid.NewGuid():N}.db");
+        byte[]? message = null;
+        try
+        {
+            await using (var file = File.Create(path))
+            {
+                await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
+                {
+                    if (message is null)
+                    {
+                        CheckCluster(member, chunk.ClusterId, chunk.From);
+                        message = chunk.Message.ToByteArray();
+                    }
+                    if (!chunk.Data.IsEmpty) await file.WriteAsync(chunk.Data.Memory, context.CancellationToken);
+                    if (chunk.Last) break;
+                }
+                await file.FlushAsync(context.CancellationToken);
+                file.Flush(flushToDisk: true);
+            }
+            if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
+            logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
+            if (!member.Log.ReceiveSnapshot(message, path)) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            return new PeerAck();
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    public override async Task<HelloResponse> Hello(HelloRequest request, ServerCallContext context)
+    {
+        var member = await host.Opened;
+        var response = new HelloResponse { ClusterId = member.Identity.ClusterId };
+        response.Members.AddRange(member.Log.Members);
+        return response;
+    }
+
+    private static void CheckCluster(Member member, ulong clusterId, ulong from)
+    {
+        if (clusterId != member.Identity.ClusterId)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"request cluster ID mismatch: member {from:x16} is in cluster {clusterId:x16}, this member in {member.Identity.ClusterId:x16}"));
+    }
+}
