@@ -37,12 +37,14 @@ public static class HttpKvApi
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
         app.MapGrpcService<KvGrpcService>();
+        app.MapGrpcService<ClusterGrpcService>();
+        app.MapGrpcService<MaintenanceGrpcService>();
         var peerHosts = MemberOptions.SplitUrls(app.Services.GetRequiredService<MemberHost>().Options.ListenPeerUrls)
             .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in GatewayPrefixes)
         {
-            var group = app.MapGroup(prefix).MapKvGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();

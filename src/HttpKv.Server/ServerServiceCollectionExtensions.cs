@@ -18,6 +18,8 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();
+        services.AddSingleton<IClusterService, ClusterServer>();
+        services.AddSingleton<IMaintenanceService, MaintenanceServer>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<AutoCompactor>();
         return services;

@@ -13,9 +13,6 @@ namespace HttpKv.Api.Gateway;
 /// <summary>etcd's plain HTTP endpoints: <c>GET /version</c> (clients read it to choose the API path) and <c>GET /health</c>.</summary>
 public static class InfoEndpoints
 {
-    /// <summary>The etcd version HttpKv speaks for. etcd reports the cluster version as major.minor.0.</summary>
-    public const string EtcdServerVersion = "3.5.17";
-    public const string EtcdClusterVersion = "3.5.0";
 
     public sealed record VersionInfo(
         [property: JsonPropertyName("etcdserver")] string EtcdServer,
@@ -27,7 +24,7 @@ public static class InfoEndpoints
 
     public static IEndpointRouteBuilder MapInfoEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/version", () => TypedResults.Ok(new VersionInfo(EtcdServerVersion, EtcdClusterVersion)))
+        app.MapGet("/version", () => TypedResults.Ok(new VersionInfo(EtcdVersion.Server, EtcdVersion.Cluster)))
             .WithTags("Info").WithSummary("The etcd server and cluster versions this member speaks.");
         app.MapGet("/health", GetHealthAsync)
             .WithTags("Info").WithSummary("Healthy when the member can serve a read (linearizable unless serializable=true).");

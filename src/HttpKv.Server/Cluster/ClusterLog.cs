@@ -99,6 +99,31 @@ public sealed partial class ClusterLog : IReplicatedLog
         return await WaitForAppliedAsync(request.Id, () => node.Propose(data), cancellationToken);
     }
 
+    /// <summary>Proposes a membership change about <paramref name="member"/> and waits for it to be applied here.</summary>
+    public async Task<Etcdserverpb.MemberListResponse> ProposeConfChangeAsync(ConfChangeType type, Etcdserverpb.Member member, CancellationToken cancellationToken)
+    {
+        var id = NextRequestId();
+        var context = new ConfChangeContext { Id = id, Member = member };
+        var change = new ConfChange(type, member.ID, context.ToByteArray());
+        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(id, () => node.ProposeConfChange(change), cancellationToken);
+    }
+
+    /// <summary>Asks the node (the leader) to hand leadership to <paramref name="transferee"/>; completes when this
+    /// member sees it lead, or fails after the request timeout.</summary>
+    public async Task TransferLeadershipAsync(ulong transferee, CancellationToken cancellationToken)
+    {
+        if (!Post(() => node.TransferLeader(transferee))) throw EtcdErrors.TooManyRequests.ToException();
+        var deadline = DateTime.UtcNow + options.RequestTimeout;
+        while (Leader != transferee)
+        {
+            if (DateTime.UtcNow > deadline) throw EtcdErrors.Timeout.ToException();
+            await Task.Delay(options.TickInterval, cancellationToken);
+        }
+    }
+
+    /// <summary>Whether this member is a learner in the applied configuration.</summary>
+    public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
+
     /// <summary>Runs <paramref name="propose"/> on the loop and waits for the entry with <paramref name="id"/> to be applied.</summary>
     private async Task<IMessage> WaitForAppliedAsync(ulong id, Action propose, CancellationToken cancellationToken)
     {

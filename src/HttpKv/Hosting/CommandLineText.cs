@@ -1,4 +1,4 @@
-using HttpKv.Api.Gateway;
+using HttpKv.Server;
 using HttpKv.Configuration;
 
 namespace HttpKv.Hosting;
@@ -7,7 +7,7 @@ namespace HttpKv.Hosting;
 public static class CommandLineText
 {
     public static string Version() =>
-        $"httpkv Version: {typeof(CommandLineText).Assembly.GetName().Version}\netcd API Version: {InfoEndpoints.EtcdServerVersion}";
+        $"httpkv Version: {typeof(CommandLineText).Assembly.GetName().Version}\netcd API Version: {EtcdVersion.Server}";
 
     public static string Usage()
     {

@@ -1,0 +1,96 @@
+using System.Security.Cryptography;
+using System.Text;
+using Etcdserverpb;
+using Grpc.Core;
+using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Raft;
+
+namespace HttpKv.Server;
+
+/// <summary>etcd's Cluster service (member list/add/remove/update/promote) as every interface calls it.</summary>
+public interface IClusterService
+{
+    Task<MemberListResponse> MemberListAsync(MemberListRequest request, CancellationToken cancellationToken);
+    Task<MemberAddResponse> MemberAddAsync(MemberAddRequest request, CancellationToken cancellationToken);
+    Task<MemberRemoveResponse> MemberRemoveAsync(MemberRemoveRequest request, CancellationToken cancellationToken);
+    Task<MemberUpdateResponse> MemberUpdateAsync(MemberUpdateRequest request, CancellationToken cancellationToken);
+    Task<MemberPromoteResponse> MemberPromoteAsync(MemberPromoteRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>Membership changes go through the Raft log as conf changes (one member at a time); etcd's checks and errors.</summary>
+public sealed class ClusterServer(MemberHost host) : IClusterService
+{
+    public static readonly EtcdError MemberNotFound = new("etcdserver: member not found", StatusCode.NotFound);
+    public static readonly EtcdError PeerUrlExists = new("etcdserver: Peer URLs already exists", StatusCode.FailedPrecondition);
+    public static readonly EtcdError MemberNotLearner = new("etcdserver: can only promote a learner member", StatusCode.FailedPrecondition);
+    public static readonly EtcdError TooManyLearners = new("etcdserver: too many learner members in cluster", StatusCode.FailedPrecondition);
+    public static readonly EtcdError MemberBadUrls = new("etcdserver: given member URLs are invalid", StatusCode.InvalidArgument);
+    private const int MaxLearners = 1;
+
+    public async Task<MemberListResponse> MemberListAsync(MemberListRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        if (request.Linearizable) await member.Log.WaitForReadIndexAsync(cancellationToken);
+        var response = new MemberListResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+        response.Members.AddRange(member.Log.Members);
+        return response;
+    }
+
+    public async Task<MemberAddResponse> MemberAddAsync(MemberAddRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        if (request.PeerURLs.Count == 0 || request.PeerURLs.Any(url => !Uri.TryCreate(url, UriKind.Absolute, out _))) throw MemberBadUrls.ToException();
+        var members = member.Log.Members;
+        if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
+        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= MaxLearners) throw TooManyLearners.ToException();
+        var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
+        added.PeerURLs.AddRange(request.PeerURLs);
+        var applied = await member.Log.ProposeConfChangeAsync(request.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, added, cancellationToken);
+        var response = new MemberAddResponse { Header = member.Header(applied.Header.Revision), Member = added };
+        response.Members.AddRange(applied.Members);
+        return response;
+    }
+
+    public async Task<MemberRemoveResponse> MemberRemoveAsync(MemberRemoveRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
+        var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
+        var response = new MemberRemoveResponse { Header = member.Header(applied.Header.Revision) };
+        response.Members.AddRange(applied.Members);
+        return response;
+    }
+
+    public async Task<MemberUpdateResponse> MemberUpdateAsync(MemberUpdateRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        if (member.Log.Members.All(existing => existing.ID != request.ID)) throw MemberNotFound.ToException();
+        var update = new Etcdserverpb.Member { ID = request.ID };
+        update.PeerURLs.AddRange(request.PeerURLs);
+        var applied = (MemberListResponse)await member.Log.ProposeAsync(new LogRequest { MemberUpdate = update }, cancellationToken);
+        var response = new MemberUpdateResponse { Header = member.Header(applied.Header.Revision) };
+        response.Members.AddRange(applied.Members);
+        return response;
+    }
+
+    public async Task<MemberPromoteResponse> MemberPromoteAsync(MemberPromoteRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
+        if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
+        var response = new MemberPromoteResponse { Header = member.Header(applied.Header.Revision) };
+        response.Members.AddRange(applied.Members);
+        return response;
+    }
+
+    /// <summary>etcd's ID for a member added at run time: the founders' formula with the time appended, so re-adding the
+    /// same URLs later gives a new ID.</summary>
+    private static ulong NewMemberId(IEnumerable<string> peerUrls, string token)
+    {
+        var input = string.Concat(peerUrls.Order(StringComparer.Ordinal)) + token + DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var hash = SHA1.HashData(Encoding.UTF8.GetBytes(input));
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(hash);
+    }
+}
