@@ -163,7 +163,8 @@ internal sealed partial class Raft
 
     private void Send(Message message)
     {
-        var withFrom = message with { From = Id };
+        // A request forwarded to the leader keeps its origin (a transfer names its transferee in From).
+        var withFrom = message.From == 0 ? message with { From = Id } : message;
         var carriesOwnTerm = message.Type is MessageType.Vote or MessageType.PreVote
             or MessageType.VoteResponse or MessageType.PreVoteResponse;
         // Proposals and read requests forwarded to the leader are local messages: they carry no term.

@@ -128,6 +128,19 @@ public class FeatureTests
     }
 
     [Fact]
+    public void LeaderTransfer_RequestedOnAFollowerIsForwardedToTheLeader()
+    {
+        var c = new TestCluster(1, 2, 3);
+        c.Elect(1);
+        c[3].TransferLeader(2);
+        var forwarded = Assert.Single(c.CollectReadies());
+        Assert.Equal((MessageType.TransferLeader, 2UL, 1UL), (forwarded.Type, forwarded.From, forwarded.To));
+        c.Deliver(forwarded);
+        c.Stabilize();
+        Assert.Equal(RaftRole.Leader, c[2].Status.Role);
+    }
+
+    [Fact]
     public void LeaderTransfer_ProposalsAreDroppedWhileTransferring()
     {
         var c = new TestCluster(1, 2, 3);
