@@ -45,6 +45,13 @@ internal sealed partial class Raft
             Vote = hardState.Vote;
             Log.CommitTo(hardState.Commit);
         }
+        if (config.Applied > Log.Committed)
+        {
+            // The state machine holds entries beyond the persisted commit (a commit index written lazily, as
+            // MustSync allows, was lost in a crash): they were committed, or they could not have been applied.
+            Invariant.Check(config.Applied <= Log.LastIndex(), $"applied {config.Applied} is beyond the persisted log {Log.LastIndex()}");
+            Log.CommitTo(config.Applied);
+        }
         if (config.Applied > 0) Log.AppliedTo(config.Applied);
         BecomeFollower(Term, 0);
     }
