@@ -111,7 +111,8 @@ public sealed record Message
     private static int ReadCount(ref WireReader reader)
     {
         var count = reader.ReadVarint();
-        if (count > 1 << 24) throw new FormatException("count too large in raft message");
+        // Every counted item takes at least one byte: a larger count is malformed (and must not allocate).
+        if (count > (ulong)reader.Remaining) throw new FormatException("count beyond the end of the raft message");
         return (int)count;
     }
 }

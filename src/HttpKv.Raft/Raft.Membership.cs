@@ -38,8 +38,8 @@ internal sealed partial class Raft
         }
         if (LeadTransferee != 0 && !Tracker.IsVoter(LeadTransferee)) LeadTransferee = 0;
         // The quorum may have shrunk, and new members need the log.
-        if (MaybeCommit()) BroadcastAppend();
-        else BroadcastAppend();
+        MaybeCommit();
+        BroadcastAppend();
         ReleaseReads();
     }
 }

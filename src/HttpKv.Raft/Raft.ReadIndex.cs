@@ -4,9 +4,13 @@ namespace HttpKv.Raft;
 /// by a heartbeat round sent after the read arrived, that it still leads.</summary>
 internal sealed partial class Raft
 {
+    /// <summary>Reads waiting for a round (or for the first commit of the term) beyond this are dropped.</summary>
+    internal const int MaxPendingReads = 4096;
+
     private bool HandleReadIndex(Message message)
     {
         if (message.Entries.Count != 1) return false;
+        if (readIndex.Pending + pendingReadIndexMessages.Count >= MaxPendingReads) return false;
         if (Tracker.VoterCount == 1 && Tracker.IsVoter(Id))
         {
             AnswerRead(new ReadIndexTracker.Request(0, Log.Committed, message.From, message.Entries[0].Data));

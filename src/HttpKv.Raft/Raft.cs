@@ -45,6 +45,13 @@ internal sealed partial class Raft
             Vote = hardState.Vote;
             Log.CommitTo(hardState.Commit);
         }
+        if (config.Applied > Log.Committed)
+        {
+            // The state machine holds entries beyond the persisted commit (a commit index written lazily, as
+            // MustSync allows, was lost in a crash): they were committed, or they could not have been applied.
+            Invariant.Check(config.Applied <= Log.LastIndex(), $"applied {config.Applied} is beyond the persisted log {Log.LastIndex()}");
+            Log.CommitTo(config.Applied);
+        }
         if (config.Applied > 0) Log.AppliedTo(config.Applied);
         BecomeFollower(Term, 0);
     }
@@ -163,7 +170,8 @@ internal sealed partial class Raft
 
     private void Send(Message message)
     {
-        var withFrom = message with { From = Id };
+        // A request forwarded to the leader keeps its origin (a transfer names its transferee in From).
+        var withFrom = message.From == 0 ? message with { From = Id } : message;
         var carriesOwnTerm = message.Type is MessageType.Vote or MessageType.PreVote
             or MessageType.VoteResponse or MessageType.PreVoteResponse;
         // Proposals and read requests forwarded to the leader are local messages: they carry no term.

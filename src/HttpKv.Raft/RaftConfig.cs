@@ -15,7 +15,8 @@ public sealed record RaftConfig
     /// <summary>The persisted log, hard state and snapshot this node starts from.</summary>
     public required IRaftStorage Storage { get; init; }
 
-    /// <summary>The last index the caller has applied to its state machine (0 = from the storage's snapshot).</summary>
+    /// <summary>The last index the caller's state machine has applied (0 = the storage's snapshot index). It may
+    /// exceed the persisted commit index (commit is raised to it) but not the persisted log.</summary>
     public ulong Applied { get; init; }
 
     /// <summary>Upper bound on the entry bytes of one Append message (at least one entry is always sent).</summary>

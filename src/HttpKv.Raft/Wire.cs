@@ -39,6 +39,7 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
     private int position;
 
     public readonly bool AtEnd => position == data.Length;
+    public readonly int Remaining => data.Length - position;
 
     public byte ReadByte()
     {

@@ -128,6 +128,19 @@ public class FeatureTests
     }
 
     [Fact]
+    public void LeaderTransfer_RequestedOnAFollowerIsForwardedToTheLeader()
+    {
+        var c = new TestCluster(1, 2, 3);
+        c.Elect(1);
+        c[3].TransferLeader(2);
+        var forwarded = Assert.Single(c.CollectReadies());
+        Assert.Equal((MessageType.TransferLeader, 2UL, 1UL), (forwarded.Type, forwarded.From, forwarded.To));
+        c.Deliver(forwarded);
+        c.Stabilize();
+        Assert.Equal(RaftRole.Leader, c[2].Status.Role);
+    }
+
+    [Fact]
     public void LeaderTransfer_ProposalsAreDroppedWhileTransferring()
     {
         var c = new TestCluster(1, 2, 3);
@@ -222,6 +235,41 @@ public class FeatureTests
         c.Stabilize();
         Assert.Equal(["after"], c.AppliedTexts(3));
         Assert.Equal(ProgressState.Replicate, c[1].Status.Progress[3].State);
+    }
+
+    [Fact]
+    public void Replication_InflightWindowBoundsUnacknowledgedAppends_UnreachableFallsBackToProbe()
+    {
+        var c = new TestCluster([1, 2, 3], preVote: true, checkQuorum: true, maxInflight: 2);
+        c.Elect(1);
+        Assert.Equal(ProgressState.Replicate, c[1].Status.Progress[2].State);
+        c.Cut(2, 1); // 2 receives appends but its answers are lost
+        for (var i = 0; i < 5; i++)
+        {
+            c[1].Propose(Data($"p{i}"));
+            c.Stabilize();
+        }
+        Assert.Equal(2, c.Sent.Count(m => m.Type == MessageType.Append && m.To == 2 && m.Entries.Count > 0 && m.Index >= 2));
+        c[1].ReportUnreachable(2);
+        Assert.Equal(ProgressState.Probe, c[1].Status.Progress[2].State);
+        c.Heal();
+        c.TickAll(2);
+        Assert.Equal(c.LogOf(1), c.LogOf(2));
+        Assert.Equal(ProgressState.Replicate, c[1].Status.Progress[2].State);
+    }
+
+    [Fact]
+    public void Restart_AppliedBeyondThePersistedCommitRaisesTheCommit()
+    {
+        var c = new TestCluster(1, 2, 3);
+        c.Elect(1);
+        c[1].Propose(Data("a"));
+        c.Stabilize();
+        var node = c.Nodes[2];
+        node.Storage.SetHardState(node.Storage.HardState with { Commit = 1 }); // the lazily written commit was lost
+        node.Raw = c.NewRaw(2, node.Storage, applied: 3);
+        Assert.Equal((3UL, 3UL), (node.Raw.Status.Commit, node.Raw.Status.Applied));
+        Assert.False(node.Raw.HasReady() && node.Raw.GetReady().CommittedEntries.Count > 0);
     }
 
     [Fact]

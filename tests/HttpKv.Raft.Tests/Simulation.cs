@@ -10,7 +10,9 @@ namespace HttpKv.Raft.Tests;
 /// every step; at the end the network heals and the cluster must elect a leader and commit a final proposal.</summary>
 internal sealed partial class Simulation
 {
-    private const int Steps = 500;
+    /// <summary>Steps of chaos per seed (HTTPKV_RAFT_STEPS overrides, for longer histories).</summary>
+    private static readonly int Steps =
+        int.TryParse(Environment.GetEnvironmentVariable("HTTPKV_RAFT_STEPS"), out var steps) && steps > 0 ? steps : 500;
     private const int LivenessSteps = 400;
     private const int MaxNodes = 7;
 
@@ -21,6 +23,8 @@ internal sealed partial class Simulation
     private readonly List<InFlight> network = [];
     private readonly HashSet<(ulong From, ulong To)> blocked = [];
     private readonly double dropRate, duplicateRate;
+    private readonly bool hostile;
+    private readonly (double Probability, Action Event)[] events;
     private readonly int maxDelay;
     private readonly ulong maxSizePerMessage;
     private readonly int maxInflight;
@@ -82,7 +86,8 @@ internal sealed partial class Simulation
         tracing = trace;
         random = new Random(seed);
         NodeCount = seed % 2 == 0 ? 3 : 5;
-        dropRate = random.NextDouble() * 0.2;
+        hostile = random.Next(4) == 0; // a quarter of the seeds: more loss, partitions and crashes
+        dropRate = random.NextDouble() * (hostile ? 0.5 : 0.2);
         duplicateRate = random.NextDouble() * 0.1;
         maxDelay = 1 + random.Next(5);
         maxSizePerMessage = new ulong[] { 1, 64, 1 << 20 }[random.Next(3)];
@@ -97,8 +102,14 @@ internal sealed partial class Simulation
             Start(node);
         }
         nextNodeId = (ulong)NodeCount + 1;
+        events =
+        [
+            (0.30, Propose), (0.05, ReadIndex), (hostile ? 0.04 : 0.02, ChangePartition), (hostile ? 0.03 : 0.015, Crash),
+            (hostile ? 0.045 : 0.03, Restart), (0.03, Compact), (0.015, ChangeMembership), (0.005, TransferLeader),
+            (hostile ? 0.02 : 0.01, CrashLeader),
+        ];
         stateHashAt[1] = 0;
-        Log($"seed {seed}: {NodeCount} nodes, drop {dropRate:F2}, duplicate {duplicateRate:F2}, delay ≤ {maxDelay}, " +
+        Log($"seed {seed}: {NodeCount} nodes, hostile {hostile}, drop {dropRate:F2}, duplicate {duplicateRate:F2}, delay ≤ {maxDelay}, " +
             $"max message {maxSizePerMessage} B, inflight {maxInflight}, pre-vote {preVote}, check quorum {checkQuorum}");
     }
 
@@ -138,15 +149,15 @@ internal sealed partial class Simulation
     private void RandomEvent()
     {
         var roll = random.NextDouble();
-        if (roll < 0.30) Propose();
-        else if (roll < 0.35) ReadIndex();
-        else if (roll < 0.37) ChangePartition();
-        else if (roll < 0.385) Crash();
-        else if (roll < 0.415) Restart();
-        else if (roll < 0.445) Compact();
-        else if (roll < 0.46) ChangeMembership();
-        else if (roll < 0.465) TransferLeader();
-        else if (roll < 0.475) CrashLeader();
+        foreach (var (probability, action) in events)
+        {
+            if (roll < probability)
+            {
+                action();
+                return;
+            }
+            roll -= probability;
+        }
     }
 
     private SimNode? RandomLive()

@@ -3,10 +3,10 @@ using System.Diagnostics;
 namespace HttpKv.Raft.Tests;
 
 /// <summary>Runs the deterministic simulation over a range of seeds (see <see cref="Simulation"/>).
-/// HTTPKV_RAFT_SEEDS sets how many seeds (default 500), HTTPKV_RAFT_SEED replays one seed with a full trace.</summary>
+/// HTTPKV_RAFT_SEEDS sets how many seeds (default 3000), HTTPKV_RAFT_SEED replays one seed with a full trace.</summary>
 public class SimulationTests
 {
-    private const int DefaultSeeds = 2000;
+    private const int DefaultSeeds = 3000;
 
     [Fact]
     public void Simulation_SeedRange_InvariantsHoldAndClusterRecovers()

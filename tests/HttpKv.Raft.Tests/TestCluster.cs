@@ -24,12 +24,15 @@ internal sealed class TestCluster
     public bool PreVote { get; }
     public bool CheckQuorum { get; }
 
+    public int MaxInflight { get; }
+
     public TestCluster(params ulong[] voters) : this(voters, preVote: true, checkQuorum: true) { }
 
-    public TestCluster(ulong[] voters, bool preVote, bool checkQuorum)
+    public TestCluster(ulong[] voters, bool preVote, bool checkQuorum, int maxInflight = 256)
     {
         PreVote = preVote;
         CheckQuorum = checkQuorum;
+        MaxInflight = maxInflight;
         foreach (var id in voters) Add(id, MemoryStorage.ForNewCluster(voters));
     }
 
@@ -43,7 +46,7 @@ internal sealed class TestCluster
     public RawNode NewRaw(ulong id, MemoryStorage storage, ulong applied = 0) => new(new RaftConfig
     {
         Id = id, Storage = storage, Random = new Random(random.Next()), PreVote = PreVote, CheckQuorum = CheckQuorum,
-        Applied = applied, MaxSizePerMessage = 1 << 20,
+        Applied = applied, MaxSizePerMessage = 1 << 20, MaxInflightMessages = MaxInflight,
     });
 
     public RawNode this[ulong id] => Nodes[id].Raw;
