@@ -7,7 +7,8 @@ namespace HttpKv.Server;
 /// <summary>Opens the member when the host starts (WAL replay included) and closes it when the host stops.
 /// <see cref="Opened"/> completes once the member runs (its peers may talk to it); <see cref="Ready"/> once it has
 /// also published itself through the log, which needs a quorum — as etcd, it serves clients only then.</summary>
-public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    : IHostedService, IAsyncDisposable
 {
     private readonly TaskCompletionSource<Member> opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<Member> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -22,6 +23,11 @@ public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory l
         try
         {
             var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), loggerFactory);
+            member.Log.RemovedFromCluster += () =>
+            {
+                loggerFactory.CreateLogger<MemberHost>().LogWarning("the member has been permanently removed from the cluster; stopping");
+                lifetime.StopApplication();
+            };
             opened.TrySetResult(member);
             _ = PublishAsync(member);
         }

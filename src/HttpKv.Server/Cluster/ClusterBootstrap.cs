@@ -39,6 +39,7 @@ public static class ClusterBootstrap
             confState = ConfStateCodec.Decode(store.ReadMeta(ClusterLog.ConfStateMeta));
             clusterId = BitConverter.ToUInt64(persisted);
             memberId = OwnId(membership, start.Options) ?? start.FlagIdentity.MemberId;
+            if (membership.IsRemoved(memberId)) throw new InvalidOperationException("the member has been permanently removed from the cluster");
             Restore(start, storage, confState);
         }
         else

@@ -176,6 +176,7 @@ public sealed partial class ClusterLog
             case ConfChangeType.RemoveNode:
                 membership.Remove(change.NodeId);
                 transport.RemovePeer(change.NodeId);
+                if (change.NodeId == options.MemberId) RemovedFromCluster?.Invoke();
                 break;
         }
         batch.SetMeta(ConfStateMeta, ConfStateCodec.Encode(confState));

@@ -121,6 +121,9 @@ public sealed partial class ClusterLog : IReplicatedLog
         }
     }
 
+    /// <summary>Raised on the loop when the applied configuration removes this member: it must stop, as etcd's does.</summary>
+    public event Action? RemovedFromCluster;
+
     /// <summary>Whether this member is a learner in the applied configuration.</summary>
     public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
 
