@@ -30,6 +30,13 @@ stop() {
   trap - INT TERM EXIT
   echo "stopping ${#pids[@]} members" >&2
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # A stopping leader first tries to hand leadership to a member that is stopping too (etcd can take 15 s
+  # over it): after 5 s, kill -9 what is left.
+  for _ in $(seq 50); do
+    alive=false; for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=true; done
+    $alive || break; sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if $cleanup_data; then rm -rf "$data"; fi
 }
