@@ -122,14 +122,15 @@ public sealed class ClusterProcess : IAsyncDisposable
         {
             var status = element.GetProperty("Status");
             var header = status.GetProperty("header");
+            // etcdctl's JSON leaves out zero fields: no "leader" while there is none.
             return new EndpointStatus(
                 element.GetProperty("Endpoint").GetString()!,
-                header.GetProperty("cluster_id").GetUInt64(),
-                header.GetProperty("member_id").GetUInt64(),
-                status.GetProperty("leader").GetUInt64(),
-                status.GetProperty("raftTerm").GetUInt64(),
-                status.TryGetProperty("raftIndex", out var index) ? index.GetUInt64() : 0,
+                UInt64(header, "cluster_id"), UInt64(header, "member_id"), UInt64(status, "leader"),
+                UInt64(status, "raftTerm"), UInt64(status, "raftIndex"),
                 status.TryGetProperty("isLearner", out var learner) && learner.GetBoolean());
         }
+
+        private static ulong UInt64(JsonElement element, string property) =>
+            element.TryGetProperty(property, out var value) ? value.GetUInt64() : 0;
     }
 }
