@@ -46,7 +46,7 @@ trap stop EXIT
 for i in 1 2 3; do
   name=infra$i
   # Each member's output goes to the terminal prefixed with its name, and to DATA_DIR/NAME.log.
-  ( ETCD_UNSUPPORTED_ARCH="${ETCD_UNSUPPORTED_ARCH:-}" exec "${server[@]}" \
+  ( exec "${server[@]}" \
     --name "$name" \
     --data-dir "$data/$name" \
     --listen-client-urls "http://127.0.0.1:${i}2379" --advertise-client-urls "http://127.0.0.1:${i}2379" \
