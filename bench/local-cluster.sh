@@ -25,6 +25,13 @@ token=etcd-cluster-1
 cluster=infra1=http://127.0.0.1:12380,infra2=http://127.0.0.1:22380,infra3=http://127.0.0.1:32380
 endpoints=127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379
 
+# The ports are fixed (as in etcd's Procfile): refuse to start beside another local cluster.
+for port in 12379 22379 32379 12380 22380 32380; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "127.0.0.1:$port is in use: is another local cluster running?" >&2; exit 1
+  fi
+done
+
 pids=()
 stop() {
   trap - INT TERM EXIT
