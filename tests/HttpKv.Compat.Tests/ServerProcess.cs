@@ -6,7 +6,8 @@ using System.Text;
 namespace HttpKv.Compat.Tests;
 
 /// <summary>A real server process (httpkv, or etcd as the oracle) on a free loopback port with its own data dir.
-/// Start waits for etcd's "ready to serve client requests" line; Kill is kill -9.</summary>
+/// Start waits for etcd's "ready to serve client requests" line; Kill is kill -9; Pause/Resume are SIGSTOP/SIGCONT.
+/// A member of a cluster (<see cref="ClusterProcess"/>) is made by <see cref="Member"/>.</summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
@@ -29,6 +30,12 @@ public sealed class ServerProcess : IAsyncDisposable
     public string Url => $"http://{Endpoint}";
     public string Output { get { lock (output) return output.ToString(); } }
 
+    /// <summary>The member name (--name); etcd's default for a single member.</summary>
+    public string Name { get; private init; } = "default";
+    public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
+    public bool IsRunning => process is { HasExited: false };
+    public int Pid => process?.Id ?? throw new InvalidOperationException("not started");
+
     /// <summary>HttpKv, run from the build output of src/HttpKv (the same binary `dotnet publish` makes).</summary>
     public static ServerProcess HttpKv(params string[] extraFlags) => new("dotnet", server =>
         new[] { Paths.HttpKvDll }.Concat(server.CommonFlags()).Concat(extraFlags));
@@ -36,12 +43,34 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>The real etcd from Debian's etcd-server package, the oracle for output comparisons.</summary>
     public static ServerProcess Etcd(params string[] extraFlags) => new("etcd", server => server.CommonFlags().Concat(extraFlags));
 
+    /// <summary>A server of the given kind ("etcd" or "httpkv").</summary>
+    public static ServerProcess Create(string kind, params string[] extraFlags) => kind switch
+    {
+        "etcd" => Etcd(extraFlags),
+        "httpkv" => HttpKv(extraFlags),
+        _ => throw new ArgumentException($"unknown server kind {kind}", nameof(kind)),
+    };
+
+    /// <summary>A cluster member: its own ports, data dir and --name, plus the cluster flags, read at every start
+    /// (so a test can change them between starts, as for a member added with --initial-cluster-state existing).</summary>
+    public static ServerProcess Member(string kind, string name, Func<ServerProcess, IEnumerable<string>> clusterFlags)
+    {
+        IEnumerable<string> Flags(ServerProcess server) =>
+            new[] { "--name", name, "--initial-advertise-peer-urls", server.PeerUrl }.Concat(server.CommonFlags()).Concat(clusterFlags(server));
+        return kind switch
+        {
+            "etcd" => new ServerProcess("etcd", Flags) { Name = name },
+            "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(Flags(server))) { Name = name },
+            _ => throw new ArgumentException($"unknown server kind {kind}", nameof(kind)),
+        };
+    }
+
     /// <summary>The same identity flags for both, so member and cluster IDs (and so headers) agree.</summary>
     private IEnumerable<string> CommonFlags() =>
     [
         "--data-dir", DataDir,
         "--listen-client-urls", Url, "--advertise-client-urls", Url,
-        "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}",
+        "--listen-peer-urls", PeerUrl,
     ];
 
     public async Task StartAsync()
@@ -72,8 +101,30 @@ public sealed class ServerProcess : IAsyncDisposable
     public async Task KillAsync()
     {
         if (process is null || process.HasExited) return;
-        process.Kill(entireProcessTree: true);
+        process.Kill(entireProcessTree: true); // SIGKILL reaches a SIGSTOPped process too
         await process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGSTOP: the process keeps its sockets but answers nothing, as a member cut off by a partition.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        if (!IsRunning) throw new InvalidOperationException($"{Name} is not running");
+        var result = await Tool.RunAsync("kill", ["-" + signal, Pid.ToString()]);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {Pid}: {result}");
+    }
+
+    /// <summary>Waits for the process to exit by itself (e.g. a member removed from its cluster).</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        if (process is null) return true;
+        using var cancel = new CancellationTokenSource(timeout);
+        try { await process.WaitForExitAsync(cancel.Token); return true; }
+        catch (OperationCanceledException) { return false; }
     }
 
     public async ValueTask DisposeAsync()

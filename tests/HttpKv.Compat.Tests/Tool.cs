@@ -33,6 +33,11 @@ public static class Tool
     public static Task<Result> EtcdctlAsync(ServerProcess server, string? stdin, params string[] arguments) =>
         RunAsync("etcdctl", new[] { "--endpoints", server.Endpoint, "--command-timeout", "20s" }.Concat(arguments), stdin);
 
+    /// <summary>etcdctl against a comma-separated endpoint list (a cluster, or one member of it). A later
+    /// --command-timeout in the arguments wins over the default 20 s.</summary>
+    public static Task<Result> EtcdctlAtAsync(string endpoints, params string[] arguments) =>
+        RunAsync("etcdctl", new[] { "--endpoints", endpoints, "--command-timeout", "20s" }.Concat(arguments));
+
     public static Task<Result> PythonAsync(string script, params IEnumerable<string> arguments) =>
         RunAsync("/usr/bin/python3", new[] { "-c", script }.Concat(arguments));
 }
