@@ -39,10 +39,11 @@ public static class HttpKvApi
         app.MapGrpcService<KvGrpcService>();
         app.MapGrpcService<ClusterGrpcService>();
         app.MapGrpcService<MaintenanceGrpcService>();
-        var peerHosts = MemberOptions.SplitUrls(app.Services.GetRequiredService<MemberHost>().Options.ListenPeerUrls)
+        var options = app.Services.GetRequiredService<MemberHost>().Options;
+        var peerHosts = MemberOptions.SplitUrls(options.ListenPeerUrls)
             .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
-        foreach (var prefix in GatewayPrefixes)
+        foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
             var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();

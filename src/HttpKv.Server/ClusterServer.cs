@@ -26,7 +26,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public static readonly EtcdError MemberNotLearner = new("etcdserver: can only promote a learner member", StatusCode.FailedPrecondition);
     public static readonly EtcdError TooManyLearners = new("etcdserver: too many learner members in cluster", StatusCode.FailedPrecondition);
     public static readonly EtcdError MemberBadUrls = new("etcdserver: given member URLs are invalid", StatusCode.InvalidArgument);
-    private const int MaxLearners = 1;
+    public static readonly EtcdError NotEnoughStartedMembers = new("etcdserver: re-configuration failed due to not enough started members", StatusCode.FailedPrecondition);
+    public static readonly EtcdError LearnerNotReady = new("etcdserver: can only promote a learner member which is in sync with leader", StatusCode.FailedPrecondition);
 
     public async Task<MemberListResponse> MemberListAsync(MemberListRequest request, CancellationToken cancellationToken)
     {
@@ -43,7 +44,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         if (request.PeerURLs.Count == 0 || request.PeerURLs.Any(url => !Uri.TryCreate(url, UriKind.Absolute, out _))) throw MemberBadUrls.ToException();
         var members = member.Log.Members;
         if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
-        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= MaxLearners) throw TooManyLearners.ToException();
+        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.ExperimentalMaxLearners) throw TooManyLearners.ToException();
+        if (!request.IsLearner) await CheckQuorumAfterAsync(member, votersChange: +1);
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);
         var applied = await member.Log.ProposeConfChangeAsync(request.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, added, cancellationToken);
@@ -56,6 +58,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var member = await host.Ready;
         var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
+        if (!removed.IsLearner) await CheckQuorumAfterAsync(member, votersChange: -1, leaving: removed.ID);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
         var response = new MemberRemoveResponse { Header = member.Header(applied.Header.Revision) };
         response.Members.AddRange(applied.Members);
@@ -79,10 +82,33 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var member = await host.Ready;
         var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
         if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        await CheckLearnerInSyncAsync(member, learner.ID);
+        await CheckQuorumAfterAsync(member, votersChange: +1);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
         var response = new MemberPromoteResponse { Header = member.Header(applied.Header.Revision) };
         response.Members.AddRange(applied.Members);
         return response;
+    }
+
+    /// <summary>--strict-reconfig-check: a change of voters must leave a quorum of voters that are up. Judged on the
+    /// leader from Raft's view of which followers were recently active; a follower cannot judge and lets it through.</summary>
+    private static async Task CheckQuorumAfterAsync(Member member, int votersChange, ulong leaving = 0)
+    {
+        if (!member.Options.StrictReconfigCheck || !member.Log.IsLeader) return;
+        var status = await member.Log.GetStatusAsync();
+        var voters = status.ConfState.Voters.Where(id => id != leaving).ToList();
+        var active = voters.Count(id => id == status.Id || status.Progress.TryGetValue(id, out var progress) && progress.RecentActive);
+        var votersAfter = status.ConfState.Voters.Count + votersChange;
+        if (active < votersAfter / 2 + 1) throw NotEnoughStartedMembers.ToException();
+    }
+
+    /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader).</summary>
+    private static async Task CheckLearnerInSyncAsync(Member member, ulong learnerId)
+    {
+        if (!member.Log.IsLeader) return;
+        var status = await member.Log.GetStatusAsync();
+        var leaderMatch = status.Progress.TryGetValue(status.Id, out var own) ? own.Match : status.Commit;
+        if (!status.Progress.TryGetValue(learnerId, out var learner) || learner.Match < leaderMatch * 9 / 10) throw LearnerNotReady.ToException();
     }
 
     /// <summary>etcd's ID for a member added at run time: the founders' formula with the time appended, so re-adding the

@@ -41,7 +41,8 @@ public sealed class Member : IAsyncDisposable
         var snapDir = Path.Combine(dataDir, "member", "snap");
         Directory.CreateDirectory(snapDir);
         var backendPath = Path.Combine(snapDir, "db");
-        var wal = WriteAheadLog.Open(Path.Combine(dataDir, "member", "wal"), new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
+        var walDir = string.IsNullOrEmpty(options.WalDir) ? Path.Combine(dataDir, "member", "wal") : Path.GetFullPath(options.WalDir);
+        var wal = WriteAheadLog.Open(walDir, new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
         StoreSlot? stores = null;
         try
         {

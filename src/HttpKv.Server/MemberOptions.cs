@@ -10,6 +10,10 @@ public sealed class MemberOptions
     public string Name { get; set; } = "default";
     /// <summary>Empty means <c>./{name}.httpkv</c> (etcd's own default is <c>{name}.etcd</c>).</summary>
     public string DataDir { get; set; } = "";
+    /// <summary>Where the WAL lives; empty means <c>{data-dir}/member/wal</c>, as etcd's --wal-dir.</summary>
+    public string WalDir { get; set; } = "";
+    /// <summary>Serve the /v3 JSON gateway routes (etcd's --enable-grpc-gateway).</summary>
+    public bool EnableGrpcGateway { get; set; } = true;
     public string ListenClientUrls { get; set; } = "http://localhost:2379";
     public string AdvertiseClientUrls { get; set; } = "http://localhost:2379";
     public string ListenPeerUrls { get; set; } = "http://localhost:2380";
@@ -26,6 +30,10 @@ public sealed class MemberOptions
     public string AutoCompactionMode { get; set; } = "periodic";
     public string AutoCompactionRetention { get; set; } = "0";
     public string LogLevel { get; set; } = "info";
+    /// <summary>Refuse membership changes that would leave fewer voters up than a quorum (etcd's default: on).</summary>
+    public bool StrictReconfigCheck { get; set; } = true;
+    /// <summary>How many learners the cluster may have at once (etcd 3.5's --experimental-max-learners).</summary>
+    public int ExperimentalMaxLearners { get; set; } = 1;
     /// <summary>Milliseconds between Raft heartbeats (one Raft tick), etcd's --heartbeat-interval.</summary>
     public int HeartbeatInterval { get; set; } = 100;
     /// <summary>Milliseconds without a leader before a member campaigns, etcd's --election-timeout.</summary>

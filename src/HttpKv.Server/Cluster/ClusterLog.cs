@@ -121,6 +121,14 @@ public sealed partial class ClusterLog : IReplicatedLog
         }
     }
 
+    /// <summary>The Raft node's status (role, term, commit, per-follower progress on a leader), read on the loop.</summary>
+    public Task<RaftStatus> GetStatusAsync()
+    {
+        var status = new TaskCompletionSource<RaftStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Post(() => status.TrySetResult(node.Status))) status.TrySetException(EtcdErrors.TooManyRequests.ToException());
+        return status.Task;
+    }
+
     /// <summary>Raised on the loop when the applied configuration removes this member: it must stop, as etcd's does.</summary>
     public event Action? RemovedFromCluster;
 

@@ -60,7 +60,7 @@ public static class EtcdFlags
         new("discovery-proxy", EtcdFlagKind.String, "", No),
         new("discovery-srv", EtcdFlagKind.String, "", No),
         new("discovery-srv-name", EtcdFlagKind.String, "", No),
-        new("strict-reconfig-check", EtcdFlagKind.Bool, "true", No),
+        new("strict-reconfig-check", EtcdFlagKind.Bool, "true", Yes),
         new("pre-vote", EtcdFlagKind.Bool, "true", No),
         new("auto-compaction-retention", EtcdFlagKind.String, "0", Yes),
         new("auto-compaction-mode", EtcdFlagKind.Choice, "periodic", Yes, ["periodic", "revision"]),
@@ -105,8 +105,8 @@ public static class EtcdFlags
         new("listen-metrics-urls", EtcdFlagKind.UrlList, "", No),
 
         // Logging
-        new("logger", EtcdFlagKind.String, "zap", Yes),
-        new("log-outputs", EtcdFlagKind.StringList, "default", Yes),
+        new("logger", EtcdFlagKind.String, "zap", No),
+        new("log-outputs", EtcdFlagKind.StringList, "default", No),
         new("log-level", EtcdFlagKind.Choice, "info", Yes, ["debug", "info", "warn", "error", "panic", "fatal"]),
         new("enable-log-rotation", EtcdFlagKind.Bool, "false", No),
         new("log-rotation-config-json", EtcdFlagKind.String,
@@ -145,7 +145,7 @@ public static class EtcdFlags
         new("experimental-memory-mlock", EtcdFlagKind.Bool, "false", No),
         new("experimental-txn-mode-write-with-shared-buffer", EtcdFlagKind.Bool, "true", No),
         new("experimental-bootstrap-defrag-threshold-megabytes", EtcdFlagKind.UInt, "0", No),
-        new("experimental-max-learners", EtcdFlagKind.Int, "1", No),
+        new("experimental-max-learners", EtcdFlagKind.Int, "1", Yes),
         new("experimental-snapshot-catchup-entries", EtcdFlagKind.UInt, "5000", No),
         new("experimental-stop-grpc-service-on-defrag", EtcdFlagKind.Bool, "false", No),
 

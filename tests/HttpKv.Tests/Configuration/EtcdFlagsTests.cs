@@ -8,10 +8,22 @@ public sealed class EtcdFlagsTests
     [
         "name", "data-dir", "wal-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
         "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-token", "initial-cluster-state",
-        "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level", "logger", "log-outputs",
+        "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level",
         "auto-compaction-mode", "auto-compaction-retention", "snapshot-count", "heartbeat-interval",
-        "election-timeout", "enable-grpc-gateway", "version", "help",
+        "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "version", "help",
     ];
+
+    /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>
+    [Fact]
+    public void Every_implemented_flag_binds_a_member_option()
+    {
+        var properties = typeof(HttpKv.Server.MemberOptions).GetProperties().Select(property => property.Name).ToHashSet();
+        var unbound = EtcdFlags.All
+            .Where(flag => flag.Implemented && flag.Name is not ("version" or "help"))
+            .Where(flag => !properties.Contains(flag.ConfigurationKey["HttpKv:".Length..]))
+            .Select(flag => flag.Name);
+        Assert.Empty(unbound);
+    }
 
     [Fact]
     public void Exactly_the_agreed_flags_are_implemented()
