@@ -44,7 +44,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         if (request.PeerURLs.Count == 0 || request.PeerURLs.Any(url => !Uri.TryCreate(url, UriKind.Absolute, out _))) throw MemberBadUrls.ToException();
         var members = member.Log.Members;
         if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
-        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.ExperimentalMaxLearners) throw TooManyLearners.ToException();
+        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.EffectiveMaxLearners) throw TooManyLearners.ToException();
         if (!request.IsLearner) await CheckQuorumAfterAsync(member, votersChange: +1);
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);

@@ -32,8 +32,11 @@ public sealed class MemberOptions
     public string LogLevel { get; set; } = "info";
     /// <summary>Refuse membership changes that would leave fewer voters up than a quorum (etcd's default: on).</summary>
     public bool StrictReconfigCheck { get; set; } = true;
-    /// <summary>How many learners the cluster may have at once (etcd 3.5's --experimental-max-learners).</summary>
+    /// <summary>How many learners the cluster may have at once: etcd 3.6's --max-learners, or 3.5's
+    /// --experimental-max-learners when that is the one given.</summary>
+    public int? MaxLearners { get; set; }
     public int ExperimentalMaxLearners { get; set; } = 1;
+    public int EffectiveMaxLearners => MaxLearners ?? ExperimentalMaxLearners;
     /// <summary>Milliseconds between Raft heartbeats (one Raft tick), etcd's --heartbeat-interval.</summary>
     public int HeartbeatInterval { get; set; } = 100;
     /// <summary>Milliseconds without a leader before a member campaigns, etcd's --election-timeout.</summary>
