@@ -25,3 +25,18 @@ public sealed class HttpKvFactory(IReadOnlyDictionary<string, string>? settings 
         Directory.Delete(DataDir, recursive: true);
     }
 }
+
+/// <summary>A test class with a member of its own (xUnit makes one instance per test), with an HTTP client on it.</summary>
+public abstract class MemberTest : IAsyncLifetime
+{
+    protected HttpKvFactory Factory { get; } = new();
+    protected HttpClient Client { get; private set; } = null!;
+
+    public Task InitializeAsync()
+    {
+        Client = Factory.CreateClient();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await Factory.DisposeAsync();
+}

@@ -6,30 +6,20 @@ using static HttpKv.Tests.Api.Gateway;
 namespace HttpKv.Tests.Api;
 
 /// <summary>The /v3 JSON routes through WebApplicationFactory: etcd's gateway shapes, aliases and errors.</summary>
-public sealed class KvGatewayTests : IAsyncLifetime
+public sealed class KvGatewayTests : MemberTest
 {
-    private readonly HttpKvFactory factory = new();
-    private HttpClient client = null!;
-
-    public Task InitializeAsync()
-    {
-        client = factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await factory.DisposeAsync();
 
     [Fact]
     public async Task Put_then_range_returns_the_value_in_gateway_json()
     {
-        var put = await client.PostOkAsync("/v3/kv/put", new { key = B64("foo"), value = B64("bar") });
+        var put = await Client.PostOkAsync("/v3/kv/put", new { key = B64("foo"), value = B64("bar") });
         var header = put["header"]!.AsObject();
         Assert.Equal("2", (string)header["revision"]!);
         Assert.Equal("cdf818194e3a8c32", ulong.Parse((string)header["cluster_id"]!).ToString("x"));
         Assert.Equal("8e9e05c52164694d", ulong.Parse((string)header["member_id"]!).ToString("x"));
         Assert.NotNull(header["raft_term"]);
 
-        var range = await client.PostOkAsync("/v3/kv/range", new { key = B64("foo") });
+        var range = await Client.PostOkAsync("/v3/kv/range", new { key = B64("foo") });
         var kv = range["kvs"]![0]!.AsObject();
         Assert.Equal("foo", Text(kv["key"]));
         Assert.Equal("bar", Text(kv["value"]));
@@ -43,12 +33,12 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [Fact]
     public async Task A_put_over_grpc_is_read_over_json()
     {
-        using var channel = factory.CreateGrpcChannel();
+        using var channel = Factory.CreateGrpcChannel();
         var kv = new KV.KVClient(channel);
         var put = await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("door"), Value = ByteString.CopyFromUtf8("grpc") });
         Assert.Equal(2, put.Header.Revision);
 
-        var range = await client.PostOkAsync("/v3/kv/range", new { key = B64("door") });
+        var range = await Client.PostOkAsync("/v3/kv/range", new { key = B64("door") });
         Assert.Equal("grpc", Text(range["kvs"]![0]!["value"]));
 
         var grpcRange = await kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("door") });
@@ -60,8 +50,8 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [InlineData("/v3alpha/kv/range")]
     public async Task Older_api_prefixes_are_aliases(string path)
     {
-        await client.PostOkAsync("/v3/kv/put", new { key = B64("a"), value = B64("1") });
-        var range = await client.PostOkAsync(path, new { key = B64("a") });
+        await Client.PostOkAsync("/v3/kv/put", new { key = B64("a"), value = B64("1") });
+        var range = await Client.PostOkAsync(path, new { key = B64("a") });
         Assert.Equal("1", Text(range["kvs"]![0]!["value"]));
     }
 
@@ -71,7 +61,7 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [InlineData("application/x-www-form-urlencoded")]
     public async Task The_body_is_json_whatever_the_content_type(string? contentType)
     {
-        var (status, body) = await client.PostAsync("/v3/kv/put", $$"""{"key":"{{B64("ct")}}","value":"{{B64("v")}}"}""", contentType);
+        var (status, body) = await Client.PostAsync("/v3/kv/put", $$"""{"key":"{{B64("ct")}}","value":"{{B64("v")}}"}""", contentType);
         Assert.Equal(200, status);
         Assert.Equal("2", (string)body["header"]!["revision"]!);
     }
@@ -83,11 +73,11 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [InlineData("[]")]
     public async Task Malformed_bodies_get_400_and_the_server_keeps_serving(string body)
     {
-        var (status, error) = await client.PostAsync("/v3/kv/put", body);
+        var (status, error) = await Client.PostAsync("/v3/kv/put", body);
         Assert.Equal(400, status);
         Assert.Equal(3, (int)error["code"]!);
         Assert.False(string.IsNullOrEmpty((string?)error["message"]));
-        await client.PostOkAsync("/v3/kv/put", new { key = B64("after"), value = B64("ok") });
+        await Client.PostOkAsync("/v3/kv/put", new { key = B64("after"), value = B64("ok") });
     }
 
     public static TheoryData<string, object, int, int, string> EtcdErrors => new()
@@ -106,7 +96,7 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [MemberData(nameof(EtcdErrors))]
     public async Task Errors_come_back_as_etcd_35_gateway_errors(string path, object body, int httpStatus, int grpcCode, string message)
     {
-        var (status, error) = await client.PostAsync(path, System.Text.Json.JsonSerializer.Serialize(body));
+        var (status, error) = await Client.PostAsync(path, System.Text.Json.JsonSerializer.Serialize(body));
         Assert.Equal(httpStatus, status);
         Assert.Equal(grpcCode, (int)error["code"]!);
         Assert.Equal(message, (string)error["error"]!);
@@ -116,20 +106,20 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [Fact]
     public async Task Reads_below_the_compacted_revision_fail()
     {
-        for (var i = 0; i < 3; i++) await client.PostOkAsync("/v3/kv/put", new { key = B64("c"), value = B64($"v{i}") });
-        await client.PostOkAsync("/v3/kv/compaction", new { revision = "3", physical = true });
-        var (status, error) = await client.PostAsync("/v3/kv/range", $$"""{"key":"{{B64("c")}}","revision":"2"}""");
+        for (var i = 0; i < 3; i++) await Client.PostOkAsync("/v3/kv/put", new { key = B64("c"), value = B64($"v{i}") });
+        await Client.PostOkAsync("/v3/kv/compaction", new { revision = "3", physical = true });
+        var (status, error) = await Client.PostAsync("/v3/kv/range", $$"""{"key":"{{B64("c")}}","revision":"2"}""");
         Assert.Equal(400, status);
         Assert.Equal("etcdserver: mvcc: required revision has been compacted", (string)error["error"]!);
-        var atThree = await client.PostOkAsync("/v3/kv/range", new { key = B64("c"), revision = "3" });
+        var atThree = await Client.PostOkAsync("/v3/kv/range", new { key = B64("c"), revision = "3" });
         Assert.Equal("v1", Text(atThree["kvs"]![0]!["value"]));
     }
 
     [Fact]
     public async Task A_txn_answers_with_nested_responses_in_one_revision()
     {
-        await client.PostOkAsync("/v3/kv/put", new { key = B64("t"), value = B64("1") });
-        var txn = await client.PostOkAsync("/v3/kv/txn", new
+        await Client.PostOkAsync("/v3/kv/put", new { key = B64("t"), value = B64("1") });
+        var txn = await Client.PostOkAsync("/v3/kv/txn", new
         {
             compare = new[] { new { key = B64("t"), target = "VALUE", result = "EQUAL", value = B64("1") } },
             success = new object[] { Put("t2"), new { request_range = new { key = B64("t") } } },
@@ -144,21 +134,21 @@ public sealed class KvGatewayTests : IAsyncLifetime
     [Fact]
     public async Task Delete_range_by_prefix_returns_the_deleted_pairs()
     {
-        foreach (var key in new[] { "p/1", "p/2", "q" }) await client.PostOkAsync("/v3/kv/put", new { key = B64(key), value = B64(key) });
-        var deleted = await client.PostOkAsync("/v3/kv/deleterange", new { key = B64("p/"), range_end = B64("p0"), prev_kv = true });
+        foreach (var key in new[] { "p/1", "p/2", "q" }) await Client.PostOkAsync("/v3/kv/put", new { key = B64(key), value = B64(key) });
+        var deleted = await Client.PostOkAsync("/v3/kv/deleterange", new { key = B64("p/"), range_end = B64("p0"), prev_kv = true });
         Assert.Equal("2", (string)deleted["deleted"]!);
         Assert.Equal(["p/1", "p/2"], deleted["prev_kvs"]!.AsArray().Select(kv => Text(kv!["key"])));
-        var rest = await client.PostOkAsync("/v3/kv/range", new { key = B64("\0"), range_end = B64("\0") });
+        var rest = await Client.PostOkAsync("/v3/kv/range", new { key = B64("\0"), range_end = B64("\0") });
         Assert.Equal("1", (string)rest["count"]!);
     }
 
     [Fact]
     public async Task Version_and_health_are_shaped_like_etcds()
     {
-        var version = JsonNode.Parse(await client.GetStringAsync("/version"))!;
+        var version = JsonNode.Parse(await Client.GetStringAsync("/version"))!;
         Assert.StartsWith("3.5.", (string)version["etcdserver"]!);
         Assert.Equal("3.5.0", (string)version["etcdcluster"]!);
-        var health = JsonNode.Parse(await client.GetStringAsync("/health"))!;
+        var health = JsonNode.Parse(await Client.GetStringAsync("/health"))!;
         Assert.Equal("true", (string)health["health"]!);
     }
 }
