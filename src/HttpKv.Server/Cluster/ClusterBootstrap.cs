@@ -76,6 +76,7 @@ public static class ClusterBootstrap
             OpenStore = start.OpenStore,
         };
         log.SetConfState(confState);
+        transport.RemovedByPeer += log.OnRemovedByPeer;
         return (log, identity, transport);
     }
 

@@ -132,6 +132,18 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Raised on the loop when the applied configuration removes this member: it must stop, as etcd's does.</summary>
     public event Action? RemovedFromCluster;
 
+    /// <summary>Whether <paramref name="id"/> has been removed from the cluster (peers refuse its messages).</summary>
+    public bool IsRemoved(ulong id) => membership.IsRemoved(id);
+
+    /// <summary>A peer refused this member's messages because the cluster removed it (the removal may have been
+    /// committed without this member hearing of it, as the leader stops sending to a removed member).</summary>
+    internal void OnRemovedByPeer()
+    {
+        if (Interlocked.Exchange(ref removedByPeer, 1) == 0) RemovedFromCluster?.Invoke();
+    }
+
+    private int removedByPeer;
+
     /// <summary>Whether this member is a learner in the applied configuration.</summary>
     public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
 

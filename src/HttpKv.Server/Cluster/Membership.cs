@@ -14,12 +14,14 @@ public sealed class Membership
     private readonly Dictionary<ulong, EtcdMember> members = [];
     private readonly HashSet<ulong> removed = [];
     private volatile IReadOnlyList<EtcdMember> snapshot = [];
+    private volatile IReadOnlySet<ulong> removedSnapshot = new HashSet<ulong>();
 
     public IReadOnlyList<EtcdMember> Snapshot => snapshot;
 
     public EtcdMember? Find(ulong id) => snapshot.FirstOrDefault(member => member.ID == id);
 
-    public bool IsRemoved(ulong id) => removed.Contains(id);
+    /// <summary>Whether <paramref name="id"/> was removed from the cluster (safe from any thread).</summary>
+    public bool IsRemoved(ulong id) => removedSnapshot.Contains(id);
 
     public static Membership Decode(byte[]? bytes)
     {
@@ -77,5 +79,9 @@ public sealed class Membership
         Publish();
     }
 
-    private void Publish() => snapshot = members.Values.OrderBy(member => member.ID).Select(member => member.Clone()).ToList();
+    private void Publish()
+    {
+        snapshot = members.Values.OrderBy(member => member.ID).Select(member => member.Clone()).ToList();
+        removedSnapshot = new HashSet<ulong>(removed);
+    }
 }

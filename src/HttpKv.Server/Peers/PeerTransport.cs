@@ -20,6 +20,12 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory
     private readonly ConcurrentDictionary<ulong, PeerConnection> peers = new();
     private readonly ILogger logger = loggerFactory.CreateLogger<PeerTransport>();
 
+    /// <summary>The text a member answers to a peer the cluster removed, as etcd's.</summary>
+    public const string RemovedMemberError = "the member has been permanently removed from the cluster";
+
+    /// <summary>Raised when a peer refuses this member because the cluster removed it.</summary>
+    public event Action? RemovedByPeer;
+
     public ulong ClusterId => clusterId;
     public ulong LocalId => localId;
 
@@ -106,6 +112,10 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory
                 catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or OperationCanceledException)
                 {
                     if (stopping.IsCancellationRequested) return;
+                    if (exception is RpcException { StatusCode: StatusCode.FailedPrecondition } refused && refused.Status.Detail == RemovedMemberError)
+                    {
+                        owner.RemovedByPeer?.Invoke();
+                    }
                     if (connected) owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
                     connected = false;
                     while (queue.Reader.TryRead(out _)) { } // Raft resends what matters

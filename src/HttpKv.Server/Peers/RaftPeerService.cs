@@ -63,6 +63,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
 
     private static void CheckCluster(Member member, ulong clusterId, ulong from)
     {
+        if (member.Log.IsRemoved(from)) throw new RpcException(new Status(StatusCode.FailedPrecondition, PeerTransport.RemovedMemberError));
         if (clusterId != member.Identity.ClusterId)
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"request cluster ID mismatch: member {from:x16} is in cluster {clusterId:x16}, this member in {member.Identity.ClusterId:x16}"));
