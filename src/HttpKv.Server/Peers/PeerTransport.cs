@@ -32,15 +32,16 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory
     public void AddOrUpdatePeer(ulong id, IReadOnlyList<string> peerUrls)
     {
         if (id == localId || peerUrls.Count == 0) return;
-        var added = new PeerConnection(id, peerUrls[0], this);
-        if (peers.TryGetValue(id, out var existing))
+        if (peers.TryGetValue(id, out var existing) && existing.Url == peerUrls[0]) return;
+        var connection = new PeerConnection(id, peerUrls[0], this);
+        if (peers.TryGetValue(id, out existing) ? peers.TryUpdate(id, connection, existing) : peers.TryAdd(id, connection))
         {
-            if (existing.Url == added.Url) { _ = added.DisposeAsync(); return; }
-            peers[id] = added;
-            _ = existing.DisposeAsync();
-            return;
+            if (existing is not null) _ = existing.DisposeAsync();
         }
-        if (!peers.TryAdd(id, added)) _ = added.DisposeAsync();
+        else
+        {
+            _ = connection.DisposeAsync(); // changed under us by another caller: theirs stands
+        }
     }
 
     public void RemovePeer(ulong id)
