@@ -196,13 +196,17 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     private readonly ReadRounds readRounds = new();
 
-    /// <summary>Concurrent reads wait on one read-index round; a read that arrives during a round joins the next.</summary>
+    /// <summary>Concurrent reads wait on one read-index round; a read that arrives during a round joins the next.
+    /// A round whose answer was lost (a dropped message, a leader that went away) is asked again, with a new
+    /// context, by the first read that finds it older than <see cref="RetryAfter"/> (etcd retries after 500 ms).</summary>
     private sealed class ReadRounds
     {
+        private static readonly TimeSpan RetryAfter = TimeSpan.FromMilliseconds(500);
         private readonly Lock gate = new();
         private TaskCompletionSource<ulong>? next;
         private bool inFlight;
         private ulong roundId;
+        private long startedAt;
 
         public Task<ulong> JoinAsync(ClusterLog log)
         {
@@ -210,17 +214,18 @@ public sealed partial class ClusterLog : IReplicatedLog
             {
                 next ??= new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
                 var task = next.Task;
-                if (!inFlight) StartRound(log);
+                if (!inFlight) StartRound(log, next);
+                else if (System.Diagnostics.Stopwatch.GetElapsedTime(startedAt) > RetryAfter) StartRound(log, current.Round);
                 return task;
             }
         }
 
-        /// <summary>Caller holds the gate.</summary>
-        private void StartRound(ClusterLog log)
+        /// <summary>Asks for a read index for <paramref name="round"/>'s readers. Caller holds the gate.</summary>
+        private void StartRound(ClusterLog log, TaskCompletionSource<ulong> round)
         {
-            var round = next!;
-            next = null;
+            if (round == next) next = null;
             inFlight = true;
+            startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             var id = ++roundId;
             var context = new byte[8];
             BinaryPrimitives.WriteUInt64BigEndian(context, id);
@@ -262,7 +267,7 @@ public sealed partial class ClusterLog : IReplicatedLog
             inFlight = false;
             if (error is null) current.Round.TrySetResult(index);
             else current.Round.TrySetException(error);
-            if (next is not null) StartRound(log);
+            if (next is not null) StartRound(log, next);
         }
     }
 
