@@ -81,7 +81,6 @@ public sealed partial class ClusterLog : IReplicatedLog
     public IReadOnlyList<Etcdserverpb.Member> Members => membership.Snapshot;
     public ulong MemberId => options.MemberId;
     public ulong ClusterId => options.ClusterId;
-    public MemoryStorage Storage => storage;
 
     private ulong currentTerm;
     private ulong committedIndex;
