@@ -154,6 +154,31 @@ public sealed class WatchCompatTests
     }
 
     [Fact]
+    public async Task Curl_on_the_sse_route_streams_changes_and_resumes_after_last_event_id()
+    {
+        await using var server = ServerProcess.HttpKv();
+        await server.StartAsync();
+        await PutAsync(server, "put", "foo", "bar"); // 2
+        await PutAsync(server, "put", "foo", "baz"); // 3
+        await PutAsync(server, "del", "foo");        // 4
+        string first;
+        using (var curl = new Background("curl", "-N", "-s", server.Url + "/v3/watch/sse?key=foo&start_revision=1"))
+        {
+            first = await curl.WaitForAsync(text => text.Contains("event: delete"));
+        }
+        Assert.Contains("event: put\nid: 2\ndata: {", first);
+        Assert.Contains("event: put\nid: 3\n", first);
+        Assert.Contains("event: delete\nid: 4\n", first);
+        using var resumed = new Background("curl", "-N", "-s", "-H", "Last-Event-ID: 2", server.Url + "/v3/watch/sse?key=foo&start_revision=1");
+        await resumed.WaitForAsync(text => text.Contains("id: 3"));
+        await PutAsync(server, "put", "foo", "live"); // 5
+        var output = await resumed.WaitForAsync(text => text.Contains("id: 5"));
+        Assert.DoesNotContain("id: 2", output);
+        Assert.Equal(["3", "4", "5"], output.Split('\n').Where(line => line.StartsWith("id: ")).Select(line => line[4..]));
+        Assert.Contains(Convert.ToBase64String("live"u8.ToArray()), output);
+    }
+
+    [Fact]
     public async Task Python_etcd3gw_watch_over_the_json_gateway()
     {
         const string script = """

@@ -170,6 +170,26 @@ public sealed class WatchHubTests : IDisposable
         Assert.Equal(["Put foo=4@4"], (await ReadEventsAsync(watcher, 1)).Select(Describe));
     }
 
+    [Fact]
+    public async Task A_thousand_watchers_on_one_prefix_each_receive_ten_thousand_puts_in_order_once()
+    {
+        NewHub();
+        const int watcherCount = 1000, puts = 10_000, perBatch = 10;
+        var watchers = Enumerable.Range(0, watcherCount).Select(_ => hub!.Watch(Spec("p/", "p0"))).ToList();
+        var readers = watchers.Select(watcher => Task.Run(async () =>
+        {
+            var revisions = (await ReadEventsAsync(watcher, puts)).Select(e => e.Kv.ModRevision);
+            return revisions.SequenceEqual(Enumerable.Range(2, puts).Select(i => (long)i));
+        })).ToList();
+        for (var i = 0; i < puts; i += perBatch)
+        {
+            Apply(Enumerable.Range(i, perBatch).Select(n => Put("p/" + (n % 100), "v" + n)).ToArray());
+        }
+        Assert.All(await Task.WhenAll(readers), Assert.True);
+        foreach (var watcher in watchers) watcher.Dispose();
+        Assert.Equal(0, hub!.SyncedCount);
+    }
+
     public void Dispose()
     {
         stores.Dispose();
