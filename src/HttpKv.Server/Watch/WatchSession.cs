@@ -12,18 +12,30 @@ public sealed class WatchSession : IAsyncDisposable
 {
     private const int MaxPendingResponses = 64;
 
-    private readonly Member member;
+    /// <summary>etcd's default --experimental-watch-progress-notify-interval.</summary>
+    public static readonly TimeSpan DefaultProgressNotifyInterval = TimeSpan.FromMinutes(10);
+
+    private readonly Func<long, ResponseHeader> header;
     private readonly WatchHub hub;
+    private readonly TimeSpan progressNotifyInterval;
     private readonly Channel<WatchResponse> responses = Channel.CreateBounded<WatchResponse>(
         new BoundedChannelOptions(MaxPendingResponses) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Dictionary<long, (Watcher Watcher, CancellationTokenSource Stop, Task Pump)> watchers = [];
     private readonly CancellationTokenSource closing = new();
     private long nextWatchId;
 
-    public WatchSession(Member member)
+    public WatchSession(Member member) : this(member.Log.Watches, member.Header)
     {
-        this.member = member;
-        hub = member.Log.Watches;
+    }
+
+    /// <param name="header">the response header for a revision.</param>
+    /// <param name="progressNotifyInterval">how often a watcher created with progress_notify that received nothing
+    /// meanwhile gets an empty response with the current revision (etcd's default: 10 minutes).</param>
+    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null)
+    {
+        this.hub = hub;
+        this.header = header;
+        this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
     }
 
     public ChannelReader<WatchResponse> Responses => responses.Reader;
@@ -40,7 +52,7 @@ public sealed class WatchSession : IAsyncDisposable
                 await CancelAsync(request.CancelRequest.WatchId, cancellationToken);
                 break;
             case WatchRequest.RequestUnionOneofCase.ProgressRequest:
-                await SendAsync(new WatchResponse { Header = member.Header(hub.Revision), WatchId = -1 }, cancellationToken);
+                await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = -1 }, cancellationToken);
                 break;
         }
     }
@@ -63,7 +75,7 @@ public sealed class WatchSession : IAsyncDisposable
         {
             await SendAsync(new WatchResponse
             {
-                Header = member.Header(hub.Revision), WatchId = id, Created = true, Canceled = true,
+                Header = header(hub.Revision), WatchId = id, Created = true, Canceled = true,
                 CancelReason = "mvcc: duplicate watch ID provided on the WatchStream",
             }, cancellationToken);
             return;
@@ -73,29 +85,36 @@ public sealed class WatchSession : IAsyncDisposable
             NoDelete: create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete),
             PrevKv: create.PrevKv);
         var watcher = hub.Watch(spec);
-        await SendAsync(new WatchResponse { Header = member.Header(hub.Revision), WatchId = id, Created = true }, cancellationToken);
+        await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Created = true }, cancellationToken);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
-        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, stop.Token), CancellationToken.None));
+        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create.ProgressNotify, stop.Token), CancellationToken.None));
     }
 
-    private async Task PumpAsync(long id, Watcher watcher, CancellationToken cancellationToken)
+    private async Task PumpAsync(long id, Watcher watcher, bool progressNotify, CancellationToken cancellationToken)
     {
         try
         {
-            while (await watcher.ReadAsync(cancellationToken) is { } batch)
+            while (true)
             {
+                var read = watcher.ReadAsync(cancellationToken).AsTask();
+                // progress_notify: a synced watcher that received nothing for an interval is told the current revision, as etcd.
+                while (progressNotify && await Task.WhenAny(read, Task.Delay(progressNotifyInterval, cancellationToken)) != read)
+                {
+                    if (watcher.IsSynced) await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id }, cancellationToken);
+                }
+                if (await read is not { } batch) return;
                 if (batch.CompactRevision != 0)
                 {
                     await SendAsync(new WatchResponse
                     {
-                        Header = member.Header(batch.Revision), WatchId = id, Canceled = true, CompactRevision = batch.CompactRevision,
+                        Header = header(batch.Revision), WatchId = id, Canceled = true, CompactRevision = batch.CompactRevision,
                         CancelReason = "etcdserver: mvcc: required revision has been compacted",
                     }, cancellationToken);
                     lock (watchers) watchers.Remove(id);
                     watcher.Dispose();
                     return;
                 }
-                var response = new WatchResponse { Header = member.Header(batch.Revision), WatchId = id };
+                var response = new WatchResponse { Header = header(batch.Revision), WatchId = id };
                 response.Events.AddRange(batch.Events);
                 await SendAsync(response, cancellationToken);
             }
@@ -120,7 +139,7 @@ public sealed class WatchSession : IAsyncDisposable
         await entry.Stop.CancelAsync();
         entry.Watcher.Dispose();
         await entry.Pump;
-        await SendAsync(new WatchResponse { Header = member.Header(hub.Revision), WatchId = id, Canceled = true }, cancellationToken);
+        await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Canceled = true }, cancellationToken);
     }
 
     private ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken) =>

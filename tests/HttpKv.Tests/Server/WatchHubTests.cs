@@ -190,6 +190,23 @@ public sealed class WatchHubTests : IDisposable
         Assert.Equal(0, hub!.SyncedCount);
     }
 
+    [Fact]
+    public async Task A_session_sends_progress_notifications_to_an_idle_watcher_that_asked_for_them()
+    {
+        NewHub();
+        Apply(Put("foo", "x")); // revision 2
+        await using var session = new WatchSession(hub!, revision => new ResponseHeader { Revision = revision }, TimeSpan.FromMilliseconds(100));
+        await session.HandleAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = B("foo"), ProgressNotify = true } }, default);
+        using var timeout = new CancellationTokenSource(Deadline);
+        var created = await session.Responses.ReadAsync(timeout.Token);
+        Assert.True(created.Created);
+        var progress = await session.Responses.ReadAsync(timeout.Token);
+        Assert.False(progress.Created);
+        Assert.Empty(progress.Events);
+        Assert.Equal(0, progress.WatchId);
+        Assert.Equal(2, progress.Header.Revision);
+    }
+
     public void Dispose()
     {
         stores.Dispose();
