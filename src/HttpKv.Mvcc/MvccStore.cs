@@ -141,6 +141,52 @@ public sealed class MvccStore : IDisposable
         }
     }
 
+    /// <summary>The changes committed from revision <paramref name="fromRevision"/> on, in revision order, as watchers
+    /// receive them (a PUT with its KeyValue, a DELETE with the key and its mod_revision); at most about
+    /// <paramref name="maxEvents"/> of them, never splitting one revision. <c>Through</c> is the revision up to which
+    /// every change has been returned. Throws Compacted when <paramref name="fromRevision"/> is at or below the
+    /// compacted revision. Safe to call concurrently with an apply batch.</summary>
+    public (IReadOnlyList<Mvccpb.Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents)
+    {
+        StoreState current;
+        BackendReadTransaction read;
+        Index.Lock.EnterReadLock();
+        try
+        {
+            current = state;
+            read = Backend.BeginRead();
+        }
+        finally
+        {
+            Index.Lock.ExitReadLock();
+        }
+        using (read)
+        {
+            if (fromRevision <= current.CompactedRevision) throw EtcdErrors.Compacted.ToException();
+            var events = new List<Mvccpb.Event>();
+            var through = Math.Max(current.Revision, fromRevision - 1);
+            if (fromRevision > current.Revision) return (events, through);
+            Span<byte> from = stackalloc byte[Revision.EncodedLength];
+            new Revision(fromRevision, 0).Encode(from);
+            read.Scan(KeyBucket, from, (key, value) =>
+            {
+                var at = Revision.Decode(key, out var tombstone);
+                if (at.Main > current.Revision) return false;
+                if (events.Count >= maxEvents && at.Main != events[^1].Kv.ModRevision)
+                {
+                    through = events[^1].Kv.ModRevision;
+                    return false;
+                }
+                var kv = KeyValue.Parser.ParseFrom(value);
+                events.Add(tombstone
+                    ? new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Delete, Kv = new KeyValue { Key = kv.Key, ModRevision = at.Main } }
+                    : new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Put, Kv = kv });
+                return true;
+            });
+            return (events, through);
+        }
+    }
+
     /// <summary>Starts the batch of the single writer (the apply loop). Only one batch may be open at a time.</summary>
     public ApplyBatch BeginApply()
     {

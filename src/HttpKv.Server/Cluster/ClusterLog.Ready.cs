@@ -105,6 +105,8 @@ public sealed partial class ClusterLog
     private void Apply(IReadOnlyList<Entry> entries)
     {
         var results = new List<(ulong Id, object Result)>(entries.Count);
+        IReadOnlyList<Mvccpb.Event> events;
+        long revision;
         using (var batch = stores.Current.BeginApply())
         {
             foreach (var entry in entries)
@@ -115,8 +117,11 @@ public sealed partial class ClusterLog
                 else results.Add(ApplyRequest(batch, entry));
             }
             batch.SetMeta(TermMeta, BitConverter.GetBytes(entries[^1].Term));
+            events = batch.Events;
+            revision = batch.CurrentRevision;
             batch.Commit();
         }
+        Watches.Publish(events, revision);
         Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
         Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
         foreach (var (id, result) in results)

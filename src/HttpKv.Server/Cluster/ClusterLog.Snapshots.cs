@@ -86,6 +86,7 @@ public sealed partial class ClusterLog
             File.Delete(BackendPath + "-lock");
             return OpenStore();
         });
+        Watches.ResyncAll(); // as etcd: every watcher catches up from the new store
         var store = stores.Current;
         membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);

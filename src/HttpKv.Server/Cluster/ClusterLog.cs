@@ -9,6 +9,8 @@ using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 
+using HttpKv.Server.Watch;
+
 namespace HttpKv.Server.Cluster;
 
 /// <summary>The settings of a member's Raft log.</summary>
@@ -67,6 +69,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         this.options = options;
         this.logger = logger;
         this.appliedIndex = snapshotIndex = appliedIndex;
+        Watches = new WatchHub(new StoreHistory(stores));
         // Request IDs unique in the cluster, as etcd's: the member's low 16 bits, then a time-seeded counter.
         nextRequestId = (options.MemberId & 0xFFFF) << 48 | (ulong)DateTime.UtcNow.Ticks >> 8 & 0xFF_FFFF_FFFF;
         loop = Task.Run(RunLoopAsync);
@@ -81,6 +84,9 @@ public sealed partial class ClusterLog : IReplicatedLog
     public IReadOnlyList<Etcdserverpb.Member> Members => membership.Snapshot;
     public ulong MemberId => options.MemberId;
     public ulong ClusterId => options.ClusterId;
+
+    /// <summary>The member's watchers: each committed batch's events are published here after the commit.</summary>
+    public WatchHub Watches { get; }
 
     private ulong currentTerm;
     private ulong committedIndex;

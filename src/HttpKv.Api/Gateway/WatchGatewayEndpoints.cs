@@ -1,0 +1,221 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using HttpKv.Protocol;
+using HttpKv.Server;
+using HttpKv.Server.Watch;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace HttpKv.Api.Gateway;
+
+/// <summary>Watch over HTTP: etcd's gateway stream (<c>POST /v3/watch</c>, newline-delimited <c>{"result": …}</c>)
+/// and Server-Sent Events (<c>GET /v3/watch/sse</c>).</summary>
+public static class WatchGatewayEndpoints
+{
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
+
+    public static RouteGroupBuilder MapWatchGateway(this RouteGroupBuilder group)
+    {
+        var watch = group.MapGroup("").WithTags("Watch");
+        watch.MapPost("/watch", (HttpContext context, MemberHost host) => StreamAsync(context, host))
+            .WithGatewayContract<WatchRequest, WatchResponse>("Watch",
+                "Watches for changes: the body holds one or more WatchRequest objects (usually one `{\"create_request\": {...}}`); " +
+                "the response is a stream of `{\"result\": WatchResponse}` objects, one per line, flushed one by one " +
+                "(an error mid-stream is one `{\"error\": {...}}` line). The stream stays open until the client closes it.");
+        watch.MapGet("/watch/sse", (HttpContext context, MemberHost host, string? key, string? key_base64, bool? prefix,
+                    long? start_revision, bool? prev_kv, [FromHeader(Name = "Last-Event-ID")] string? lastEventId) =>
+                SseAsync(context, host, key, key_base64, prefix ?? false, start_revision ?? 0, prev_kv ?? false, lastEventId))
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .WithSummary("Watches a key or a prefix as Server-Sent Events, one event per change.")
+            .WithDescription(
+                "`key` is the key as plain UTF-8 text; `key_base64` is the alternative for binary keys (base64 of the key bytes). " +
+                "`prefix=true` watches every key starting with the key (an empty key: every key). `start_revision` replays history " +
+                "from that revision (0 or absent: changes from now on); `prev_kv=true` adds the previous version to each event. " +
+                "Each change is one SSE event: `event: put` or `event: delete`, `data:` the mvccpb.Event as gateway JSON " +
+                "(bytes base64, 64-bit integers as strings). The `id:` is the change's revision, sent on the last event of each " +
+                "revision, so a reconnect with `Last-Event-ID` resumes at the next revision without loss or repetition. " +
+                "A compacted start revision ends the stream with `event: compacted` (data `{\"compact_revision\": \"N\"}`). " +
+                "A comment line (`: heartbeat`) every 15 s keeps idle connections open through proxies.");
+        return group;
+    }
+
+    // ---- the gateway stream ----
+
+    private static async Task StreamAsync(HttpContext context, MemberHost host)
+    {
+        List<WatchRequest> requests;
+        try
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            requests = ReadRequests(body.GetBuffer().AsMemory(0, (int)body.Length));
+        }
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+        {
+            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            return;
+        }
+        var member = await host.Ready;
+        var aborted = context.RequestAborted;
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        await using var session = new WatchSession(member);
+        try
+        {
+            var feeding = Task.Run(async () =>
+            {
+                foreach (var request in requests) await session.HandleAsync(request, aborted);
+            }, CancellationToken.None);
+            await foreach (var response in session.Responses.ReadAllAsync(aborted))
+            {
+                await context.Response.WriteAsync("{\"result\":" + GatewayJson.Formatter.Format(response) + "}\n", aborted);
+                await context.Response.Body.FlushAsync(aborted);
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // the client went away
+        }
+        catch (EtcdException exception) when (!aborted.IsCancellationRequested)
+        {
+            await context.Response.WriteAsync(StreamError(exception.Error) + "\n", aborted);
+        }
+    }
+
+    /// <summary>Every JSON value of the body, as etcd's gateway decodes a bidi stream's requests until EOF.</summary>
+    private static List<WatchRequest> ReadRequests(ReadOnlyMemory<byte> body)
+    {
+        var requests = new List<WatchRequest>();
+        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { AllowMultipleValues = true });
+        while (true)
+        {
+            if (!reader.Read()) break;
+            using var document = JsonDocument.ParseValue(ref reader);
+            requests.Add(GatewayJson.ReadRequest<WatchRequest>(Encoding.UTF8.GetBytes(document.RootElement.GetRawText())));
+        }
+        return requests;
+    }
+
+    /// <summary>etcd 3.5's mid-stream error line (grpc-gateway v1's StreamError).</summary>
+    private static string StreamError(EtcdError error)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            var status = EtcdErrorMapping.HttpStatus(error.Code);
+            json.WriteStartObject();
+            json.WriteStartObject("error");
+            json.WriteNumber("grpc_code", (int)error.Code);
+            json.WriteNumber("http_code", status);
+            json.WriteString("message", error.Message);
+            json.WriteString("http_status", ReasonPhrases.GetReasonPhrase(status));
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    // ---- Server-Sent Events ----
+
+    private static async Task SseAsync(HttpContext context, MemberHost host, string? key, string? keyBase64, bool prefix,
+        long startRevision, bool prevKv, string? lastEventId)
+    {
+        byte[] keyBytes;
+        try
+        {
+            keyBytes = keyBase64 is not null ? Convert.FromBase64String(keyBase64) : Encoding.UTF8.GetBytes(key ?? "");
+        }
+        catch (FormatException)
+        {
+            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("key_base64 is not valid base64", StatusCode.InvalidArgument));
+            return;
+        }
+        if (keyBytes.Length == 0 && !prefix)
+        {
+            await GatewayEndpoint.WriteErrorAsync(context, EtcdErrors.EmptyKey);
+            return;
+        }
+        if (!string.IsNullOrEmpty(lastEventId))
+        {
+            if (!long.TryParse(lastEventId, out var last) || last < 0)
+            {
+                await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("Last-Event-ID is not a revision", StatusCode.InvalidArgument));
+                return;
+            }
+            startRevision = last + 1;
+        }
+        var member = await host.Ready;
+        var aborted = context.RequestAborted;
+        var spec = new WatchSpec(keyBytes, prefix ? PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
+        using var watcher = member.Log.Watches.Watch(spec);
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        try
+        {
+            await WriteAsync(context, $": watching from revision {member.Log.Watches.Revision}\n\n", aborted);
+            while (true)
+            {
+                var read = watcher.ReadAsync(aborted).AsTask();
+                while (await Task.WhenAny(read, Task.Delay(HeartbeatInterval, aborted)) != read)
+                {
+                    await WriteAsync(context, ": heartbeat\n\n", aborted);
+                }
+                if (await read is not { } batch) return;
+                if (batch.CompactRevision != 0)
+                {
+                    await WriteAsync(context, $"event: compacted\ndata: {{\"compact_revision\":\"{batch.CompactRevision}\"}}\n\n", aborted);
+                    return;
+                }
+                var text = new StringBuilder();
+                for (var i = 0; i < batch.Events.Count; i++)
+                {
+                    var change = batch.Events[i];
+                    text.Append("event: ").Append(change.Type == Mvccpb.Event.Types.EventType.Delete ? "delete" : "put").Append('\n');
+                    if (i == batch.Events.Count - 1 || batch.Events[i + 1].Kv.ModRevision != change.Kv.ModRevision)
+                    {
+                        text.Append("id: ").Append(change.Kv.ModRevision).Append('\n');
+                    }
+                    text.Append("data: ").Append(GatewayJson.Formatter.Format(change)).Append("\n\n");
+                }
+                await WriteAsync(context, text.ToString(), aborted);
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // the client went away
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext context, string text, CancellationToken cancellationToken)
+    {
+        await context.Response.WriteAsync(text, cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>etcd's GetPrefixRangeEnd: the key with its last byte below 0xff incremented; "\0" (every key) otherwise.</summary>
+    private static byte[] PrefixEnd(byte[] key)
+    {
+        var end = (byte[])key.Clone();
+        for (var i = end.Length - 1; i >= 0; i--)
+        {
+            if (end[i] < 0xff)
+            {
+                end[i]++;
+                return end[..(i + 1)];
+            }
+        }
+        return [0];
+    }
+}

@@ -1,0 +1,34 @@
+using Etcdserverpb;
+using Grpc.Core;
+using HttpKv.Server;
+using HttpKv.Server.Watch;
+
+namespace HttpKv.Api.Grpc;
+
+/// <summary>etcd's <c>etcdserverpb.Watch</c> bidirectional stream over the member's watch hub.</summary>
+public sealed class WatchGrpcService(MemberHost host) : Etcdserverpb.Watch.WatchBase
+{
+    public override async Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context)
+    {
+        var member = await host.Ready;
+        var aborted = context.CancellationToken;
+        await using var session = new WatchSession(member);
+        var writer = Task.Run(async () =>
+        {
+            await foreach (var response in session.Responses.ReadAllAsync(aborted)) await responseStream.WriteAsync(response, aborted);
+        }, CancellationToken.None);
+        try
+        {
+            while (await requestStream.MoveNext(aborted)) await session.HandleAsync(requestStream.Current, aborted);
+            await writer; // the client closed its side: keep streaming until it goes away, as etcd does
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // the client went away
+        }
+        catch (IOException) when (aborted.IsCancellationRequested)
+        {
+            // the client went away
+        }
+    }
+}

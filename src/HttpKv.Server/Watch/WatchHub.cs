@@ -1,0 +1,126 @@
+using Mvccpb;
+
+namespace HttpKv.Server.Watch;
+
+/// <summary>What a watcher asks for: a key or a range [key, range_end) as etcd's (range_end "\0" = every key from
+/// key on), the first revision (0 = changes after now), filters and prev_kv.</summary>
+public sealed record WatchSpec(byte[] Key, byte[] RangeEnd, long StartRevision = 0, bool NoPut = false, bool NoDelete = false, bool PrevKv = false)
+{
+    public bool Matches(ReadOnlySpan<byte> key)
+    {
+        if (RangeEnd.Length == 0) return key.SequenceEqual(Key);
+        if (key.SequenceCompareTo(Key) < 0) return false;
+        return RangeEnd is [0] || key.SequenceCompareTo(RangeEnd) < 0;
+    }
+
+    public bool Wants(Event change) =>
+        (change.Type == Event.Types.EventType.Put ? !NoPut : !NoDelete) && Matches(change.Kv.Key.Span);
+}
+
+/// <summary>Where the watch hub reads what it has not kept: the committed history and previous versions.</summary>
+public interface IWatchHistory
+{
+    /// <summary>Changes from <paramref name="fromRevision"/> on (see MvccStore.ReadEvents); throws Compacted.</summary>
+    (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents);
+
+    /// <summary>The key's KeyValue at <paramref name="revision"/>, or null (absent or compacted).</summary>
+    KeyValue? Get(ReadOnlySpan<byte> key, long revision);
+
+    long CurrentRevision { get; }
+
+    long CompactedRevision { get; }
+}
+
+/// <summary>
+/// Fans out each committed batch's events to the watchers, as etcd's watchable store: a synced watcher receives
+/// live events through a bounded queue; an unsynced one (new with an old start revision, or one whose queue
+/// overflowed) reads history itself, at its reader's pace, and joins the synced set once it has read up to the last
+/// published revision. Publish never blocks and never reads the store. See docs/watch.md.
+/// </summary>
+public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub.DefaultQueueCapacity)
+{
+    public const int DefaultQueueCapacity = 1024;
+    internal const int HistoryChunk = 1000;
+
+    private readonly object gate = new();
+    private readonly HashSet<Watcher> synced = [];
+    private long published;
+
+    internal object Gate => gate;
+    internal IWatchHistory History => history;
+    internal int QueueCapacity => queueCapacity;
+
+    /// <summary>The last revision published (or the store's, if larger: a commit whose Publish is pending).</summary>
+    public long Revision
+    {
+        get
+        {
+            lock (gate) return Math.Max(published, history.CurrentRevision);
+        }
+    }
+
+    public int SyncedCount
+    {
+        get
+        {
+            lock (gate) return synced.Count;
+        }
+    }
+
+    /// <summary>Creates a watcher. With StartRevision 0 it sees the changes after the current revision.</summary>
+    public Watcher Watch(WatchSpec spec)
+    {
+        lock (gate)
+        {
+            if (spec.StartRevision <= 0)
+            {
+                var watcher = new Watcher(this, spec, Math.Max(published, history.CurrentRevision), isSynced: true);
+                synced.Add(watcher);
+                return watcher;
+            }
+            return new Watcher(this, spec, spec.StartRevision - 1, isSynced: false);
+        }
+    }
+
+    /// <summary>Called by the apply loop after each commit, with the batch's events (in revision order) and the
+    /// revision after it. Cheap: matches and enqueues; a watcher whose queue is full becomes unsynced.</summary>
+    public void Publish(IReadOnlyList<Event> events, long revision)
+    {
+        lock (gate)
+        {
+            var previous = published;
+            published = Math.Max(published, revision);
+            if (events.Count == 0 || synced.Count == 0) return;
+            List<Watcher>? overflowed = null;
+            foreach (var watcher in synced)
+            {
+                if (!watcher.Offer(events, revision, previous)) (overflowed ??= []).Add(watcher);
+            }
+            if (overflowed is null) return;
+            foreach (var watcher in overflowed) synced.Remove(watcher);
+        }
+    }
+
+    /// <summary>Makes every watcher read from the store again (after the store was replaced by a snapshot).</summary>
+    public void ResyncAll()
+    {
+        lock (gate)
+        {
+            foreach (var watcher in synced) watcher.Unsync(published);
+            synced.Clear();
+        }
+    }
+
+    /// <summary>Caller holds the gate.</summary>
+    internal bool TryJoin(Watcher watcher, long through)
+    {
+        if (through < published) return false;
+        synced.Add(watcher);
+        return true;
+    }
+
+    internal void Remove(Watcher watcher)
+    {
+        lock (gate) synced.Remove(watcher);
+    }
+}

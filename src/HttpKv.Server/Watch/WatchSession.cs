@@ -1,0 +1,166 @@
+using System.Threading.Channels;
+using Etcdserverpb;
+
+namespace HttpKv.Server.Watch;
+
+/// <summary>One watch stream (a gRPC Watch call or a /v3/watch request), as etcd's serverWatchStream: create
+/// requests start watchers (client-chosen watch_id, or the next free id from 0), cancel requests stop them,
+/// progress requests answer with the current revision. Responses come out of <see cref="Responses"/> in order:
+/// a watcher's created response before its events. Bounded: a slow client stalls the pumps, so watchers fall
+/// behind into their own bounded queues and catch up from history.</summary>
+public sealed class WatchSession : IAsyncDisposable
+{
+    private const int MaxPendingResponses = 64;
+
+    /// <summary>etcd's default --experimental-watch-progress-notify-interval.</summary>
+    public static readonly TimeSpan DefaultProgressNotifyInterval = TimeSpan.FromMinutes(10);
+
+    private readonly Func<long, ResponseHeader> header;
+    private readonly WatchHub hub;
+    private readonly TimeSpan progressNotifyInterval;
+    private readonly Channel<WatchResponse> responses = Channel.CreateBounded<WatchResponse>(
+        new BoundedChannelOptions(MaxPendingResponses) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Dictionary<long, (Watcher Watcher, CancellationTokenSource Stop, Task Pump)> watchers = [];
+    private readonly CancellationTokenSource closing = new();
+    private long nextWatchId;
+
+    public WatchSession(Member member) : this(member.Log.Watches, member.Header)
+    {
+    }
+
+    /// <param name="header">the response header for a revision.</param>
+    /// <param name="progressNotifyInterval">how often a watcher created with progress_notify that received nothing
+    /// meanwhile gets an empty response with the current revision (etcd's default: 10 minutes).</param>
+    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null)
+    {
+        this.hub = hub;
+        this.header = header;
+        this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
+    }
+
+    public ChannelReader<WatchResponse> Responses => responses.Reader;
+
+    /// <summary>Handles one request from the client; call from one reader at a time.</summary>
+    public async Task HandleAsync(WatchRequest request, CancellationToken cancellationToken)
+    {
+        switch (request.RequestUnionCase)
+        {
+            case WatchRequest.RequestUnionOneofCase.CreateRequest:
+                await CreateAsync(request.CreateRequest, cancellationToken);
+                break;
+            case WatchRequest.RequestUnionOneofCase.CancelRequest:
+                await CancelAsync(request.CancelRequest.WatchId, cancellationToken);
+                break;
+            case WatchRequest.RequestUnionOneofCase.ProgressRequest:
+                await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = -1 }, cancellationToken);
+                break;
+        }
+    }
+
+    private async Task CreateAsync(WatchCreateRequest create, CancellationToken cancellationToken)
+    {
+        long id;
+        lock (watchers)
+        {
+            id = create.WatchId;
+            if (id == 0)
+            {
+                while (watchers.ContainsKey(nextWatchId)) nextWatchId++;
+                id = nextWatchId++;
+            }
+        }
+        bool duplicate;
+        lock (watchers) duplicate = watchers.ContainsKey(id);
+        if (duplicate || id < 0)
+        {
+            await SendAsync(new WatchResponse
+            {
+                Header = header(hub.Revision), WatchId = id, Created = true, Canceled = true,
+                CancelReason = "mvcc: duplicate watch ID provided on the WatchStream",
+            }, cancellationToken);
+            return;
+        }
+        var spec = new WatchSpec(create.Key.ToByteArray(), create.RangeEnd.ToByteArray(), create.StartRevision,
+            NoPut: create.Filters.Contains(WatchCreateRequest.Types.FilterType.Noput),
+            NoDelete: create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete),
+            PrevKv: create.PrevKv);
+        var watcher = hub.Watch(spec);
+        await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Created = true }, cancellationToken);
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
+        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create.ProgressNotify, stop.Token), CancellationToken.None));
+    }
+
+    private async Task PumpAsync(long id, Watcher watcher, bool progressNotify, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var read = watcher.ReadAsync(cancellationToken).AsTask();
+                // progress_notify: a synced watcher that received nothing for an interval is told the current revision, as etcd.
+                while (progressNotify && await Task.WhenAny(read, Task.Delay(progressNotifyInterval, cancellationToken)) != read)
+                {
+                    if (watcher.IsSynced) await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id }, cancellationToken);
+                }
+                if (await read is not { } batch) return;
+                if (batch.CompactRevision != 0)
+                {
+                    await SendAsync(new WatchResponse
+                    {
+                        Header = header(batch.Revision), WatchId = id, Canceled = true, CompactRevision = batch.CompactRevision,
+                        CancelReason = "etcdserver: mvcc: required revision has been compacted",
+                    }, cancellationToken);
+                    lock (watchers) watchers.Remove(id);
+                    watcher.Dispose();
+                    return;
+                }
+                var response = new WatchResponse { Header = header(batch.Revision), WatchId = id };
+                response.Events.AddRange(batch.Events);
+                await SendAsync(response, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // cancelled or the stream closed
+        }
+        catch (ChannelClosedException)
+        {
+            // the stream closed
+        }
+    }
+
+    private async Task CancelAsync(long id, CancellationToken cancellationToken)
+    {
+        (Watcher Watcher, CancellationTokenSource Stop, Task Pump) entry;
+        lock (watchers)
+        {
+            if (!watchers.Remove(id, out entry)) return; // as etcd: cancelling an unknown watch answers nothing
+        }
+        await entry.Stop.CancelAsync();
+        entry.Watcher.Dispose();
+        await entry.Pump;
+        await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Canceled = true }, cancellationToken);
+    }
+
+    private ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken) =>
+        responses.Writer.WriteAsync(response, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await closing.CancelAsync();
+        List<(Watcher Watcher, CancellationTokenSource Stop, Task Pump)> all;
+        lock (watchers)
+        {
+            all = [.. watchers.Values];
+            watchers.Clear();
+        }
+        foreach (var (watcher, stop, pump) in all)
+        {
+            watcher.Dispose();
+            await pump;
+            stop.Dispose();
+        }
+        responses.Writer.TryComplete();
+        closing.Dispose();
+    }
+}

@@ -1,0 +1,136 @@
+using HttpKv.Protocol;
+using Mvccpb;
+
+namespace HttpKv.Server.Watch;
+
+/// <summary>What a watcher reads: events in revision order with the header revision; or, with CompactRevision set,
+/// the notice that the watcher's next revision was compacted (the watcher is then closed, as etcd cancels it).</summary>
+public sealed record WatchBatch(IReadOnlyList<Event> Events, long Revision, long CompactRevision = 0);
+
+/// <summary>One watcher of a <see cref="WatchHub"/>. One reader at a time calls <see cref="ReadAsync"/>.</summary>
+public sealed class Watcher : IDisposable
+{
+    private readonly WatchHub hub;
+    private readonly Queue<WatchBatch> queue = new();
+    private TaskCompletionSource? signal;
+    private long enqueuedThrough;
+    private bool isSynced;
+    private bool closed;
+
+    internal Watcher(WatchHub hub, WatchSpec spec, long enqueuedThrough, bool isSynced)
+    {
+        this.hub = hub;
+        Spec = spec;
+        this.enqueuedThrough = enqueuedThrough;
+        this.isSynced = isSynced;
+    }
+
+    public WatchSpec Spec { get; }
+
+    public bool IsSynced
+    {
+        get
+        {
+            lock (hub.Gate) return isSynced;
+        }
+    }
+
+    public int QueuedBatches
+    {
+        get
+        {
+            lock (hub.Gate) return queue.Count;
+        }
+    }
+
+    /// <summary>Caller holds the hub's gate. False when the queue is full: the watcher is then unsynced and will
+    /// read the changes after <paramref name="previous"/> from history.</summary>
+    internal bool Offer(IReadOnlyList<Event> events, long revision, long previous)
+    {
+        List<Event>? wanted = null;
+        foreach (var change in events)
+        {
+            if (change.Kv.ModRevision > enqueuedThrough && Spec.Wants(change)) (wanted ??= []).Add(change);
+        }
+        if (wanted is null) return true;
+        if (queue.Count >= hub.QueueCapacity)
+        {
+            Unsync(previous);
+            return false;
+        }
+        queue.Enqueue(new WatchBatch(wanted, revision));
+        enqueuedThrough = Math.Max(enqueuedThrough, revision);
+        signal?.TrySetResult();
+        return true;
+    }
+
+    /// <summary>Caller holds the hub's gate and removes the watcher from the synced set.</summary>
+    internal void Unsync(long through)
+    {
+        isSynced = false;
+        enqueuedThrough = Math.Max(enqueuedThrough, through);
+        signal?.TrySetResult();
+    }
+
+    /// <summary>The next batch of events for this watcher, or null once it is disposed. Reads history while unsynced.</summary>
+    public async ValueTask<WatchBatch?> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task? wait = null;
+            long from = 0;
+            lock (hub.Gate)
+            {
+                if (closed) return null;
+                if (queue.TryDequeue(out var next)) return WithPrevious(next);
+                if (isSynced) wait = (signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                else from = enqueuedThrough + 1;
+            }
+            if (wait is not null)
+            {
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            IReadOnlyList<Event> events;
+            long through;
+            try
+            {
+                (events, through) = hub.History.ReadEvents(from, WatchHub.HistoryChunk);
+            }
+            catch (EtcdException exception) when (exception.Error == EtcdErrors.Compacted)
+            {
+                lock (hub.Gate) closed = true;
+                return new WatchBatch([], hub.History.CurrentRevision, Math.Max(hub.History.CompactedRevision, 1));
+            }
+            var wanted = events.Where(Spec.Wants).ToList();
+            lock (hub.Gate)
+            {
+                enqueuedThrough = Math.Max(enqueuedThrough, through);
+                if (!closed && hub.TryJoin(this, enqueuedThrough)) isSynced = true;
+            }
+            if (wanted.Count > 0) return WithPrevious(new WatchBatch(wanted, through));
+        }
+    }
+
+    private WatchBatch WithPrevious(WatchBatch batch)
+    {
+        if (!Spec.PrevKv) return batch;
+        var events = batch.Events.Select(change => new Event
+        {
+            Type = change.Type,
+            Kv = change.Kv,
+            PrevKv = hub.History.Get(change.Kv.Key.Span, change.Kv.ModRevision - 1),
+        }).ToList();
+        return batch with { Events = events };
+    }
+
+    public void Dispose()
+    {
+        lock (hub.Gate)
+        {
+            closed = true;
+            signal?.TrySetResult();
+        }
+        hub.Remove(this);
+    }
+}
