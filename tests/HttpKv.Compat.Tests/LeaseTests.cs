@@ -119,4 +119,80 @@ public sealed partial class LeaseTests
         Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
         Assert.Equal(expected.Stdout, actual.Stdout);
     }
+
+    public static TheoryData<string> Kinds() => new() { "etcd", "httpkv" };
+
+    private static async Task<Tool.Result> RetryAsync(string endpoints, params string[] arguments)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var result = await Tool.EtcdctlAtAsync(endpoints, ["--command-timeout", "5s", .. arguments]);
+            if (result.ExitCode == 0) return result;
+            if (DateTime.UtcNow > until) throw new TimeoutException($"etcdctl {string.Join(' ', arguments)} kept failing: {result}");
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>Keep-alives sent through one follower keep a lease across a leadership transfer and the leader's
+    /// kill -9 (a follower forwards them to whichever member leads); once they stop, its key disappears.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_keep_alives_through_a_follower_survive_leader_changes_and_expiry_follows_when_they_stop(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        var statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, TimeSpan.FromSeconds(30));
+        var leader = cluster.MemberWithId(statuses[0].Leader, statuses);
+        var followers = cluster.Members.Where(member => member != leader).ToList();
+        var (through, next) = (followers[0], followers[1]);
+        var nextId = statuses.Single(status => status.Endpoint == next.Endpoint).MemberId;
+
+        var lease = Granted().Match((await RetryAsync(through.Endpoint, "lease", "grant", "5")).Stdout).Groups[1].Value;
+        await RetryAsync(through.Endpoint, "put", "--lease=" + lease, "held", "by-lease");
+
+        using var stop = new CancellationTokenSource();
+        var keepAlives = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Tool.EtcdctlAtAsync(through.Endpoint, "--command-timeout", "3s", "lease", "keep-alive", "--once", lease);
+                try { await Task.Delay(1000, stop.Token); } catch (OperationCanceledException) { }
+            }
+        });
+        async Task AssertHeldForAsync(TimeSpan span)
+        {
+            var until = DateTime.UtcNow + span;
+            while (DateTime.UtcNow < until)
+            {
+                var got = await Tool.EtcdctlAtAsync(through.Endpoint, "--command-timeout", "5s", "get", "held", "--print-value-only", "--consistency=s");
+                Assert.True(got.ExitCode != 0 || got.Stdout == "by-lease\n", $"the key disappeared while keep-alives continued: {got}");
+                await Task.Delay(500);
+            }
+        }
+        try
+        {
+            await RetryAsync(leader.Endpoint, "move-leader", nextId.ToString("x"));
+            await AssertHeldForAsync(TimeSpan.FromSeconds(8));
+            statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, TimeSpan.FromSeconds(30));
+            var current = cluster.MemberWithId(statuses[0].Leader, statuses);
+            if (current == through) current = next; // keep the member the keep-alives go through
+            await cluster.KillAsync(current);
+            var survivors = cluster.Members.Where(member => member != current).ToList();
+            await ClusterProcess.WaitForOneLeaderAsync(survivors, TimeSpan.FromSeconds(30));
+            await AssertHeldForAsync(TimeSpan.FromSeconds(8));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await keepAlives;
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // TTL + 1 s, with room for a busy machine
+        while (true)
+        {
+            var got = await Tool.EtcdctlAtAsync(through.Endpoint, "--command-timeout", "5s", "get", "held", "--print-value-only");
+            if (got.ExitCode == 0 && got.Stdout.Length == 0) break;
+            Assert.True(DateTime.UtcNow < deadline, $"the key outlived its lease by far: {got}");
+            await Task.Delay(300);
+        }
+    }
 }
