@@ -62,6 +62,16 @@ public sealed class LeaseGatewayTests : MemberTest
     }
 
     [Fact]
+    public async Task A_lease_id_above_2_to_the_53_is_read_exactly_from_a_json_number()
+    {
+        await Client.PostOkAsync("/v3/lease/grant", new { TTL = 30, ID = 9007199254740993 });
+        await Client.PostOkAsync("/v3/kv/put", new { key = B64("big"), value = B64("1"), lease = 9007199254740993 });
+        var ttl = await Client.PostOkAsync("/v3/kv/lease/timetolive", new { ID = 9007199254740993, keys = true });
+        Assert.Equal("9007199254740993", (string)ttl["ID"]!);
+        Assert.Equal(["big"], ttl["keys"]!.AsArray().Select(Text));
+    }
+
+    [Fact]
     public async Task A_ttl_below_the_minimum_is_raised_and_an_id_is_assigned()
     {
         var grant = await Client.PostOkAsync("/v3/lease/grant", new { TTL = 1 });
