@@ -40,13 +40,14 @@ public static class HttpKvApi
         app.MapGrpcService<ClusterGrpcService>();
         app.MapGrpcService<MaintenanceGrpcService>();
         app.MapGrpcService<WatchGrpcService>();
+        app.MapGrpcService<LeaseGrpcService>();
         var options = app.Services.GetRequiredService<MemberHost>().Options;
         var peerHosts = MemberOptions.SplitUrls(options.ListenPeerUrls)
             .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
-            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();

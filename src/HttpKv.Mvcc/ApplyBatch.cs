@@ -56,6 +56,11 @@ public sealed class ApplyBatch : IDisposable, IValueSource
 
     public ulong ConsistentIndex => consistentIndex;
 
+    /// <summary>The member's lessor: lease checks of puts and key attachments. Without one, every lease is missing.</summary>
+    public ILeaseTracker? Leases { get; set; }
+
+    private bool LeaseExists(long lease) => Leases?.Exists(lease) ?? false;
+
     /// <summary>The changes applied so far, in revision order, as watchers receive them: a PUT carries the new
     /// KeyValue, a DELETE a KeyValue with only the key and the delete's mod_revision (as etcd fills it).
     /// For the watch hub to hand out after <see cref="Commit"/>; the instances must not be modified.</summary>
@@ -96,7 +101,31 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         extraMeta[name] = value;
     }
 
-    private readonly Dictionary<string, byte[]> extraMeta = [];
+    private readonly Dictionary<string, byte[]?> extraMeta = [];
+
+    /// <summary>Removes the meta value <paramref name="name"/> in this batch's transaction.</summary>
+    public void DeleteMeta(string name)
+    {
+        EnsureOpen();
+        extraMeta[name] = null;
+    }
+
+    /// <summary>Applies log entry <paramref name="index"/> that deletes exactly <paramref name="keys"/> (those that
+    /// exist) in one revision, with a delete's usual semantics: a lease revoke. Returns the revision after it.</summary>
+    public long DeleteKeys(ulong index, IEnumerable<ByteString> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        EnsureOpen();
+        if (index <= consistentIndex) throw new ArgumentOutOfRangeException(nameof(index), $"entry {index} is not after {consistentIndex}");
+        BeginRequest();
+        foreach (var key in keys)
+        {
+            if (this.index.Find(key.Memory) is { } keyIndex && keyIndex.TryGet(ReadRevision, out _, out _, out _)) WriteTombstone(keyIndex);
+        }
+        EndRequest();
+        consistentIndex = index;
+        return currentRevision;
+    }
 
     /// <summary>Records a log entry that carries nothing for the store (e.g. a conf change), so replay skips it.</summary>
     public void MarkApplied(ulong index)
@@ -108,7 +137,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
 
     private PutResponse ApplyPut(PutRequest put)
     {
-        if (put.Lease != 0) throw EtcdErrors.LeaseNotFound.ToException();
+        if (put.Lease != 0 && !LeaseExists(put.Lease)) throw EtcdErrors.LeaseNotFound.ToException();
         BeginRequest();
         var response = Put(put);
         EndRequest();
@@ -176,7 +205,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             {
                 var put = op.RequestPut;
                 if ((put.IgnoreValue || put.IgnoreLease) && Get(put.Key, beginRevision) is null) throw EtcdErrors.KeyNotFound.ToException();
-                if (put.Lease != 0) throw EtcdErrors.LeaseNotFound.ToException();
+                if (put.Lease != 0 && !LeaseExists(put.Lease)) throw EtcdErrors.LeaseNotFound.ToException();
             }
         }
     }
@@ -317,6 +346,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             index.Lock.ExitWriteLock();
         }
         Record(revision, tombstone: false, kv);
+        Leases?.OnPut(key, lease);
         return revision.Main;
     }
 
@@ -333,7 +363,9 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         {
             index.Lock.ExitWriteLock();
         }
-        Record(revision, tombstone: true, new KeyValue { Key = ByteString.CopyFrom(keyIndex.Key.Span) });
+        var deleted = ByteString.CopyFrom(keyIndex.Key.Span);
+        Record(revision, tombstone: true, new KeyValue { Key = deleted });
+        Leases?.OnDelete(deleted);
     }
 
     private void Record(Revision revision, bool tombstone, KeyValue kv)
@@ -370,7 +402,12 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             Span<byte> number = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64BigEndian(number, consistentIndex);
             write.Put(store.MetaBucket, MvccStore.ConsistentIndexKey, number);
-            foreach (var (name, value) in extraMeta) write.Put(store.MetaBucket, System.Text.Encoding.UTF8.GetBytes(MvccStore.ExtraMetaPrefix + name), value);
+            foreach (var (name, value) in extraMeta)
+            {
+                var metaKey = System.Text.Encoding.UTF8.GetBytes(MvccStore.ExtraMetaPrefix + name);
+                if (value is null) write.Delete(store.MetaBucket, metaKey);
+                else write.Put(store.MetaBucket, metaKey, value);
+            }
             index.Lock.EnterWriteLock();
             try
             {

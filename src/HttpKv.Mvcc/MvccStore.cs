@@ -206,6 +206,21 @@ public sealed class MvccStore : IDisposable
         return read.TryGet(MetaBucket, System.Text.Encoding.UTF8.GetBytes(ExtraMetaPrefix + name), out var value) ? value.ToArray() : null;
     }
 
+    /// <summary>Every meta value whose name starts with <paramref name="prefix"/>, in name order (see <see cref="ReadMeta"/>).</summary>
+    public IReadOnlyList<(string Name, byte[] Value)> ReadMetaPrefix(string prefix)
+    {
+        var found = new List<(string, byte[])>();
+        var start = System.Text.Encoding.UTF8.GetBytes(ExtraMetaPrefix + prefix);
+        using var read = Backend.BeginRead();
+        read.Scan(MetaBucket, start, (key, value) =>
+        {
+            if (!key.StartsWith(start)) return false;
+            found.Add((System.Text.Encoding.UTF8.GetString(key[ExtraMetaPrefix.Length..]), value.ToArray()));
+            return true;
+        });
+        return found;
+    }
+
     /// <summary>Writes a consistent copy of the backend to a new file: the data of a snapshot for another member.</summary>
     public void CopyTo(string path) => Backend.CopyTo(path);
 

@@ -3,6 +3,7 @@ using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
 using HttpKv.Server.Cluster;
+using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
@@ -16,6 +17,7 @@ public sealed class Member : IAsyncDisposable
     private readonly WriteAheadLog wal;
     private readonly PeerTransport transport;
     private readonly ILogger logger;
+    private readonly LeaseExpiry leaseExpiry;
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
@@ -28,6 +30,7 @@ public sealed class Member : IAsyncDisposable
         Log = log;
         this.transport = transport;
         this.logger = logger;
+        leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
     }
 
     public MemberOptions Options { get; }
@@ -97,6 +100,7 @@ public sealed class Member : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+        await leaseExpiry.DisposeAsync();
         await Log.DisposeAsync();
         await transport.DisposeAsync();
         wal.Dispose();

@@ -20,6 +20,7 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<IKvService, KvServer>();
         services.AddSingleton<IClusterService, ClusterServer>();
         services.AddSingleton<IMaintenanceService, MaintenanceServer>();
+        services.AddSingleton<Leases.ILeaseService, Leases.LeaseServer>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<AutoCompactor>();
         return services;

@@ -32,6 +32,17 @@ public static class GatewayJson
         return Parser.Parse<TRequest>(System.Text.Encoding.UTF8.GetString(known.WrittenSpan));
     }
 
+    private static bool Is64Bit(FieldType type) =>
+        type is FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 or FieldType.UInt64 or FieldType.Fixed64;
+
+    private static bool IsIntegerLiteral(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Number) return false;
+        var text = value.GetRawText().AsSpan();
+        if (text.StartsWith("-")) text = text[1..];
+        return !text.IsEmpty && !text.ContainsAnyExceptInRange('0', '9');
+    }
+
     private static void WriteKnownFields(JsonElement element, MessageDescriptor descriptor, Utf8JsonWriter writer)
     {
         if (element.ValueKind != JsonValueKind.Object)
@@ -46,7 +57,13 @@ public static class GatewayJson
                 descriptor.Fields.InDeclarationOrder().FirstOrDefault(candidate => candidate.JsonName == property.Name);
             if (field is null) continue;
             writer.WritePropertyName(property.Name);
-            if (field.FieldType != FieldType.Message)
+            if (field.FieldType != FieldType.Message && !field.IsRepeated && Is64Bit(field.FieldType) && IsIntegerLiteral(property.Value))
+            {
+                // Google.Protobuf reads a JSON number through a double, which loses 64-bit values above 2^53 (lease
+                // IDs are such); Go's gateway reads them exactly. As a string the parser reads them exactly too.
+                writer.WriteStringValue(property.Value.GetRawText());
+            }
+            else if (field.FieldType != FieldType.Message)
             {
                 property.Value.WriteTo(writer);
             }

@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging;
 using EtcdMember = Etcdserverpb.Member;
 using RaftHardState = HttpKv.Raft.HardState;
 
+using HttpKv.Server.Leases;
+
 namespace HttpKv.Server.Cluster;
 
 /// <summary>Starts a member's Raft log in one of the three ways etcd does: founding a new cluster
@@ -62,6 +64,10 @@ public static class ClusterBootstrap
             HeartbeatTicks = 1,
             Random = new Random(unchecked((int)memberId ^ Environment.TickCount)),
         });
+        var electionTicks = Math.Max(start.Options.ElectionTimeout / Math.Max(start.Options.HeartbeatInterval, 1), 2);
+        var tick = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval);
+        var lessor = new Lessor(Lessor.MinTtlFor(electionTicks, tick), TimeProvider.System);
+        lessor.Restore(start.Stores.Current);
         if (confState.Voters.Count == 1 && confState.Voters[0] == memberId) node.Campaign(); // a lone voter need not wait an election timeout
         var log = new ClusterLog(node, storage, start.Wal, start.Stores, transport, membership, new ClusterLogOptions
         {
@@ -70,7 +76,8 @@ public static class ClusterBootstrap
             SnapshotDirectory = start.SnapshotDirectory,
             TickInterval = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval),
             SnapshotCount = start.Options.SnapshotCount,
-        }, store.ConsistentIndex, start.LoggerFactory.CreateLogger<ClusterLog>())
+            ElectionTicks = electionTicks,
+        }, store.ConsistentIndex, lessor, start.LoggerFactory.CreateLogger<ClusterLog>())
         {
             BackendPath = start.BackendPath,
             OpenStore = start.OpenStore,

@@ -63,6 +63,8 @@ public sealed partial class ClusterLog
         var previous = Leader;
         Volatile.Write(ref leader, soft.Leader);
         if (previous == soft.Leader) return;
+        if (soft.Leader == options.MemberId) Lessor.Promote(ElectionTimeout);
+        else if (previous == options.MemberId) Lessor.Demote();
         if (soft.Leader == 0) logger.LogWarning("Member {MemberId:x16} lost the leader {Leader:x16}", options.MemberId, previous);
         else logger.LogInformation("Member {MemberId:x16} elected leader {Leader:x16} at term {Term}", options.MemberId, soft.Leader, node.Status.Term);
         if (previous != 0) readRounds.Abort(this, new EtcdError("etcdserver: leader changed", Grpc.Core.StatusCode.Unavailable).ToException());
@@ -109,6 +111,7 @@ public sealed partial class ClusterLog
         long revision;
         using (var batch = stores.Current.BeginApply())
         {
+            batch.Leases = Lessor;
             foreach (var entry in entries)
             {
                 if (entry.Index <= batch.ConsistentIndex) continue; // the backend has it already (it came with a snapshot)
@@ -144,6 +147,10 @@ public sealed partial class ClusterLog
                 membership.UpdatePeerUrls(request.MemberUpdate.ID, request.MemberUpdate.PeerURLs);
                 transport.AddOrUpdatePeer(request.MemberUpdate.ID, [.. request.MemberUpdate.PeerURLs]);
                 return (request.Id, MembershipApplied(batch, entry.Index));
+            case LogRequest.RequestOneofCase.LeaseGrant:
+                return (request.Id, Lessor.ApplyGrant(batch, entry.Index, request.LeaseGrant));
+            case LogRequest.RequestOneofCase.LeaseRevoke:
+                return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
         }
         try
         {

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
 using HttpKv.Raft;
+using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
@@ -58,8 +59,9 @@ public sealed partial class ClusterLog : IReplicatedLog
     private volatile bool stopped;
 
     internal ClusterLog(RawNode node, MemoryStorage storage, WriteAheadLog wal, StoreSlot stores, PeerTransport transport,
-        Membership membership, ClusterLogOptions options, ulong appliedIndex, ILogger logger)
+        Membership membership, ClusterLogOptions options, ulong appliedIndex, Lessor lessor, ILogger logger)
     {
+        Lessor = lessor;
         this.node = node;
         this.storage = storage;
         this.wal = wal;
@@ -87,6 +89,20 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     /// <summary>The member's watchers: each committed batch's events are published here after the commit.</summary>
     public WatchHub Watches { get; }
+
+    /// <summary>The member's leases, kept by this log's apply loop.</summary>
+    public Lessor Lessor { get; }
+
+    /// <summary>A new lease ID, unique in the cluster as a request ID (and positive, as etcd's).</summary>
+    public long NewLeaseId()
+    {
+        long id;
+        do id = (long)(NextRequestId() & long.MaxValue); while (id == 0);
+        return id;
+    }
+
+    /// <summary>The election timeout: what a new leader adds to every lease's TTL.</summary>
+    public TimeSpan ElectionTimeout => options.TickInterval * options.ElectionTicks;
 
     private ulong currentTerm;
     private ulong committedIndex;
