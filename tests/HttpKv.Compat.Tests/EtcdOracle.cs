@@ -35,4 +35,19 @@ public static class EtcdOracle
     /// <summary>etcdctl's retry warnings carry timestamps and addresses; the "Error: …" lines are what users see.</summary>
     private static string ErrorLines(string stderr) =>
         string.Join('\n', stderr.Split('\n').Where(line => line.StartsWith("Error", StringComparison.Ordinal)));
+
+    /// <summary>Runs a Python client script (port as its first argument) against the real etcd and HttpKv: both must
+    /// succeed and print the same.</summary>
+    /// <param name="etcdArguments">extra arguments to the script when it runs against etcd.</param>
+    public static async Task AssertPythonSameAsEtcdAsync(string script, params string[] etcdArguments)
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var expected = await Tool.PythonAsync(script, [etcd.ClientPort.ToString(), .. etcdArguments]);
+        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
+        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
+        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
+        Assert.Equal(expected.Stdout, actual.Stdout);
+    }
 }

@@ -110,14 +110,7 @@ public sealed partial class LeaseTests
             l.revoke()
             print(c.get('/lease/a')[0], l.remaining_ttl)
             """;
-        await using var etcd = ServerProcess.Etcd();
-        await using var httpKv = ServerProcess.HttpKv();
-        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
-        var expected = await Tool.PythonAsync(script, etcd.ClientPort.ToString());
-        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
-        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
-        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
-        Assert.Equal(expected.Stdout, actual.Stdout);
+        await EtcdOracle.AssertPythonSameAsEtcdAsync(script);
     }
 
     /// <summary>python3-etcd3gw's lease over the JSON gateway, keep-alive stream included. etcd3gw calls /v3alpha by
@@ -136,14 +129,7 @@ public sealed partial class LeaseTests
             print(l.refresh())
             print(l.revoke(), c.get('/gwl/a'), l.ttl(), l.refresh())
             """;
-        await using var etcd = ServerProcess.Etcd();
-        await using var httpKv = ServerProcess.HttpKv();
-        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
-        var expected = await Tool.PythonAsync(script, etcd.ClientPort.ToString(), "/v3beta/");
-        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
-        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
-        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
-        Assert.Equal(expected.Stdout, actual.Stdout);
+        await EtcdOracle.AssertPythonSameAsEtcdAsync(script, "/v3beta/");
     }
 
     public static TheoryData<string> Kinds() => new() { "etcd", "httpkv" };

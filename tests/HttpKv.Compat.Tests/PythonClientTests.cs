@@ -4,19 +4,6 @@ namespace HttpKv.Compat.Tests;
 /// each script succeeds and prints what it prints against the real etcd.</summary>
 public sealed class PythonClientTests
 {
-    /// <param name="etcdArguments">extra arguments to the script when it runs against etcd.</param>
-    private static async Task AssertSameAsEtcdAsync(string script, params string[] etcdArguments)
-    {
-        await using var etcd = ServerProcess.Etcd();
-        await using var httpKv = ServerProcess.HttpKv();
-        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
-        var expected = await Tool.PythonAsync(script, [etcd.ClientPort.ToString(), .. etcdArguments]);
-        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
-        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
-        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
-        Assert.Equal(expected.Stdout, actual.Stdout);
-    }
-
     [Fact]
     public async Task Python_etcd3_over_grpc()
     {
@@ -33,7 +20,7 @@ public sealed class PythonClientTests
             print(ok, c.get('/py/a')[0].decode())
             print(c.delete('/py/b'), c.get('/py/b')[0])
             """;
-        await AssertSameAsEtcdAsync(script);
+        await EtcdOracle.AssertPythonSameAsEtcdAsync(script);
     }
 
     [Fact]
@@ -52,6 +39,6 @@ public sealed class PythonClientTests
             print(c.delete('/gw/a'), c.get('/gw/a'))
             print(c.create('/gw/new', 'x'), c.create('/gw/new', 'y'))
             """;
-        await AssertSameAsEtcdAsync(script, "/v3beta/");
+        await EtcdOracle.AssertPythonSameAsEtcdAsync(script, "/v3beta/");
     }
 }

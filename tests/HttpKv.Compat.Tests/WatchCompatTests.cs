@@ -200,13 +200,6 @@ public sealed class WatchCompatTests
             sys.stdout.flush()
             os._exit(0)
             """;
-        await using var etcd = ServerProcess.Etcd();
-        await using var httpKv = ServerProcess.HttpKv();
-        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
-        var expected = await Tool.PythonAsync(script, etcd.ClientPort.ToString(), "/v3beta/");
-        var actual = await Tool.PythonAsync(script, httpKv.ClientPort.ToString());
-        Assert.True(expected.ExitCode == 0, "against etcd: " + expected);
-        Assert.True(actual.ExitCode == 0, "against httpkv: " + actual);
-        Assert.Equal(expected.Stdout, actual.Stdout);
+        await EtcdOracle.AssertPythonSameAsEtcdAsync(script, "/v3beta/");
     }
 }
