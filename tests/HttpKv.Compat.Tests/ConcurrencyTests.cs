@@ -244,6 +244,15 @@ public sealed class ConcurrencyTests
         await PostAsync("/v3/election/proclaim", new { leader = leaderKey, value = B64("v2") });
         var leader = await PostAsync("/v3/election/leader", new { name = B64("gwelection") });
         Assert.Equal(B64("v2"), leader.GetProperty("kv").GetProperty("value").GetString());
+        using (var observe = new HttpRequestMessage(HttpMethod.Post, "/v3/election/observe") { Content = JsonContent.Create(new { name = B64("gwelection") }) })
+        using (var stream = await http.SendAsync(observe, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.True(stream.IsSuccessStatusCode);
+            using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+            var line = await reader.ReadLineAsync().WaitAsync(Deadline);
+            var result = JsonDocument.Parse(line!).RootElement.GetProperty("result");
+            Assert.Equal(B64("v2"), result.GetProperty("kv").GetProperty("value").GetString());
+        }
         await PostAsync("/v3/election/resign", new { leader = leaderKey });
         using var none = await http.PostAsJsonAsync("/v3/election/leader", new { name = B64("gwelection") });
         Assert.False(none.IsSuccessStatusCode);
