@@ -41,13 +41,15 @@ public static class HttpKvApi
         app.MapGrpcService<MaintenanceGrpcService>();
         app.MapGrpcService<WatchGrpcService>();
         app.MapGrpcService<LeaseGrpcService>();
+        app.MapGrpcService<LockGrpcService>();
+        app.MapGrpcService<ElectionGrpcService>();
         var options = app.Services.GetRequiredService<MemberHost>().Options;
         var peerHosts = MemberOptions.SplitUrls(options.ListenPeerUrls)
             .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
-            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();

@@ -21,6 +21,9 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<IClusterService, ClusterServer>();
         services.AddSingleton<IMaintenanceService, MaintenanceServer>();
         services.AddSingleton<Leases.ILeaseService, Leases.LeaseServer>();
+        services.AddSingleton<Concurrency.ConcurrencyServer>();
+        services.AddSingleton<Concurrency.ILockService>(provider => provider.GetRequiredService<Concurrency.ConcurrencyServer>());
+        services.AddSingleton<Concurrency.IElectionService>(provider => provider.GetRequiredService<Concurrency.ConcurrencyServer>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<AutoCompactor>();
         return services;
