@@ -60,7 +60,7 @@ public static class ConcurrencyGatewayEndpoints
         {
             await foreach (var response in service.ObserveAsync(request, context.RequestAborted))
             {
-                await context.Response.WriteAsync("{\"result\":" + GatewayJson.Formatter.Format(response) + "}\n", context.RequestAborted);
+                await context.Response.WriteAsync(GatewayJson.ResultLine(response), context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
             }
         }

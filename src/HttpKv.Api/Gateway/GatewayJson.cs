@@ -11,6 +11,9 @@ public static class GatewayJson
 {
     public static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
 
+    /// <summary>One line of a gateway stream: <c>{"result": message}</c> and a newline, as grpc-gateway frames them.</summary>
+    public static string ResultLine(IMessage message) => "{\"result\":" + Formatter.Format(message) + "}\n";
+
     /// <summary>Strict: unknown fields are removed before parsing (<see cref="ReadRequest"/>), so an unknown enum
     /// name is still an error, as in etcd's gateway (Google.Protobuf's IgnoreUnknownFields would drop it silently).</summary>
     public static readonly JsonParser Parser = new(JsonParser.Settings.Default);

@@ -61,7 +61,7 @@ public static class LeaseGatewayEndpoints
             try
             {
                 var response = await service.KeepAliveAsync(request, forwarded: false, context.RequestAborted);
-                line = "{\"result\":" + GatewayJson.Formatter.Format(response) + "}\n";
+                line = GatewayJson.ResultLine(response);
             }
             catch (EtcdException exception)
             {

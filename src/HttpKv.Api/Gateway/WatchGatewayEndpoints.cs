@@ -77,7 +77,7 @@ public static class WatchGatewayEndpoints
             }, CancellationToken.None);
             await foreach (var response in session.Responses.ReadAllAsync(aborted))
             {
-                await context.Response.WriteAsync("{\"result\":" + GatewayJson.Formatter.Format(response) + "}\n", aborted);
+                await context.Response.WriteAsync(GatewayJson.ResultLine(response), aborted);
                 await context.Response.Body.FlushAsync(aborted);
             }
         }
