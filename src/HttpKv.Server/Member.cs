@@ -88,6 +88,18 @@ public sealed class Member : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends a request through the log on behalf of the current caller (<see cref="Auth.RequestCaller"/>) and
+    /// answers with its applied result, header filled.</summary>
+    public async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
+        if (request.CalculateSize() > Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
+        var response = (T)await Log.ProposeAsync(request, cancellationToken);
+        response.Header = Header(response.Header?.Revision ?? Stores.Current.CurrentRevision);
+        return response;
+    }
+
     /// <summary>The header etcd puts on every response.</summary>
     public ResponseHeader Header(long revision) => new()
     {

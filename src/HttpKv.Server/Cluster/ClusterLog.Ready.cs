@@ -151,6 +151,12 @@ public sealed partial class ClusterLog
                 return (request.Id, Lessor.ApplyGrant(batch, entry.Index, request.LeaseGrant));
             case LogRequest.RequestOneofCase.LeaseRevoke:
                 return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
+            case LogRequest.RequestOneofCase.Auth:
+                return (request.Id, Auth.Apply(batch, entry.Index, request.Auth));
+            case LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn
+                when Auth.CheckAtApply(request.AuthRevision) is { } refused:
+                batch.MarkApplied(entry.Index); // as etcd: the auth store changed since the caller was checked
+                return (request.Id, refused.ToException());
         }
         try
         {

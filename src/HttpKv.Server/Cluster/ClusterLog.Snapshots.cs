@@ -91,6 +91,7 @@ public sealed partial class ClusterLog
         membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         Lessor.Restore(store);
+        Auth.Restore(store);
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
         snapshotIndex = store.ConsistentIndex;
