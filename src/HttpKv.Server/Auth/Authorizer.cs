@@ -32,7 +32,8 @@ public static class RequestCaller
 /// came in by: it identifies the caller and checks each request the way etcd does — key-range permissions for
 /// KV, watch, lease and the lock/election recipes (every compare and op of a txn, nested ones too), the root role
 /// for administration, nothing for the calls etcd leaves open (status, member list, lease grant and keep-alive,
-/// authenticate, auth status and enable). Anything not named is treated as administration.</summary>
+/// authenticate and auth status). Anything not named is treated as administration (enabling auth too: a no-op for
+/// anyone while auth is off, root only once it is on, as etcd).</summary>
 public sealed class Authorizer(MemberHost host)
 {
     /// <summary>Identifies the caller and checks <paramref name="request"/>; returns the caller (null when auth is off).</summary>
@@ -85,7 +86,7 @@ public sealed class Authorizer(MemberHost host)
                 break;
             case LeaseGrantRequest or LeaseKeepAliveRequest or LeaseLeasesRequest:
             case MemberListRequest or StatusRequest:
-            case AuthEnableRequest or AuthStatusRequest or AuthenticateRequest:
+            case AuthStatusRequest or AuthenticateRequest:
                 break;
             case AuthUserGetRequest userGet when caller is not null && userGet.Name == caller.User:
                 break;
