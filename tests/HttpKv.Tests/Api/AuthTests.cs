@@ -196,4 +196,17 @@ public sealed class AuthTests : IAsyncLifetime
         AssertError(await CallAsync("/v3/kv/put", new { key = B64("a/l"), value = B64("v"), lease = id }, token), 403, 7, "etcdserver: permission denied");
         Assert.Equal(200, (await CallAsync("/v3/lease/revoke", new { ID = id }, root)).Status);
     }
+
+    [Fact]
+    public async Task Locks_and_elections_need_the_permissions_their_keys_need()
+    {
+        var token = await TokenAsync("alice", "alicepw");
+        var locked = await CallAsync("/v3/lock/lock", new { name = B64("a/job"), lease = (string)(await CallAsync("/v3/lease/grant", new { TTL = "60" }, token)).Body["ID"]! }, token);
+        Assert.True(locked.Status == 200, locked.Body.ToJsonString());
+        Assert.StartsWith("a/job/", Text(locked.Body["key"]));
+        Assert.Equal(200, (await CallAsync("/v3/lock/unlock", new { key = locked.Body["key"]!.GetValue<string>() }, token)).Status);
+        AssertError(await CallAsync("/v3/lock/lock", new { name = B64("zz") }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/election/campaign", new { name = B64("zz"), value = B64("me") }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/election/leader", new { name = B64("b") }, token), 403, 7, "etcdserver: permission denied");
+    }
 }
