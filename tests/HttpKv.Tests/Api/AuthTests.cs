@@ -177,6 +177,17 @@ public sealed class AuthTests : IAsyncLifetime
         Assert.Equal("a/x", Assert.Single(call.ResponseStream.Current.Events).Kv.Key.ToStringUtf8());
 
         // The JSON stream and SSE check the same way.
+        using var stream = new HttpRequestMessage(HttpMethod.Post, "/v3/watch")
+        {
+            Content = new StringContent("{\"create_request\":{\"key\":\"" + B64("zz") + "\"}}", Encoding.UTF8, "application/json"),
+        };
+        stream.Headers.TryAddWithoutValidation("Authorization", token);
+        using var streamResponse = await client.SendAsync(stream, HttpCompletionOption.ResponseHeadersRead);
+        using var lines = new StreamReader(await streamResponse.Content.ReadAsStreamAsync(timeout.Token));
+        var first = JsonNode.Parse((await lines.ReadLineAsync(timeout.Token))!)!["result"]!;
+        Assert.True((bool)first["canceled"]! && (bool)first["created"]!, first.ToJsonString());
+        Assert.Equal("rpc error: code = PermissionDenied desc = etcdserver: permission denied", (string)first["cancel_reason"]!);
+
         using var sse = new HttpRequestMessage(HttpMethod.Get, "/v3/watch/sse?key=zz");
         sse.Headers.TryAddWithoutValidation("Authorization", token);
         using var sseResponse = await client.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
@@ -208,5 +219,34 @@ public sealed class AuthTests : IAsyncLifetime
         AssertError(await CallAsync("/v3/lock/lock", new { name = B64("zz") }, token), 403, 7, "etcdserver: permission denied");
         AssertError(await CallAsync("/v3/election/campaign", new { name = B64("zz"), value = B64("me") }, token), 403, 7, "etcdserver: permission denied");
         AssertError(await CallAsync("/v3/election/leader", new { name = B64("b") }, token), 403, 7, "etcdserver: permission denied");
+    }
+}
+
+/// <summary>A simple token ends once it has gone unused for --auth-token-ttl seconds.</summary>
+public sealed class AuthTokenTtlTests : IAsyncLifetime
+{
+    private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4", ["HttpKv:AuthTokenTtl"] = "1" });
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        client = factory.CreateClient();
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "pw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
+        await client.PostOkAsync("/v3/auth/enable", new { });
+    }
+
+    public async Task DisposeAsync() => await factory.DisposeAsync();
+
+    [Fact]
+    public async Task An_idle_token_expires()
+    {
+        var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/kv/range") { Content = new StringContent("{\"key\":\"YQ==\"}") };
+        request.Headers.TryAddWithoutValidation("Authorization", token);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+        Assert.Contains("etcdserver: invalid auth token", await response.Content.ReadAsStringAsync());
     }
 }
