@@ -5,6 +5,7 @@ using HttpKv.Protocol.Internal;
 using HttpKv.Server.Cluster;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
+using HttpKv.Storage;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 
@@ -40,6 +41,10 @@ public sealed class Member : IAsyncDisposable
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, ILoggerFactory loggerFactory)
     {
+        if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
+        if (Failpoints.Active.Length > 0)
+            loggerFactory.CreateLogger<Member>().LogWarning("Failpoints enabled ({Variable}={Failpoints}): this member will crash or stall on purpose",
+                Failpoints.Variable, Failpoints.Active);
         var dataDir = Path.GetFullPath(options.ResolvedDataDir);
         var snapDir = Path.Combine(dataDir, "member", "snap");
         Directory.CreateDirectory(snapDir);

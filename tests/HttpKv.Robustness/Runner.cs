@@ -25,14 +25,20 @@ public sealed record RunReport(RunOptions Options, int Operations, int Unknown, 
 
 /// <summary>One robustness run: form a real cluster, drive concurrent clients and watchers against it while
 /// injecting the seed's faults (kill -9 of a member or of the leader, SIGSTOP pauses longer than an election
-/// timeout), heal, then check the history: linearizable single-key operations, watch guarantees, and every
+/// timeout, a crash at a failpoint of the write path), heal, then check the history: linearizable single-key operations, watch guarantees, and every
 /// member's HashKV equal at a common revision. A failing run keeps its data dir, logs and history, and prints
 /// the command that replays it.</summary>
 public static class Runner
 {
     private const string Prefix = "k/";
+    /// <summary>kill -9 of a member, of the leader, SIGSTOP, a crash at a failpoint.</summary>
+    private const int FaultKinds = 4;
     /// <summary>A run lasts its duration, but at least this many faults (one of each kind).</summary>
-    private const int MinFaults = 3;
+    private const int MinFaults = FaultKinds;
+
+    /// <summary>The failpoints a running member's writes pass (the snapshot ones need a lagging follower).</summary>
+    private static readonly string[] CrashPoints =
+        ["walBeforeWrite", "walBeforeSync", "walAfterSync", "raftBeforeApply", "backendBeforeCommit", "backendAfterCommit"];
 
     public static async Task<RunReport> RunAsync(RunOptions options, TextWriter log)
     {
@@ -80,11 +86,16 @@ public static class Runner
     private static async Task InjectFaultsAsync(TestCluster cluster, History history, Random random, TimeSpan duration, TextWriter log)
     {
         var watch = Stopwatch.StartNew();
-        var kinds = random.Next(3); // the kinds take turns, from one the seed picks: every run sees each at least once
+        var kinds = random.Next(FaultKinds); // the kinds take turns, from one the seed picks: every run sees each at least once
         for (var injected = 0; watch.Elapsed < duration || injected < MinFaults; injected++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000, 2500)));
-            var kind = kinds++ % 3;
+            var kind = kinds++ % FaultKinds;
+            if (kind == 3)
+            {
+                await CrashAtFailpointAsync(cluster.Members[random.Next(cluster.Members.Count)], history, random, log);
+                continue;
+            }
             var victim = kind == 1 ? await LeaderAsync(cluster) ?? cluster.Members[random.Next(cluster.Members.Count)] : cluster.Members[random.Next(cluster.Members.Count)];
             var outage = TimeSpan.FromMilliseconds(random.Next(1500, 3000));
             var fault = kind switch
@@ -101,6 +112,21 @@ public static class Runner
             if (kind == 2) await victim.ResumeAsync();
             else await victim.StartAsync();
         }
+    }
+
+    /// <summary>Restarts a member with a failpoint that crashes it a few writes later, as a power cut at that point of
+    /// the write path would; then starts it again as usual.</summary>
+    private static async Task CrashAtFailpointAsync(MemberProcess victim, History history, Random random, TextWriter log)
+    {
+        var failpoint = $"{CrashPoints[random.Next(CrashPoints.Length)]}=panic@{random.Next(2, 40)}";
+        var fault = $"{victim.Name} restarted with {failpoint}";
+        history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
+        await log.WriteLineAsync($"  fault: {fault}");
+        await victim.KillAsync();
+        var crashed = await victim.RunUntilFailpointAsync(failpoint, TimeSpan.FromSeconds(8));
+        history.Faults.Enqueue($"{history.Now / 1000} ms: {victim.Name} {(crashed ? "crashed at the failpoint" : "did not reach it in 8 s; killed")}");
+        await victim.KillAsync();
+        await victim.StartAsync();
     }
 
     private static async Task<MemberProcess?> LeaderAsync(TestCluster cluster)

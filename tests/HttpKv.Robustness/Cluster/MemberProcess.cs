@@ -36,23 +36,47 @@ public sealed class MemberProcess : IAsyncDisposable
         get { lock (output) return output.ToString(); }
     }
 
+    /// <summary>Starts the member and waits until it serves clients.</summary>
     public async Task StartAsync()
+    {
+        Launch(failpoints: null);
+        var first = await Task.WhenAny(ready.Task, process!.WaitForExitAsync(), Task.Delay(StartTimeout));
+        if (first != ready.Task) throw new InvalidOperationException($"{Name} did not become ready (exited: {process.HasExited})\n{Output}");
+    }
+
+    /// <summary>Starts the member with HTTPKV_FAILPOINTS set, and waits until it crashes there (true) or the time is up.</summary>
+    public async Task<bool> RunUntilFailpointAsync(string failpoints, TimeSpan timeout)
+    {
+        Launch(failpoints);
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process!.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Launch(string? failpoints)
     {
         ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (failpoints is not null) start.Environment["HTTPKV_FAILPOINTS"] = failpoints;
+        start.Environment["DOTNET_DbgEnableMiniDump"] = "0"; // a failpoint's crash needs no dump
         start.ArgumentList.Add(Paths.HttpKvDll);
         foreach (var flag in new[] { "--name", Name, "--data-dir", DataDir, "--listen-client-urls", ClientUrl, "--advertise-client-urls", ClientUrl,
                      "--listen-peer-urls", PeerUrl, "--initial-advertise-peer-urls", PeerUrl }.Concat(flags(this)))
             start.ArgumentList.Add(flag);
-        Append($"---- start {DateTime.UtcNow:O}");
+        Append($"---- start {DateTime.UtcNow:O}{(failpoints is null ? "" : " with HTTPKV_FAILPOINTS=" + failpoints)}");
         process = Process.Start(start) ?? throw new InvalidOperationException("could not start httpkv");
         process.ErrorDataReceived += (_, line) => Collect(line.Data);
         process.OutputDataReceived += (_, line) => Collect(line.Data);
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         IsPaused = false;
-        var first = await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(StartTimeout));
-        if (first != ready.Task) throw new InvalidOperationException($"{Name} did not become ready (exited: {process.HasExited})\n{Output}");
     }
 
     private void Collect(string? line)
