@@ -23,7 +23,8 @@ public sealed record RunReport(RunOptions Options, int Operations, int Unknown, 
     public bool Passed => Linearizability != Verdict.NotLinearizable && Problems.Count == 0;
 }
 
-/// <summary>One robustness run: form a real cluster, drive concurrent clients and watchers against it while
+/// <summary>One robustness run: form a real cluster, drive concurrent clients (half on gRPC, half on the JSON
+/// gateway) and watchers against it while
 /// injecting the seed's faults (kill -9 of a member or of the leader, SIGSTOP pauses longer than an election
 /// timeout, a crash at a failpoint of the write path), heal, then check the history: linearizable single-key operations, watch guarantees, and every
 /// member's HashKV equal at a common revision. A failing run keeps its data dir, logs and history, and prints
@@ -55,7 +56,7 @@ public static class Runner
             await cluster.StartAsync();
             var endpoints = cluster.Members.Select(member => member.ClientUrl).ToList();
             using var stop = new CancellationTokenSource();
-            var clients = Enumerable.Range(0, options.Clients).Select(i => new KvClient(i, endpoints, history, new Random(random.Next()))).ToList();
+            var clients = Enumerable.Range(0, options.Clients).Select(i => new KvClient(i, endpoints, http: i % 2 == 1, history, new Random(random.Next()))).ToList();
             var watches = cluster.Members.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
