@@ -3,6 +3,7 @@ using HttpKv.Api;
 using HttpKv.Configuration;
 using HttpKv.Hosting;
 using HttpKv.Server;
+using HttpKv.Server.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -30,9 +31,20 @@ builder.Services.AddSerilog((services, configuration) =>
 builder.Services.AddSingleton<IConnectionListenerFactory, DemuxListenerFactory>();
 builder.Services.AddHttpKvApi();
 builder.Services.AddHostedService(services => new StartupMessages(services, commandLine.Warnings));
-builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(kestrel, kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options));
+builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(kestrel,
+    kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options, kestrel.ApplicationServices.GetRequiredService<TransportSecurity>()));
 
 var app = builder.Build();
+try
+{
+    app.Services.GetRequiredService<TransportSecurity>(); // certificates and TLS flags: fail here, with the reason, not mid-start
+}
+catch (TransportSecurityException exception)
+{
+    app.Services.GetRequiredService<ILogger<Program>>().LogCritical("failed to start: {Error:l}", exception.Message);
+    await app.DisposeAsync();
+    return 1;
+}
 app.MapHttpKvApi();
 await app.RunAsync();
 return 0;

@@ -1,8 +1,8 @@
-using Grpc.Net.Client;
 using HttpKv.Mvcc;
 using HttpKv.Protocol.Peer;
 using HttpKv.Raft;
 using HttpKv.Server.Peers;
+using HttpKv.Server.Transport;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using EtcdMember = Etcdserverpb.Member;
@@ -19,7 +19,7 @@ namespace HttpKv.Server.Cluster;
 public static class ClusterBootstrap
 {
     public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
-        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, ILoggerFactory LoggerFactory);
+        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ILoggerFactory LoggerFactory);
 
     public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
     {
@@ -53,7 +53,7 @@ public static class ClusterBootstrap
             Restore(start, storage, confState);
         }
         var identity = start.FlagIdentity with { ClusterId = clusterId, MemberId = memberId };
-        var transport = new PeerTransport(memberId, clusterId, start.LoggerFactory);
+        var transport = new PeerTransport(memberId, clusterId, start.PeerTls, start.LoggerFactory);
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         var node = new RawNode(new RaftConfig
         {
@@ -150,7 +150,7 @@ public static class ClusterBootstrap
             {
                 try
                 {
-                    using var channel = GrpcChannel.ForAddress(url);
+                    using var channel = start.PeerTls.CreateChannel(url);
                     var request = new HelloRequest();
                     request.PeerUrls.AddRange(mine);
                     var hello = await new RaftPeer.RaftPeerClient(channel).HelloAsync(request, deadline: DateTime.UtcNow.AddSeconds(2));
@@ -159,7 +159,7 @@ public static class ClusterBootstrap
                     logger.LogInformation("Joining cluster {ClusterId:x16} through {Url}: {Members} members", hello.ClusterId, url, hello.Members.Count);
                     return (hello.ClusterId, membership);
                 }
-                catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException)
+                catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException or System.Security.Authentication.AuthenticationException)
                 {
                     logger.LogDebug("Peer {Url} did not answer: {Error}", url, exception.Message);
                 }
