@@ -93,7 +93,7 @@ public sealed class TransportSecurity
         {
             leaf = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
-        catch (CryptographicException exception)
+        catch (Exception exception) when (exception is CryptographicException or ArgumentException)
         {
             throw new TransportSecurityException($"cannot load the key pair --{prefix}cert-file {certFile}, --{prefix}key-file {keyFile}: {exception.Message}", exception);
         }
