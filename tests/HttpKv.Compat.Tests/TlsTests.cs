@@ -1,0 +1,174 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using HttpKv.Tests.Shared;
+
+namespace HttpKv.Compat.Tests;
+
+/// <summary>TLS on the client URL (issue 6, transport): etcdctl, curl and a .NET gRPC client against HttpKv and the
+/// real etcd started with the same certificates (made at test time). With --client-cert-auth both refuse a client
+/// without a certificate, with one from another CA and with an expired one; --auto-tls serves a self-signed one.
+/// etcd 3.4 facts the assertions rest on: a refused etcdctl ends in "Error: context deadline exceeded" (it retries the
+/// handshake until the command timeout); a refused curl exits non-zero without a body (etcd sends a "bad certificate"
+/// alert, HttpKv closes the connection: the exit codes differ, so only failure is compared); etcdctl reaches an https
+/// endpoint with --insecure-skip-tls-verify only together with --insecure-transport=false.</summary>
+public sealed class TlsTests : IDisposable
+{
+    private readonly TestCertificates certificates = new();
+
+    public void Dispose() => certificates.Dispose();
+
+    public static TheoryData<string> Kinds() => new() { "etcd", "httpkv" };
+
+    private string[] ServerFlags() =>
+    [
+        "--cert-file", certificates.Cert("server"), "--key-file", certificates.Key("server"),
+        "--trusted-ca-file", certificates.CaFile, "--client-cert-auth",
+    ];
+
+    [Fact]
+    public async Task Etcdctl_with_a_trusted_client_certificate_puts_and_gets_and_is_refused_without_one_as_by_etcd()
+    {
+        await using var etcd = ServerProcess.CreateHttps("etcd", ServerFlags());
+        await using var httpKv = ServerProcess.CreateHttps("httpkv", ServerFlags());
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+
+        var expected = await EtcdctlTranscriptAsync(etcd);
+        var actual = await EtcdctlTranscriptAsync(httpKv);
+
+        Assert.Equal(expected, actual);
+        Assert.StartsWith("put tls/key v1 as client\nexit 0\nOK\n", actual[0], StringComparison.Ordinal);
+        Assert.StartsWith("get tls/key as client\nexit 0\nv1\n", actual[1], StringComparison.Ordinal);
+        Assert.All(actual.Skip(2), refused => Assert.Contains("exit 1\nError: context deadline exceeded", refused, StringComparison.Ordinal));
+    }
+
+    private async Task<List<string>> EtcdctlTranscriptAsync(ServerProcess server)
+    {
+        var transcript = new List<string>();
+        foreach (var (arguments, identity) in new (string[], string?)[]
+        {
+            (["put", "tls/key", "v1"], "client"),
+            (["get", "tls/key", "--print-value-only"], "client"),
+            (["get", "tls/key", "--print-value-only"], null),
+            (["get", "tls/key", "--print-value-only"], "other-client"),
+            (["get", "tls/key", "--print-value-only"], "expired-client"),
+        })
+        {
+            var result = await EtcdctlAsync(server, identity, arguments);
+            var errors = string.Join('\n', result.Stderr.Split('\n').Where(line => line.StartsWith("Error", StringComparison.Ordinal)));
+            transcript.Add($"{arguments[0]} {arguments[1]}{(arguments[0] == "put" ? " " + arguments[2] : "")} as {identity ?? "nobody"}\nexit {result.ExitCode}\n{result.Stdout}{errors}");
+        }
+        return transcript;
+    }
+
+    private Task<Tool.Result> EtcdctlAsync(ServerProcess server, string? identity, params string[] arguments)
+    {
+        string[] tls = identity is null
+            ? ["--cacert", certificates.CaFile]
+            : ["--cacert", certificates.CaFile, "--cert", certificates.Cert(identity), "--key", certificates.Key(identity)];
+        return Tool.RunAsync("etcdctl", ["--endpoints", server.Url, "--dial-timeout", "2s", "--command-timeout", "5s", .. tls, .. arguments]);
+    }
+
+    [Fact]
+    public async Task Curl_with_a_trusted_client_certificate_gets_etcds_bodies_over_HTTP_2_and_HTTP_1_1_and_is_refused_without_one()
+    {
+        await using var etcd = ServerProcess.CreateHttps("etcd", ServerFlags());
+        await using var httpKv = ServerProcess.CreateHttps("httpkv", ServerFlags());
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var requests = new (string Path, string Body, string Version)[]
+        {
+            ("/v3/kv/put", """{"key":"Zm9v","value":"YmFy"}""", "--http2"),
+            ("/v3/kv/range", """{"key":"Zm9v"}""", "--http2"),
+            ("/v3/kv/put", """{"key":"Zm9v","value":"YmF6","prev_kv":true}""", "--http1.1"),
+            ("/v3/kv/range", """{"key":"Zm9v"}""", "--http1.1"),
+        };
+        foreach (var (path, body, version) in requests)
+        {
+            var expected = await CurlAsync(etcd, "client", path, body, version);
+            var actual = await CurlAsync(httpKv, "client", path, body, version);
+            Assert.True(expected.ExitCode == 0, $"etcd: {expected}");
+            Assert.True(actual.ExitCode == 0, $"httpkv: {actual}");
+            Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected.Stdout), JsonNode.Parse(actual.Stdout)),
+                $"POST {path} {body} ({version})\netcd:   {expected.Stdout}\nhttpkv: {actual.Stdout}");
+        }
+
+        foreach (var identity in new string?[] { null, "other-client", "expired-client" })
+        {
+            foreach (var server in new[] { etcd, httpKv })
+            {
+                var refused = await CurlAsync(server, identity, "/v3/kv/range", """{"key":"Zm9v"}""", "--http1.1");
+                Assert.True(refused.ExitCode != 0 && refused.Stdout.Length == 0, $"{server.Url} as {identity ?? "nobody"}: {refused}");
+            }
+        }
+    }
+
+    private Task<Tool.Result> CurlAsync(ServerProcess server, string? identity, string path, string body, string version)
+    {
+        string[] tls = identity is null ? [] : ["--cert", certificates.Cert(identity), "--key", certificates.Key(identity)];
+        return Tool.RunAsync("curl", ["-sS", version, "--max-time", "10", "--cacert", certificates.CaFile, .. tls, "-X", "POST", server.Url + path, "-d", body]);
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Auto_TLS_serves_a_self_signed_certificate_kept_under_fixtures_client(string kind)
+    {
+        await using var server = ServerProcess.CreateHttps(kind, "--auto-tls");
+        await server.StartAsync();
+
+        string[] insecure = ["--endpoints", server.Url, "--insecure-transport=false", "--insecure-skip-tls-verify", "--command-timeout", "10s"];
+        var put = await Tool.RunAsync("etcdctl", [.. insecure, "put", "auto/key", "v"]);
+        var get = await Tool.RunAsync("etcdctl", [.. insecure, "get", "auto/key", "--print-value-only"]);
+
+        Assert.True(put.ExitCode == 0 && put.Stdout == "OK\n", put.ToString());
+        Assert.Equal("v\n", get.Stdout);
+        var certificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(server.DataDir, "fixtures", "client", "cert.pem"));
+        Assert.Equal(certificate.Subject, certificate.Issuer);
+        Assert.True(File.Exists(Path.Combine(server.DataDir, "fixtures", "client", "key.pem")));
+        var verified = await Tool.RunAsync("etcdctl", ["--endpoints", server.Url, "--insecure-transport=false", "--dial-timeout", "2s", "--command-timeout", "5s", "get", "auto/key"]);
+        Assert.NotEqual(0, verified.ExitCode); // verified against the system's roots, a self-signed certificate fails
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task A_dotnet_gRPC_client_with_a_trusted_certificate_is_served_and_one_without_is_refused(string kind)
+    {
+        await using var server = ServerProcess.CreateHttps(kind, ServerFlags());
+        await server.StartAsync();
+
+        using (var channel = GrpcChannel.ForAddress(server.Url, new GrpcChannelOptions { HttpHandler = Handler(certificates.Load("client")) }))
+        {
+            var kv = new KV.KVClient(channel);
+            await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("grpc/tls"), Value = ByteString.CopyFromUtf8("yes") });
+            var range = await kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("grpc/tls") });
+            Assert.Equal("yes", Assert.Single(range.Kvs).Value.ToStringUtf8());
+        }
+        using (var anonymous = GrpcChannel.ForAddress(server.Url, new GrpcChannelOptions { HttpHandler = Handler(null) }))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(async () => await new KV.KVClient(anonymous).RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("grpc/tls") }));
+            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        }
+    }
+
+    private SocketsHttpHandler Handler(X509Certificate2? clientCertificate)
+    {
+        var ca = certificates.CaCertificate;
+        return new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                // A context, not ClientCertificates: .NET picks from that list only by the CAs a server names, and Go names none.
+                ClientCertificateContext = clientCertificate is null ? null : SslStreamCertificateContext.Create(clientCertificate, null, offline: true),
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.Add(ca);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    return certificate is X509Certificate2 leaf && chain.Build(leaf);
+                },
+            },
+        };
+    }
+}
