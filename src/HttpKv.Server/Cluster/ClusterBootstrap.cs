@@ -144,6 +144,7 @@ public static class ClusterBootstrap
     {
         var mine = MemberOptions.SplitUrls(start.Options.InitialAdvertisePeerUrls);
         var peers = MemberIdentities.InitialMembers(start.Options).SelectMany(member => member.PeerUrls).Where(url => !mine.Contains(url)).Distinct().ToList();
+        var lastErrors = new Dictionary<string, string>();
         for (var attempt = 0; attempt < 60; attempt++)
         {
             foreach (var url in peers)
@@ -161,11 +162,22 @@ public static class ClusterBootstrap
                 }
                 catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException or System.Security.Authentication.AuthenticationException)
                 {
-                    logger.LogDebug("Peer {Url} did not answer: {Error}", url, exception.Message);
+                    var error = Innermost(exception);
+                    if (lastErrors.TryAdd(url, error)) logger.LogWarning("could not get cluster response from {Url}: {Error}", url, error);
+                    else logger.LogDebug("could not get cluster response from {Url}: {Error}", url, error);
+                    lastErrors[url] = error;
                 }
             }
             await Task.Delay(TimeSpan.FromSeconds(1));
         }
-        throw new InvalidOperationException("could not reach any member of the existing cluster named in --initial-cluster");
+        throw new InvalidOperationException("could not reach any member of the existing cluster named in --initial-cluster; last errors: " +
+            string.Join("; ", lastErrors.Select(pair => $"{pair.Key}: {pair.Value}")));
+    }
+
+    /// <summary>The innermost message: for a refused TLS handshake that is the reason, not "Error starting gRPC call".</summary>
+    private static string Innermost(Exception exception)
+    {
+        while (exception.InnerException is not null) exception = exception.InnerException;
+        return exception.Message;
     }
 }

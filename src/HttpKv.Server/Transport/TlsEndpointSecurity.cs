@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HttpKv.Server.Transport;
 
@@ -42,6 +44,8 @@ public sealed class TlsEndpointSecurity
     /// <summary>etcd's "tls-info" text for the start-up log; empty when the side serves no https URL.</summary>
     public string Description { get; init; } = "";
     public IReadOnlyList<string> CipherSuiteNames { get; init; } = [];
+    /// <summary>Where refused certificates are reported, as etcd's "rejected connection" warnings.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     public bool IsEnabled => ServerCertificate is not null;
 
@@ -54,22 +58,32 @@ public sealed class TlsEndpointSecurity
         https.SslProtocols = Protocols;
         https.CheckCertificateRevocation = false;
         https.ClientCertificateMode = RequireClientCertificate ? ClientCertificateMode.RequireCertificate : ClientCertificateMode.NoCertificate;
-        https.ClientCertificateValidation = (certificate, chain, _) => IsTrustedClient(certificate, chain);
+        https.ClientCertificateValidation = (certificate, chain, _) => IsTrustedClient(certificate, chain, log: true);
         var policy = CipherSuitesPolicy;
         if (policy is not null) https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
     }
 
     /// <summary>A certificate presented to this side's https URLs: it must chain to the trusted CA alone (no system
     /// roots, no revocation fetching), be valid now, allow client authentication, and carry the allowed CN if one is set.</summary>
-    public bool IsTrustedClient(X509Certificate2 certificate, X509Chain? presented)
+    public bool IsTrustedClient(X509Certificate2 certificate, X509Chain? presented, bool log = false)
     {
-        if (!ChainsToTrustedRoot(certificate, presented, ClientAuthOid)) return false;
-        return AllowedCommonName.Length == 0 || certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false) == AllowedCommonName;
+        ArgumentNullException.ThrowIfNull(certificate);
+        var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        var problem = ChainProblem(certificate, presented, ClientAuthOid)
+            ?? (AllowedCommonName.Length == 0 || commonName == AllowedCommonName ? null : $"CommonName {commonName} is not allowed (want {AllowedCommonName})");
+        if (problem is not null && log)
+            Logger.LogWarning("rejected connection on the {Side} port from a certificate of {Subject} issued by {Issuer}: {Problem}",
+                Side, certificate.Subject, certificate.Issuer, problem);
+        return problem is null;
     }
 
-    private bool ChainsToTrustedRoot(X509Certificate2 certificate, X509Chain? presented, string usageOid)
+    private bool ChainsToTrustedRoot(X509Certificate2 certificate, X509Chain? presented, string usageOid) =>
+        ChainProblem(certificate, presented, usageOid) is null;
+
+    /// <summary>Null when the certificate chains to a trusted root, else why not (the chain's status texts).</summary>
+    private string? ChainProblem(X509Certificate2 certificate, X509Chain? presented, string usageOid)
     {
-        if (TrustedRoots.Count == 0) return false;
+        if (TrustedRoots.Count == 0) return "no trusted CA is configured";
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(TrustedRoots);
@@ -82,7 +96,9 @@ public sealed class TlsEndpointSecurity
             if (!element.Certificate.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span)) chain.ChainPolicy.ExtraStore.Add(element.Certificate);
         }
         chain.ChainPolicy.ExtraStore.AddRange(TrustedRoots);
-        return chain.Build(certificate);
+        if (chain.Build(certificate)) return null;
+        var statuses = chain.ChainStatus.Select(status => status.StatusInformation.Trim()).Where(text => text.Length > 0).Distinct();
+        return string.Join("; ", statuses) is { Length: > 0 } text ? text : "the chain does not end at the trusted CA";
     }
 
     /// <summary>Whether the certificate another member's https URL served is acceptable: self-signed sides skip the

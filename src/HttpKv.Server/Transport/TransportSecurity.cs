@@ -78,6 +78,7 @@ public sealed class TransportSecurity
             CipherSuitesPolicy = common.Policy,
             CipherSuiteNames = common.SuiteNames,
             Description = description,
+            Logger = logger,
         };
     }
 
