@@ -70,7 +70,10 @@ public sealed class TlsTests : IDisposable
         string[] tls = identity is null
             ? ["--cacert", certificates.CaFile]
             : ["--cacert", certificates.CaFile, "--cert", certificates.Cert(identity), "--key", certificates.Key(identity)];
-        return Tool.RunAsync("etcdctl", ["--endpoints", server.Url, "--dial-timeout", "2s", "--command-timeout", "5s", .. tls, .. arguments]);
+        // A refused client retries the handshake until the command timeout: short for those, generous for the rest
+        // (the first TLS connection of a freshly started server can take seconds on a loaded machine).
+        string[] timeouts = identity == "client" ? ["--dial-timeout", "10s", "--command-timeout", "30s"] : ["--dial-timeout", "2s", "--command-timeout", "5s"];
+        return Tool.RunAsync("etcdctl", ["--endpoints", server.Url, .. timeouts, .. tls, .. arguments]);
     }
 
     [Fact]
@@ -109,7 +112,7 @@ public sealed class TlsTests : IDisposable
     private Task<Tool.Result> CurlAsync(ServerProcess server, string? identity, string path, string body, string version)
     {
         string[] tls = identity is null ? [] : ["--cert", certificates.Cert(identity), "--key", certificates.Key(identity)];
-        return Tool.RunAsync("curl", ["-sS", version, "--max-time", "10", "--cacert", certificates.CaFile, .. tls, "-X", "POST", server.Url + path, "-d", body]);
+        return Tool.RunAsync("curl", ["-sS", version, "--max-time", "30", "--cacert", certificates.CaFile, .. tls, "-X", "POST", server.Url + path, "-d", body]);
     }
 
     [Theory, MemberData(nameof(Kinds))]
@@ -118,7 +121,7 @@ public sealed class TlsTests : IDisposable
         await using var server = ServerProcess.CreateHttps(kind, "--auto-tls");
         await server.StartAsync();
 
-        string[] insecure = ["--endpoints", server.Url, "--insecure-transport=false", "--insecure-skip-tls-verify", "--command-timeout", "10s"];
+        string[] insecure = ["--endpoints", server.Url, "--insecure-transport=false", "--insecure-skip-tls-verify", "--dial-timeout", "10s", "--command-timeout", "30s"];
         var put = await Tool.RunAsync("etcdctl", [.. insecure, "put", "auto/key", "v"]);
         var get = await Tool.RunAsync("etcdctl", [.. insecure, "get", "auto/key", "--print-value-only"]);
 
