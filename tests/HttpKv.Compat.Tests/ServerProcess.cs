@@ -47,10 +47,14 @@ public sealed class ServerProcess : IAsyncDisposable
     public static ServerProcess Etcd(params string[] extraFlags) => new("etcd", server => server.CommonFlags().Concat(extraFlags));
 
     /// <summary>A single server of the given kind whose client URL is https (the TLS flags are up to the caller).</summary>
-    public static ServerProcess CreateHttps(string kind, params string[] extraFlags) => kind switch
+    public static ServerProcess CreateHttps(string kind, params string[] extraFlags) => CreateHttps(kind, _ => extraFlags);
+
+    /// <summary>As <see cref="CreateHttps(string, string[])"/>, with flags that depend on the server (its ports, say);
+    /// flags given again override the common ones, as in etcd.</summary>
+    public static ServerProcess CreateHttps(string kind, Func<ServerProcess, IEnumerable<string>> extraFlags) => kind switch
     {
-        "etcd" => new ServerProcess("etcd", server => server.CommonFlags().Concat(extraFlags)) { Scheme = "https" },
-        "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(server.CommonFlags()).Concat(extraFlags)) { Scheme = "https" },
+        "etcd" => new ServerProcess("etcd", server => server.CommonFlags().Concat(extraFlags(server))) { Scheme = "https" },
+        "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(server.CommonFlags()).Concat(extraFlags(server))) { Scheme = "https" },
         _ => throw new ArgumentException($"unknown server kind {kind}", nameof(kind)),
     };
 
@@ -148,6 +152,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Ports below the kernel's ephemeral range (32768+), handed out once per test run: a port the kernel hands
     /// to nobody else, so a member killed and restarted on the same port never finds another test's server on it.</summary>
     private static int nextPort = 20000 + Environment.ProcessId % 1000 * 10;
+
+    /// <summary>Another port, free for this test run, for a server that listens on more than one client URL.</summary>
+    public static int AllocatePort() => FreePort();
 
     private static int FreePort()
     {

@@ -135,6 +135,22 @@ public sealed class TlsTests : IDisposable
     }
 
     [Theory, MemberData(nameof(Kinds))]
+    public async Task Http_and_https_client_urls_together_serve_one_store(string kind)
+    {
+        var plainPort = ServerProcess.AllocatePort();
+        await using var server = ServerProcess.CreateHttps(kind, self => [.. ServerFlags(), "--listen-client-urls", $"{self.Url},http://127.0.0.1:{plainPort}"]);
+        await server.StartAsync();
+
+        var put = await EtcdctlAsync(server, "client", "put", "mixed/key", "over-tls");
+        var plain = await Tool.RunAsync("etcdctl", ["--endpoints", $"http://127.0.0.1:{plainPort}", "--command-timeout", "30s", "get", "mixed/key", "--print-value-only"]);
+        var json = await Tool.RunAsync("curl", ["-sS", "--max-time", "30", "-X", "POST", $"http://127.0.0.1:{plainPort}/v3/kv/range", "-d", """{"key":"bWl4ZWQva2V5"}"""]);
+
+        Assert.True(put.ExitCode == 0, put.ToString());
+        Assert.Equal("over-tls\n", plain.Stdout);
+        Assert.Equal("b3Zlci10bHM=", JsonNode.Parse(json.Stdout)!["kvs"]![0]!["value"]!.GetValue<string>());
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
     public async Task A_dotnet_gRPC_client_with_a_trusted_certificate_is_served_and_one_without_is_refused(string kind)
     {
         await using var server = ServerProcess.CreateHttps(kind, ServerFlags());

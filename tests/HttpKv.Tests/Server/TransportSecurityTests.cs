@@ -196,6 +196,18 @@ public sealed class TransportSecurityTests : IDisposable
     }
 
     [Fact]
+    public void Peer_auto_TLS_makes_its_own_certificate_and_does_not_verify_other_members_as_etcd()
+    {
+        var peer = Load(new MemberOptions { DataDir = dataDir, ListenPeerUrls = "https://127.0.0.1:2380", PeerAutoTls = true }).Peer;
+
+        Assert.True(peer.SelfSigned);
+        Assert.True(File.Exists(Path.Combine(dataDir, "fixtures", "peer", "cert.pem")));
+        Assert.Equal(peer.ServerCertificate, peer.OutgoingCertificate);
+        Assert.True(peer.IsTrustedServer(certificates.Load("other-peer"), null, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(peer.RequireClientCertificate);
+    }
+
+    [Fact]
     public async Task A_trusted_client_certificate_is_visible_to_handlers_over_HTTP_1_1_and_HTTP_2_and_others_are_refused_in_the_handshake()
     {
         var security = Load(ClientTls());
