@@ -15,7 +15,7 @@ public static class ServerServiceCollectionExtensions
             .Validate(options => options.MaxTxnOps > 0, "--max-txn-ops must be positive")
             .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
             .ValidateOnStart();
-        services.AddSingleton(provider => Transport.TransportSecurity.Load(
+        services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
             provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,
             provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger("HttpKv.Server.Transport")));
         services.AddSingleton<MemberHost>();

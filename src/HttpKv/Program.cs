@@ -7,6 +7,7 @@ using HttpKv.Server.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using Serilog;
+using Serilog.Extensions.Logging;
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);
@@ -25,6 +26,22 @@ if (commandLine.ShowVersion || commandLine.ShowHelp)
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArguments, ContentRootPath = Directory.GetCurrentDirectory() });
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
+var memberOptions = builder.Configuration.GetSection(MemberOptions.Section).Get<MemberOptions>() ?? new MemberOptions();
+// Certificates and TLS flags are checked before anything starts, so a bad file stops the member with one line, as
+// etcd does. (Hosts that add configuration later, such as WebApplicationFactory's, get the plaintext default.)
+using (var startLogger = Logging.Configure(new LoggerConfiguration(), memberOptions.LogLevel).CreateLogger())
+{
+    try
+    {
+        var security = TransportSecurity.Load(memberOptions, new SerilogLoggerFactory(startLogger).CreateLogger("HttpKv.Server.Transport"));
+        builder.Services.AddSingleton(security);
+    }
+    catch (TransportSecurityException exception)
+    {
+        startLogger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "HttpKv").Fatal("failed to start: {Error:l}", exception.Message);
+        return 1;
+    }
+}
 builder.Services.AddHttpKvMember();
 builder.Services.AddSerilog((services, configuration) =>
     Logging.Configure(configuration, services.GetRequiredService<IOptions<MemberOptions>>().Value.LogLevel));
@@ -35,16 +52,6 @@ builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(ke
     kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options, kestrel.ApplicationServices.GetRequiredService<TransportSecurity>()));
 
 var app = builder.Build();
-try
-{
-    app.Services.GetRequiredService<TransportSecurity>(); // certificates and TLS flags: fail here, with the reason, not mid-start
-}
-catch (TransportSecurityException exception)
-{
-    app.Services.GetRequiredService<ILogger<Program>>().LogCritical("failed to start: {Error:l}", exception.Message);
-    await app.DisposeAsync();
-    return 1;
-}
 app.MapHttpKvApi();
 await app.RunAsync();
 return 0;
