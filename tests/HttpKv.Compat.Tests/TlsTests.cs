@@ -135,6 +135,40 @@ public sealed class TlsTests : IDisposable
     }
 
     [Theory, MemberData(nameof(Kinds))]
+    public async Task Cipher_suites_limit_TLS_1_2_to_the_suites_named(string kind)
+    {
+        await using var server = ServerProcess.CreateHttps(kind, [.. ServerFlags(), "--cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]);
+        await server.StartAsync();
+
+        // OpenSSL's names for the same suites (the test certificates are ECDSA).
+        var allowed = await CurlWithAsync(server, "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256");
+        var other = await CurlWithAsync(server, "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384");
+        var tls13 = await CurlWithAsync(server, "--tlsv1.3");
+
+        Assert.True(allowed.ExitCode == 0, allowed.ToString());
+        Assert.True(other.ExitCode != 0 && other.Stdout.Length == 0, other.ToString());
+        Assert.True(tls13.ExitCode == 0, tls13.ToString()); // TLS 1.3's suites are not configurable, as in Go
+    }
+
+    [Fact]
+    public async Task Tls_min_version_TLS1_3_refuses_TLS_1_2_clients()
+    {
+        // etcd 3.4 has no --tls-min-version (3.5 added it), so this runs against HttpKv alone.
+        await using var server = ServerProcess.CreateHttps("httpkv", [.. ServerFlags(), "--tls-min-version", "TLS1.3"]);
+        await server.StartAsync();
+
+        var tls12 = await CurlWithAsync(server, "--tls-max", "1.2");
+        var tls13 = await CurlWithAsync(server, "--tlsv1.3");
+
+        Assert.True(tls12.ExitCode != 0 && tls12.Stdout.Length == 0, tls12.ToString());
+        Assert.True(tls13.ExitCode == 0, tls13.ToString());
+    }
+
+    private Task<Tool.Result> CurlWithAsync(ServerProcess server, params string[] tlsOptions) =>
+        Tool.RunAsync("curl", ["-sS", "--max-time", "30", .. tlsOptions, "--cacert", certificates.CaFile, "--cert", certificates.Cert("client"),
+            "--key", certificates.Key("client"), "-X", "POST", server.Url + "/v3/kv/range", "-d", """{"key":"Zm9v"}"""]);
+
+    [Theory, MemberData(nameof(Kinds))]
     public async Task Bad_TLS_files_stop_the_server_with_etcds_message(string kind)
     {
         var missingKey = Path.Combine(certificates.Directory, "missing-key.pem");

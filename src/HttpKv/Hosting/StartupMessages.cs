@@ -47,8 +47,14 @@ public sealed class StartupMessages(IServiceProvider services, IReadOnlyList<str
     private void LogTls(TlsEndpointSecurity side)
     {
         if (!side.IsEnabled) return;
-        logger.LogInformation("starting with {Side:l} TLS: tls-info {TlsInfo:l}, cipher-suites [{CipherSuites:l}], versions {Protocols}",
-            side.Side, side.Description, string.Join(' ', side.CipherSuiteNames), side.Protocols);
+        var versions = side.Protocols switch
+        {
+            System.Security.Authentication.SslProtocols.Tls12 => "TLS1.2",
+            System.Security.Authentication.SslProtocols.Tls13 => "TLS1.3",
+            _ => "TLS1.2-TLS1.3",
+        };
+        logger.LogInformation("starting with {Side:l} TLS: tls-info {TlsInfo:l}, cipher-suites [{CipherSuites:l}], versions {Versions:l}",
+            side.Side, side.Description, string.Join(' ', side.CipherSuiteNames), versions);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
