@@ -40,4 +40,19 @@ public sealed partial class ClusterTests
         Assert.Empty(Assert.Single(members, member => member.Name == "").ClientUrls); // added, never started
         Assert.Equal("OK\n", (await MustAsync(ClusterProcess.EndpointsOf(cluster.Members.Take(3)), "put", "mtls/key", "still-serving")).Stdout);
     }
+
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_with_peer_auto_TLS_forms_and_replicates_on_self_signed_certificates(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind, extraFlags: _ => ["--peer-auto-tls"], peerScheme: "https");
+        await cluster.StartAsync();
+
+        Assert.Equal("OK\n", (await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "put", "auto/key", "replicated")).Stdout);
+        foreach (var member in cluster.Members)
+        {
+            await WaitForSerializableAsync(member, "auto/key", "replicated");
+            Assert.True(File.Exists(Path.Combine(member.DataDir, "fixtures", "peer", "cert.pem")), $"{member.Name} has no fixtures/peer/cert.pem");
+        }
+        Assert.All(await MemberListAsync(cluster.Endpoints), member => Assert.StartsWith("https://", Assert.Single(member.PeerUrls), StringComparison.Ordinal));
+    }
 }
