@@ -5,7 +5,6 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HttpKv.Server.Transport;
 
@@ -44,13 +43,12 @@ public sealed class TlsEndpointSecurity
     /// <summary>etcd's "tls-info" text for the start-up log; empty when the side serves no https URL.</summary>
     public string Description { get; init; } = "";
     public IReadOnlyList<string> CipherSuiteNames { get; init; } = [];
-    /// <summary>Where refused certificates are reported, as etcd's "rejected connection" warnings.</summary>
-    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     public bool IsEnabled => ServerCertificate is not null;
 
-    /// <summary>Kestrel's TLS settings for an https URL of this side.</summary>
-    public void ConfigureHttps(HttpsConnectionAdapterOptions https)
+    /// <summary>Kestrel's TLS settings for an https URL of this side; refused certificates are reported to
+    /// <paramref name="logger"/> as etcd's "rejected connection" warnings.</summary>
+    public void ConfigureHttps(HttpsConnectionAdapterOptions https, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(https);
         https.ServerCertificate = ServerCertificate ?? throw new InvalidOperationException($"no {Side} certificate is configured");
@@ -58,21 +56,21 @@ public sealed class TlsEndpointSecurity
         https.SslProtocols = Protocols;
         https.CheckCertificateRevocation = false;
         https.ClientCertificateMode = RequireClientCertificate ? ClientCertificateMode.RequireCertificate : ClientCertificateMode.NoCertificate;
-        https.ClientCertificateValidation = (certificate, chain, _) => IsTrustedClient(certificate, chain, log: true);
+        https.ClientCertificateValidation = (certificate, chain, _) => IsTrustedClient(certificate, chain, logger);
         var policy = CipherSuitesPolicy;
         if (policy is not null) https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
     }
 
     /// <summary>A certificate presented to this side's https URLs: it must chain to the trusted CA alone (no system
     /// roots, no revocation fetching), be valid now, allow client authentication, and carry the allowed CN if one is set.</summary>
-    public bool IsTrustedClient(X509Certificate2 certificate, X509Chain? presented, bool log = false)
+    public bool IsTrustedClient(X509Certificate2 certificate, X509Chain? presented, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(certificate);
         var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
         var problem = ChainProblem(certificate, presented, ClientAuthOid)
             ?? (AllowedCommonName.Length == 0 || commonName == AllowedCommonName ? null : $"CommonName {commonName} is not allowed (want {AllowedCommonName})");
-        if (problem is not null && log)
-            Logger.LogWarning("rejected connection on the {Side} port from a certificate of {Subject} issued by {Issuer}: {Problem}",
+        if (problem is not null)
+            logger?.LogWarning("rejected connection on the {Side} port from a certificate of {Subject} issued by {Issuer}: {Problem}",
                 Side, certificate.Subject, certificate.Issuer, problem);
         return problem is null;
     }

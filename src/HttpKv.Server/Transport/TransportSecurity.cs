@@ -78,7 +78,6 @@ public sealed class TransportSecurity
             CipherSuitesPolicy = common.Policy,
             CipherSuiteNames = common.SuiteNames,
             Description = description,
-            Logger = logger,
         };
     }
 

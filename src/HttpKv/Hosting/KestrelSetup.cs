@@ -15,6 +15,7 @@ public static class KestrelSetup
 
     public static void Configure(KestrelServerOptions kestrel, MemberOptions options, TransportSecurity security)
     {
+        var logger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("HttpKv.Server.Transport");
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxRequestBodySize = options.MaxRequestBytes + HttpKvApi.GrpcOverheadBytes;
         kestrel.Limits.Http2.MaxStreamsPerConnection = MaxStreamsPerConnection;
@@ -26,7 +27,7 @@ public static class KestrelSetup
                 kestrel.Listen(address, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
-                    listen.UseHttps(security.Client.ConfigureHttps);
+                    listen.UseHttps(https => security.Client.ConfigureHttps(https, logger));
                 });
                 continue;
             }
@@ -39,7 +40,7 @@ public static class KestrelSetup
             kestrel.Listen(ClientUrls.ToEndPoint(url, "peer"), listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                if (ClientUrls.IsTls(url)) listen.UseHttps(security.Peer.ConfigureHttps);
+                if (ClientUrls.IsTls(url)) listen.UseHttps(https => security.Peer.ConfigureHttps(https, logger));
             });
         }
     }

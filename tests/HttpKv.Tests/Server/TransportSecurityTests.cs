@@ -237,7 +237,7 @@ public sealed class TransportSecurityTests : IDisposable
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.UseHttps(tls.ConfigureHttps);
+            listen.UseHttps(https => tls.ConfigureHttps(https));
         }));
         var app = builder.Build();
         app.MapGet("/whoami", (HttpContext context) =>
