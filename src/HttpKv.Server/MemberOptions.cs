@@ -77,6 +77,13 @@ public sealed class MemberOptions
     /// <summary>Empty (no maximum), TLS1.2 or TLS1.3.</summary>
     public string TlsMaxVersion { get; set; } = "";
 
+    /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
+    public string AuthToken { get; set; } = "simple";
+    /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>
+    public int AuthTokenTtl { get; set; } = 300;
+    /// <summary>bcrypt's cost for password hashes (etcd's --bcrypt-cost, 4 to 31).</summary>
+    public int BcryptCost { get; set; } = 10;
+
     public const long DefaultQuotaBackendBytes = 2L << 30;
 
     /// <summary>The address space LMDB reserves for the backend file (sparse: it costs no disk until used): room for

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Etcdserverpb;
+using HttpKv.Protocol;
 
 namespace HttpKv.Server.Watch;
 
@@ -40,6 +41,10 @@ public sealed class WatchSession : IAsyncDisposable
 
     public ChannelReader<WatchResponse> Responses => responses.Reader;
 
+    /// <summary>Checks each create request (the caller's read permission on its range); throws an EtcdException to
+    /// refuse it, which the client sees as etcd shows it: a created-and-cancelled response with watch ID -1.</summary>
+    public Func<WatchCreateRequest, ValueTask>? Authorize { get; init; }
+
     /// <summary>Handles one request from the client; call from one reader at a time.</summary>
     public async Task HandleAsync(WatchRequest request, CancellationToken cancellationToken)
     {
@@ -59,6 +64,22 @@ public sealed class WatchSession : IAsyncDisposable
 
     private async Task CreateAsync(WatchCreateRequest create, CancellationToken cancellationToken)
     {
+        if (Authorize is not null)
+        {
+            try
+            {
+                await Authorize(create);
+            }
+            catch (EtcdException refused)
+            {
+                await SendAsync(new WatchResponse
+                {
+                    Header = header(hub.Revision), WatchId = -1, Created = true, Canceled = true,
+                    CancelReason = $"rpc error: code = {refused.Error.Code} desc = {refused.Error.Message}",
+                }, cancellationToken);
+                return;
+            }
+        }
         long id;
         lock (watchers)
         {

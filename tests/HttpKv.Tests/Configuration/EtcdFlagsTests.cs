@@ -11,6 +11,7 @@ public sealed class EtcdFlagsTests
         "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level",
         "auto-compaction-mode", "auto-compaction-retention", "snapshot-count", "heartbeat-interval",
         "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "max-learners", "version", "help",
+        "auth-token", "auth-token-ttl", "bcrypt-cost",
         // Transport security (issue 6)
         "cert-file", "key-file", "client-cert-auth", "client-cert-file", "client-key-file", "trusted-ca-file", "auto-tls",
         "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-client-cert-file", "peer-client-key-file",
