@@ -39,7 +39,8 @@ public sealed class Member : IAsyncDisposable
     public StoreSlot Stores { get; }
     public ClusterLog Log { get; }
 
-    public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, ILoggerFactory loggerFactory)
+    public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
+        ILoggerFactory loggerFactory)
     {
         if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
         if (Failpoints.Active.Length > 0)
@@ -58,7 +59,7 @@ public sealed class Member : IAsyncDisposable
                 loggerFactory.CreateLogger<MvccStore>());
             stores = new StoreSlot(OpenStore());
             var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
-                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, loggerFactory));
+                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, loggerFactory));
             var logger = loggerFactory.CreateLogger<Member>();
             logger.LogInformation("Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
                 identity.Name, identity.MemberId, identity.ClusterId, dataDir, stores.Current.CurrentRevision);

@@ -7,7 +7,8 @@ namespace HttpKv.Server;
 /// <summary>Opens the member when the host starts (WAL replay included) and closes it when the host stops.
 /// <see cref="Opened"/> completes once the member runs (its peers may talk to it); <see cref="Ready"/> once it has
 /// also published itself through the log, which needs a quorum — as etcd, it serves clients only then.</summary>
-public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+public sealed class MemberHost(IOptions<MemberOptions> options, Transport.TransportSecurity security, ILoggerFactory loggerFactory,
+    IHostApplicationLifetime lifetime)
     : IHostedService, IAsyncDisposable
 {
     private readonly TaskCompletionSource<Member> opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -15,6 +16,8 @@ public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory l
     private readonly CancellationTokenSource stopping = new();
 
     public MemberOptions Options => options.Value;
+    /// <summary>The TLS of the client and peer URLs, for anything that dials another member.</summary>
+    public Transport.TransportSecurity Security => security;
     public Task<Member> Opened => opened.Task;
     public Task<Member> Ready => ready.Task;
 
@@ -22,7 +25,7 @@ public sealed class MemberHost(IOptions<MemberOptions> options, ILoggerFactory l
     {
         try
         {
-            var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), loggerFactory);
+            var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), security, loggerFactory);
             member.Log.RemovedFromCluster += () =>
             {
                 loggerFactory.CreateLogger<MemberHost>().LogWarning("the member has been permanently removed from the cluster; stopping");

@@ -42,6 +42,41 @@ public sealed class MemberOptions
     /// <summary>Milliseconds without a leader before a member campaigns, etcd's --election-timeout.</summary>
     public int ElectionTimeout { get; set; } = 1000;
 
+    // Transport security (etcd's "Security" flags; docs/security.md). Files are PEM.
+    /// <summary>The client URLs' server certificate and its key (etcd's --cert-file, --key-file).</summary>
+    public string CertFile { get; set; } = "";
+    public string KeyFile { get; set; } = "";
+    /// <summary>Refuse clients without a certificate signed by <see cref="TrustedCaFile"/> during the handshake.</summary>
+    public bool ClientCertAuth { get; set; }
+    public string TrustedCaFile { get; set; } = "";
+    /// <summary>The certificate this member presents when it calls another member's client URL (lease forwarding);
+    /// empty means <see cref="CertFile"/>.</summary>
+    public string ClientCertFile { get; set; } = "";
+    public string ClientKeyFile { get; set; } = "";
+    /// <summary>Serve https client URLs with a self-signed certificate made under {data-dir}/fixtures/client.</summary>
+    public bool AutoTls { get; set; }
+    public string PeerCertFile { get; set; } = "";
+    public string PeerKeyFile { get; set; } = "";
+    /// <summary>Refuse members without a certificate signed by <see cref="PeerTrustedCaFile"/> on the peer port.</summary>
+    public bool PeerClientCertAuth { get; set; }
+    public string PeerTrustedCaFile { get; set; } = "";
+    /// <summary>The certificate presented when dialing other members; empty means <see cref="PeerCertFile"/>.</summary>
+    public string PeerClientCertFile { get; set; } = "";
+    public string PeerClientKeyFile { get; set; } = "";
+    /// <summary>With <see cref="PeerClientCertAuth"/>: the only common name a member's certificate may carry.</summary>
+    public string PeerCertAllowedCn { get; set; } = "";
+    /// <summary>Serve https peer URLs with a self-signed certificate under {data-dir}/fixtures/peer; members then
+    /// do not verify each other's certificates, as etcd.</summary>
+    public bool PeerAutoTls { get; set; }
+    /// <summary>Years a self-signed (--auto-tls, --peer-auto-tls) certificate is valid.</summary>
+    public int SelfSignedCertValidity { get; set; } = 1;
+    /// <summary>Comma-separated Go names of the TLS 1.2 cipher suites allowed (empty: the platform's defaults).</summary>
+    public string CipherSuites { get; set; } = "";
+    /// <summary>TLS1.2 or TLS1.3.</summary>
+    public string TlsMinVersion { get; set; } = "TLS1.2";
+    /// <summary>Empty (no maximum), TLS1.2 or TLS1.3.</summary>
+    public string TlsMaxVersion { get; set; } = "";
+
     /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
     public string AuthToken { get; set; } = "simple";
     /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>

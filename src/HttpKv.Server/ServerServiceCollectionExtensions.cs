@@ -17,6 +17,9 @@ public static class ServerServiceCollectionExtensions
             .Validate(options => options.BcryptCost is >= 4 and <= 31, "--bcrypt-cost must be between 4 and 31")
             .Validate(options => options.AuthTokenTtl > 0, "--auth-token-ttl must be positive")
             .ValidateOnStart();
+        services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
+            provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,
+            provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger("HttpKv.Server.Transport")));
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();

@@ -3,9 +3,11 @@ using HttpKv.Api;
 using HttpKv.Configuration;
 using HttpKv.Hosting;
 using HttpKv.Server;
+using HttpKv.Server.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using Serilog;
+using Serilog.Extensions.Logging;
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);
@@ -24,13 +26,30 @@ if (commandLine.ShowVersion || commandLine.ShowHelp)
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArguments, ContentRootPath = Directory.GetCurrentDirectory() });
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
+var memberOptions = builder.Configuration.GetSection(MemberOptions.Section).Get<MemberOptions>() ?? new MemberOptions();
+// Certificates and TLS flags are checked before anything starts, so a bad file stops the member with one line, as
+// etcd does. (Hosts that add configuration later, such as WebApplicationFactory's, get the plaintext default.)
+using (var startLogger = Logging.Configure(new LoggerConfiguration(), memberOptions.LogLevel).CreateLogger())
+{
+    try
+    {
+        var security = TransportSecurity.Load(memberOptions, new SerilogLoggerFactory(startLogger).CreateLogger("HttpKv.Server.Transport"));
+        builder.Services.AddSingleton(security);
+    }
+    catch (TransportSecurityException exception)
+    {
+        startLogger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "HttpKv").Fatal("failed to start: {Error:l}", exception.Message);
+        return 1;
+    }
+}
 builder.Services.AddHttpKvMember();
 builder.Services.AddSerilog((services, configuration) =>
     Logging.Configure(configuration, services.GetRequiredService<IOptions<MemberOptions>>().Value.LogLevel));
 builder.Services.AddSingleton<IConnectionListenerFactory, DemuxListenerFactory>();
 builder.Services.AddHttpKvApi();
 builder.Services.AddHostedService(services => new StartupMessages(services, commandLine.Warnings));
-builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(kestrel, kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options));
+builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(kestrel,
+    kestrel.ApplicationServices.GetRequiredService<MemberHost>().Options, kestrel.ApplicationServices.GetRequiredService<TransportSecurity>()));
 
 var app = builder.Build();
 app.MapHttpKvApi();

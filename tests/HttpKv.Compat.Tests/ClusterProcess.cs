@@ -10,8 +10,14 @@ public sealed class ClusterProcess : IAsyncDisposable
     public const string Token = "etcd-cluster-1";
     private readonly List<ServerProcess> members = [];
 
-    private ClusterProcess(string kind, int heartbeatMs, int electionMs, int snapshotCount)
+    private readonly Func<ServerProcess, IEnumerable<string>> extraFlags;
+    private readonly string peerScheme;
+
+    private ClusterProcess(string kind, int heartbeatMs, int electionMs, int snapshotCount, Func<ServerProcess, IEnumerable<string>>? extraFlags,
+        string peerScheme)
     {
+        this.extraFlags = extraFlags ?? (_ => []);
+        this.peerScheme = peerScheme;
         Kind = kind;
         HeartbeatMs = heartbeatMs;
         ElectionMs = electionMs;
@@ -35,30 +41,34 @@ public sealed class ClusterProcess : IAsyncDisposable
 
     /// <summary>A cluster of <paramref name="size"/> members of the given kind ("etcd" or "httpkv"), not started yet.
     /// Defaults are etcd's: heartbeat 100 ms, election timeout 1000 ms, snapshot count 100,000.</summary>
-    public static ClusterProcess Create(string kind, int size = 3, int heartbeatMs = 100, int electionMs = 1000, int snapshotCount = 100_000)
+    /// <param name="extraFlags">more flags for every member (TLS files, say), given the member.</param>
+    /// <param name="peerScheme">"https" for peer URLs served with TLS.</param>
+    public static ClusterProcess Create(string kind, int size = 3, int heartbeatMs = 100, int electionMs = 1000, int snapshotCount = 100_000,
+        Func<ServerProcess, IEnumerable<string>>? extraFlags = null, string peerScheme = "http")
     {
-        var cluster = new ClusterProcess(kind, heartbeatMs, electionMs, snapshotCount);
+        var cluster = new ClusterProcess(kind, heartbeatMs, electionMs, snapshotCount, extraFlags, peerScheme);
         for (var i = 1; i <= size; i++) cluster.members.Add(cluster.NewMember($"infra{i}", () => cluster.InitialCluster, "new"));
         cluster.InitialCluster = string.Join(',', cluster.members.Select(member => $"{member.Name}={member.PeerUrl}"));
         return cluster;
     }
 
-    private ServerProcess NewMember(string name, Func<string> initialCluster, string state) =>
-        ServerProcess.Member(Kind, name, _ =>
+    private ServerProcess NewMember(string name, Func<string> initialCluster, string state, Func<ServerProcess, IEnumerable<string>>? memberFlags = null) =>
+        ServerProcess.Member(Kind, name, server =>
         [
             "--initial-cluster", initialCluster(), "--initial-cluster-token", Token, "--initial-cluster-state", state,
             "--heartbeat-interval", HeartbeatMs.ToString(), "--election-timeout", ElectionMs.ToString(),
-            "--snapshot-count", SnapshotCount.ToString(),
-        ]);
+            "--snapshot-count", SnapshotCount.ToString(), .. (memberFlags ?? extraFlags)(server),
+        ], peerScheme);
 
     /// <summary>Starts every member at once: a member of a new cluster is ready only once a quorum is up.</summary>
     public Task StartAsync() => Task.WhenAll(members.Select(member => member.StartAsync()));
 
     /// <summary>A member that is not in the cluster yet: its ports and data dir, for `member add --peer-urls`.
     /// Start it with <see cref="StartAddedAsync"/> once `member add` has printed the cluster to join.</summary>
-    public ServerProcess NewJoiningMember(string name, Func<string> initialCluster)
+    /// <param name="memberFlags">flags for this member instead of the cluster's extra flags.</param>
+    public ServerProcess NewJoiningMember(string name, Func<string> initialCluster, Func<ServerProcess, IEnumerable<string>>? memberFlags = null)
     {
-        var member = NewMember(name, initialCluster, "existing");
+        var member = NewMember(name, initialCluster, "existing", memberFlags);
         members.Add(member);
         return member;
     }

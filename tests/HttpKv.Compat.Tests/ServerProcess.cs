@@ -27,12 +27,15 @@ public sealed class ServerProcess : IAsyncDisposable
     public int PeerPort { get; } = FreePort();
     public string DataDir { get; } = Directory.CreateTempSubdirectory("httpkv-compat-").FullName;
     public string Endpoint => $"127.0.0.1:{ClientPort}";
-    public string Url => $"http://{Endpoint}";
+    /// <summary>"http", or "https" for a server started with TLS on its client URL.</summary>
+    public string Scheme { get; private init; } = "http";
+    public string PeerScheme { get; private init; } = "http";
+    public string Url => $"{Scheme}://{Endpoint}";
     public string Output { get { lock (output) return output.ToString(); } }
 
     /// <summary>The member name (--name); etcd's default for a single member.</summary>
     public string Name { get; private init; } = "default";
-    public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
+    public string PeerUrl => $"{PeerScheme}://127.0.0.1:{PeerPort}";
     public bool IsRunning => process is { HasExited: false };
     public int Pid => process?.Id ?? throw new InvalidOperationException("not started");
 
@@ -42,6 +45,18 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>The real etcd from Debian's etcd-server package, the oracle for output comparisons.</summary>
     public static ServerProcess Etcd(params string[] extraFlags) => new("etcd", server => server.CommonFlags().Concat(extraFlags));
+
+    /// <summary>A single server of the given kind whose client URL is https (the TLS flags are up to the caller).</summary>
+    public static ServerProcess CreateHttps(string kind, params string[] extraFlags) => CreateHttps(kind, _ => extraFlags);
+
+    /// <summary>As <see cref="CreateHttps(string, string[])"/>, with flags that depend on the server (its ports, say);
+    /// flags given again override the common ones, as in etcd.</summary>
+    public static ServerProcess CreateHttps(string kind, Func<ServerProcess, IEnumerable<string>> extraFlags) => kind switch
+    {
+        "etcd" => new ServerProcess("etcd", server => server.CommonFlags().Concat(extraFlags(server))) { Scheme = "https" },
+        "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(server.CommonFlags()).Concat(extraFlags(server))) { Scheme = "https" },
+        _ => throw new ArgumentException($"unknown server kind {kind}", nameof(kind)),
+    };
 
     /// <summary>A server of the given kind ("etcd" or "httpkv").</summary>
     public static ServerProcess Create(string kind, params string[] extraFlags) => kind switch
@@ -53,14 +68,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>A cluster member: its own ports, data dir and --name, plus the cluster flags, read at every start
     /// (so a test can change them between starts, as for a member added with --initial-cluster-state existing).</summary>
-    public static ServerProcess Member(string kind, string name, Func<ServerProcess, IEnumerable<string>> clusterFlags)
+    public static ServerProcess Member(string kind, string name, Func<ServerProcess, IEnumerable<string>> clusterFlags, string peerScheme = "http")
     {
         IEnumerable<string> Flags(ServerProcess server) =>
             new[] { "--name", name, "--initial-advertise-peer-urls", server.PeerUrl }.Concat(server.CommonFlags()).Concat(clusterFlags(server));
         return kind switch
         {
-            "etcd" => new ServerProcess("etcd", Flags) { Name = name },
-            "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(Flags(server))) { Name = name },
+            "etcd" => new ServerProcess("etcd", Flags) { Name = name, PeerScheme = peerScheme },
+            "httpkv" => new ServerProcess("dotnet", server => new[] { Paths.HttpKvDll }.Concat(Flags(server))) { Name = name, PeerScheme = peerScheme },
             _ => throw new ArgumentException($"unknown server kind {kind}", nameof(kind)),
         };
     }
@@ -137,6 +152,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Ports below the kernel's ephemeral range (32768+), handed out once per test run: a port the kernel hands
     /// to nobody else, so a member killed and restarted on the same port never finds another test's server on it.</summary>
     private static int nextPort = 20000 + Environment.ProcessId % 1000 * 10;
+
+    /// <summary>Another port, free for this test run, for a server that listens on more than one client URL.</summary>
+    public static int AllocatePort() => FreePort();
 
     private static int FreePort()
     {

@@ -1,9 +1,9 @@
-using Grpc.Net.Client;
 using HttpKv.Mvcc;
 using HttpKv.Protocol.Peer;
 using HttpKv.Raft;
 using HttpKv.Server.Auth;
 using HttpKv.Server.Peers;
+using HttpKv.Server.Transport;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using EtcdMember = Etcdserverpb.Member;
@@ -20,7 +20,7 @@ namespace HttpKv.Server.Cluster;
 public static class ClusterBootstrap
 {
     public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
-        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, ILoggerFactory LoggerFactory);
+        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ILoggerFactory LoggerFactory);
 
     public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
     {
@@ -54,7 +54,7 @@ public static class ClusterBootstrap
             Restore(start, storage, confState);
         }
         var identity = start.FlagIdentity with { ClusterId = clusterId, MemberId = memberId };
-        var transport = new PeerTransport(memberId, clusterId, start.LoggerFactory);
+        var transport = new PeerTransport(memberId, clusterId, start.PeerTls, start.LoggerFactory);
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         var node = new RawNode(new RaftConfig
         {
@@ -149,13 +149,14 @@ public static class ClusterBootstrap
     {
         var mine = MemberOptions.SplitUrls(start.Options.InitialAdvertisePeerUrls);
         var peers = MemberIdentities.InitialMembers(start.Options).SelectMany(member => member.PeerUrls).Where(url => !mine.Contains(url)).Distinct().ToList();
+        var lastErrors = new Dictionary<string, string>();
         for (var attempt = 0; attempt < 60; attempt++)
         {
             foreach (var url in peers)
             {
                 try
                 {
-                    using var channel = GrpcChannel.ForAddress(url);
+                    using var channel = start.PeerTls.CreateChannel(url);
                     var request = new HelloRequest();
                     request.PeerUrls.AddRange(mine);
                     var hello = await new RaftPeer.RaftPeerClient(channel).HelloAsync(request, deadline: DateTime.UtcNow.AddSeconds(2));
@@ -164,13 +165,24 @@ public static class ClusterBootstrap
                     logger.LogInformation("Joining cluster {ClusterId:x16} through {Url}: {Members} members", hello.ClusterId, url, hello.Members.Count);
                     return (hello.ClusterId, membership);
                 }
-                catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException)
+                catch (Exception exception) when (exception is Grpc.Core.RpcException or HttpRequestException or System.Security.Authentication.AuthenticationException)
                 {
-                    logger.LogDebug("Peer {Url} did not answer: {Error}", url, exception.Message);
+                    var error = Innermost(exception);
+                    if (lastErrors.TryAdd(url, error)) logger.LogWarning("could not get cluster response from {Url}: {Error}", url, error);
+                    else logger.LogDebug("could not get cluster response from {Url}: {Error}", url, error);
+                    lastErrors[url] = error;
                 }
             }
             await Task.Delay(TimeSpan.FromSeconds(1));
         }
-        throw new InvalidOperationException("could not reach any member of the existing cluster named in --initial-cluster");
+        throw new InvalidOperationException("could not reach any member of the existing cluster named in --initial-cluster; last errors: " +
+            string.Join("; ", lastErrors.Select(pair => $"{pair.Key}: {pair.Value}")));
+    }
+
+    /// <summary>The innermost message: for a refused TLS handshake that is the reason, not "Error starting gRPC call".</summary>
+    private static string Innermost(Exception exception)
+    {
+        while (exception.InnerException is not null) exception = exception.InnerException;
+        return exception.Message;
     }
 }

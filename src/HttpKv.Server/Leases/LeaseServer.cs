@@ -103,7 +103,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
         var leader = member.Log.Leader;
         var url = member.Log.Members.FirstOrDefault(candidate => candidate.ID == leader)?.ClientURLs.FirstOrDefault();
         if (leader == 0 || url is null) throw EtcdErrors.NoLeader.ToException();
-        return new Lease.LeaseClient(channels.GetOrAdd(url, address => GrpcChannel.ForAddress(address)));
+        return new Lease.LeaseClient(channels.GetOrAdd(url, address => host.Security.Client.CreateChannel(address)));
     }
 
     public ValueTask DisposeAsync()

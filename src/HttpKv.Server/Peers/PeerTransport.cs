@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using HttpKv.Protocol.Peer;
+using HttpKv.Server.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server.Peers;
@@ -11,7 +12,7 @@ namespace HttpKv.Server.Peers;
 /// <summary>Carries encoded Raft messages to the other members over their peer URLs: one long-lived gRPC stream per
 /// peer, fed by a bounded queue and written in batches. Raft tolerates loss, so when a queue is full or a peer is
 /// down the message is dropped and the caller told (it reports the peer unreachable to Raft).</summary>
-public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory loggerFactory) : IAsyncDisposable
+public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSecurity tls, ILoggerFactory loggerFactory) : IAsyncDisposable
 {
     public const int MaxQueuedMessagesPerPeer = 4096;
     private const int MaxMessagesPerBatch = 256;
@@ -27,6 +28,8 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory
     public event Action? RemovedByPeer;
 
     public ulong ClusterId => clusterId;
+    /// <summary>How this member dials the others' peer URLs (TLS for https ones).</summary>
+    public TlsEndpointSecurity Tls { get; } = tls;
     public ulong LocalId => localId;
 
     public void AddOrUpdatePeer(ulong id, IReadOnlyList<string> peerUrls)
@@ -92,7 +95,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, ILoggerFactory
             this.id = id;
             this.owner = owner;
             Url = url;
-            channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
+            channel = owner.Tls.CreateChannel(url, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
             Client = new RaftPeer.RaftPeerClient(channel);
             sender = Task.Run(SendLoopAsync);
         }

@@ -95,9 +95,9 @@ public sealed class EtcdCommandLineTests
     }
 
     [Theory]
-    [InlineData("--client-cert-auth")]
+    [InlineData("--experimental-memory-mlock")]
     [InlineData("--experimental-initial-corrupt-check")]
-    [InlineData("-client-cert-auth=false")]
+    [InlineData("-experimental-memory-mlock=false")]
     public void Unimplemented_bare_booleans_are_accepted_with_a_warning(string argument)
     {
         var result = Parse(argument, "--name", "n1");
@@ -108,7 +108,7 @@ public sealed class EtcdCommandLineTests
             [$"flag --{name} is accepted for compatibility with etcd but not implemented by HttpKv yet; ignored"],
             result.Warnings);
         Assert.Equal("n1", result.Settings["HttpKv:Name"]);
-        Assert.DoesNotContain(result.Settings.Keys, key => key.Contains("ClientCertAuth", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Settings.Keys, key => key.Contains("Experimental", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -268,12 +268,12 @@ public sealed class EtcdCommandLineTests
     [Fact]
     public void An_unimplemented_flag_from_the_environment_is_warned_about()
     {
-        var environment = new Dictionary<string, string?> { ["ETCD_CLIENT_CERT_AUTH"] = "true" };
+        var environment = new Dictionary<string, string?> { ["ETCD_EXPERIMENTAL_MEMORY_MLOCK"] = "true" };
 
         var result = EtcdCommandLine.Parse([], environment);
 
         Assert.Equal(
-            ["flag --client-cert-auth is accepted for compatibility with etcd but not implemented by HttpKv yet; ignored"],
+            ["flag --experimental-memory-mlock is accepted for compatibility with etcd but not implemented by HttpKv yet; ignored"],
             result.Warnings);
         Assert.Empty(result.Settings);
     }

@@ -12,6 +12,11 @@ public sealed class EtcdFlagsTests
         "auto-compaction-mode", "auto-compaction-retention", "snapshot-count", "heartbeat-interval",
         "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "max-learners", "version", "help",
         "auth-token", "auth-token-ttl", "bcrypt-cost",
+        // Transport security (issue 6)
+        "cert-file", "key-file", "client-cert-auth", "client-cert-file", "client-key-file", "trusted-ca-file", "auto-tls",
+        "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-client-cert-file", "peer-client-key-file",
+        "peer-trusted-ca-file", "peer-cert-allowed-cn", "peer-auto-tls", "self-signed-cert-validity", "cipher-suites",
+        "tls-min-version", "tls-max-version",
     ];
 
     /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>
