@@ -126,6 +126,7 @@ public sealed partial class ClusterLog
         }
         Watches.Publish(events, revision);
         Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
+        Applied.Advance(entries[^1].Index, entries[^1].Term);
         Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
         foreach (var (id, result) in results)
         {

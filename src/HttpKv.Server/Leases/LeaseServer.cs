@@ -70,6 +70,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             if (!await call.ResponseStream.MoveNext(cancellationToken)) throw EtcdErrors.NoLeader.ToException();
             return call.ResponseStream.Current;
         }
+        await member.Log.WaitForAppliedCommitAsync(cancellationToken); // a lease granted under the previous leader is known
         var ttl = member.Log.Lessor.Renew(request.ID);
         return new LeaseKeepAliveResponse { Header = member.Header(member.Stores.Current.CurrentRevision), ID = request.ID, TTL = ttl };
     }
@@ -83,6 +84,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             if (forwarded) throw MaintenanceServer.NotLeader.ToException();
             return await LeaderClient(member).LeaseTimeToLiveAsync(request, Forwarded(), cancellationToken: cancellationToken);
         }
+        await member.Log.WaitForAppliedCommitAsync(cancellationToken);
         var response = member.Log.Lessor.TimeToLive(request.ID, request.Keys) ?? new LeaseTimeToLiveResponse { ID = request.ID, TTL = -1 };
         response.Header = member.Header(member.Stores.Current.CurrentRevision);
         return response;
