@@ -18,24 +18,32 @@ public sealed class WatchSession : IAsyncDisposable
     private readonly Func<long, ResponseHeader> header;
     private readonly WatchHub hub;
     private readonly TimeSpan progressNotifyInterval;
+    private readonly int fragmentLimitBytes;
     private readonly Channel<WatchResponse> responses = Channel.CreateBounded<WatchResponse>(
         new BoundedChannelOptions(MaxPendingResponses) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Dictionary<long, (Watcher Watcher, CancellationTokenSource Stop, Task Pump)> watchers = [];
     private readonly CancellationTokenSource closing = new();
     private long nextWatchId;
 
-    public WatchSession(Member member) : this(member.Log.Watches, member.Header)
+    /// <summary>What etcd's watch server adds to --max-request-bytes for its fragment limit (its gRPC overhead).</summary>
+    public const int FragmentOverheadBytes = 512 * 1024;
+
+    public WatchSession(Member member)
+        : this(member.Log.Watches, member.Header, fragmentLimitBytes: member.Options.MaxRequestBytes + FragmentOverheadBytes)
     {
     }
 
     /// <param name="header">the response header for a revision.</param>
     /// <param name="progressNotifyInterval">how often a watcher created with progress_notify that received nothing
     /// meanwhile gets an empty response with the current revision (etcd's default: 10 minutes).</param>
-    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null)
+    /// <param name="fragmentLimitBytes">a watcher created with fragment=true gets responses of this size or more
+    /// split into fragments (see <see cref="WatchFragments"/>); etcd's limit is --max-request-bytes + 512 KiB.</param>
+    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null, int fragmentLimitBytes = int.MaxValue)
     {
         this.hub = hub;
         this.header = header;
         this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
+        this.fragmentLimitBytes = fragmentLimitBytes;
     }
 
     public ChannelReader<WatchResponse> Responses => responses.Reader;
@@ -87,11 +95,12 @@ public sealed class WatchSession : IAsyncDisposable
         var watcher = hub.Watch(spec);
         await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Created = true }, cancellationToken);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
-        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create.ProgressNotify, stop.Token), CancellationToken.None));
+        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create, stop.Token), CancellationToken.None));
     }
 
-    private async Task PumpAsync(long id, Watcher watcher, bool progressNotify, CancellationToken cancellationToken)
+    private async Task PumpAsync(long id, Watcher watcher, WatchCreateRequest create, CancellationToken cancellationToken)
     {
+        var progressNotify = create.ProgressNotify;
         try
         {
             while (true)
@@ -116,7 +125,11 @@ public sealed class WatchSession : IAsyncDisposable
                 }
                 var response = new WatchResponse { Header = header(batch.Revision), WatchId = id };
                 response.Events.AddRange(batch.Events);
-                await SendAsync(response, cancellationToken);
+                if (!create.Fragment) await SendAsync(response, cancellationToken);
+                else
+                {
+                    foreach (var part in WatchFragments.Split(response, fragmentLimitBytes)) await SendAsync(part, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException)
