@@ -100,4 +100,141 @@ public sealed class WatchGrpcTests(ITestOutputHelper log)
         }
         return [.. lines.OrderBy(pair => names[pair.Key], StringComparer.Ordinal).SelectMany(pair => pair.Value.Select(line => $"{names[pair.Key]}: {line}"))];
     }
+
+    /// <summary>VmRSS and RssAnon of a process in bytes, from /proc/&lt;pid&gt;/status.</summary>
+    private static (long VmRss, long RssAnon) Memory(int pid)
+    {
+        long Field(string[] lines, string name) =>
+            long.Parse(lines.Single(line => line.StartsWith(name + ":", StringComparison.Ordinal))[(name.Length + 1)..].Trim().Split(' ')[0]) * 1024;
+        var lines = File.ReadAllLines($"/proc/{pid}/status");
+        return (Field(lines, "VmRSS"), Field(lines, "RssAnon"));
+    }
+
+    /// <summary>Samples a process's VmRSS and RssAnon every 100 ms and keeps the peaks.</summary>
+    private sealed class MemorySampler : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource stop = new();
+        private readonly Task loop;
+        private long peakVmRss;
+        private long peakRssAnon;
+
+        public MemorySampler(int pid)
+        {
+            Baseline = Memory(pid);
+            loop = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        var now = Memory(pid);
+                        Interlocked.Exchange(ref peakVmRss, Math.Max(Interlocked.Read(ref peakVmRss), now.VmRss));
+                        Interlocked.Exchange(ref peakRssAnon, Math.Max(Interlocked.Read(ref peakRssAnon), now.RssAnon));
+                        await Task.Delay(100, stop.Token);
+                    }
+                    catch (Exception exception) when (exception is OperationCanceledException or IOException)
+                    {
+                        return; // stopped, or the process is gone
+                    }
+                }
+            });
+        }
+
+        public (long VmRss, long RssAnon) Baseline { get; }
+
+        public (long VmRss, long RssAnon) Peak => (Interlocked.Read(ref peakVmRss), Interlocked.Read(ref peakRssAnon));
+
+        /// <summary>How much the anonymous memory (the heap, not LMDB's file-backed map) grew, at its peak.</summary>
+        public long RssAnonGrowth => Peak.RssAnon - Baseline.RssAnon;
+
+        public override string ToString() =>
+            $"VmRSS {Baseline.VmRss >> 20} → peak {Peak.VmRss >> 20} MiB, RssAnon {Baseline.RssAnon >> 20} → peak {Peak.RssAnon >> 20} MiB";
+
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await loop;
+            stop.Dispose();
+        }
+    }
+
+    private static ServerProcess WorkstationGc(ServerProcess server)
+    {
+        server.Environment["DOTNET_gcServer"] = "0";
+        return server;
+    }
+
+    private const int SlowPuts = 10_000;
+    private const int SlowValueBytes = 32 * 1024;
+
+    /// <summary>10,000 puts of 32 KiB under slow/ from 16 concurrent callers; all must succeed (a generous liveness
+    /// deadline, no timing assertion). Returns each put's revision.</summary>
+    private static async Task<long[]> PutSlowKeysAsync(ServerProcess server)
+    {
+        using var channel = GrpcChannel.ForAddress(server.Url);
+        var kv = new KV.KVClient(channel);
+        var revisions = new long[SlowPuts];
+        var next = -1;
+        var value = Filled(SlowValueBytes, 'v');
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < SlowPuts; i = Interlocked.Increment(ref next))
+                revisions[i] = (await kv.PutAsync(new PutRequest { Key = Bytes($"slow/{i:D5}"), Value = value },
+                    deadline: DateTime.UtcNow.AddMinutes(2))).Header.Revision;
+        }))).WaitAsync(TimeSpan.FromMinutes(5));
+        return revisions;
+    }
+
+    /// <summary>A real gRPC client opens a watch and stops reading it (HTTP/2 flow control then stalls the server's
+    /// writes); 10,000 puts of 32 KiB (320 MB of events) from another client must all succeed. Then the client reads
+    /// again and must get every put, in revision order, once. Throughout, the server's memory must stay far below what
+    /// keeping those events for the slow client would take: the same puts on a second server without any watcher
+    /// give the write path's own growth, and the stalled watcher may add at most 160 MiB to it (its bounded queue and
+    /// stream buffers take a few MiB, the catch-up's 3 MiB responses churn the large-object heap by about 110 MiB;
+    /// before the byte bounds the stalled watcher added about 290 MiB during the puts alone); the whole resident set,
+    /// LMDB's file-backed map included, stays under 1.5 GiB. Both servers run the workstation GC (DOTNET_gcServer=0):
+    /// the server GC's large per-core allocation budgets make RSS follow the allocation rate (hundreds of MiB here
+    /// whether or not anyone watches) rather than what is kept. Only liveness deadlines.</summary>
+    [Fact]
+    public async Task A_stalled_watch_reader_neither_blocks_10000_puts_nor_grows_server_memory_and_then_gets_every_event()
+    {
+        long controlGrowth;
+        await using (var control = WorkstationGc(ServerProcess.HttpKv()))
+        {
+            await control.StartAsync();
+            await using var sampler = new MemorySampler(control.Pid);
+            await PutSlowKeysAsync(control);
+            controlGrowth = sampler.RssAnonGrowth;
+            log.WriteLine($"without a watcher: {sampler}");
+        }
+
+        await using var server = WorkstationGc(ServerProcess.HttpKv());
+        await server.StartAsync();
+        using var watchChannel = GrpcChannel.ForAddress(server.Url);
+        using var watch = new WatchStream(new Watch.WatchClient(watchChannel).Watch());
+        await watch.CreateAsync(new WatchCreateRequest { Key = Bytes("slow/"), RangeEnd = Bytes("slow0") });
+        // The client now reads nothing until every put is done.
+        await using var memory = new MemorySampler(server.Pid);
+        var revisions = await PutSlowKeysAsync(server);
+        log.WriteLine($"with a stalled watcher, after the puts: {memory}");
+
+        var expected = revisions.Order().ToList();
+        var received = new List<long>();
+        var value = Filled(SlowValueBytes, 'v');
+        while (received.Count < SlowPuts)
+        {
+            var response = await watch.NextAsync();
+            Assert.False(response.Canceled, $"cancelled: {response.CancelReason} (compact revision {response.CompactRevision})");
+            foreach (var change in response.Events)
+            {
+                Assert.Equal(value, change.Kv.Value);
+                received.Add(change.Kv.ModRevision);
+            }
+        }
+        log.WriteLine($"with a stalled watcher, after catching up: {memory}");
+        Assert.Equal(expected, received);
+        Assert.True(memory.RssAnonGrowth < controlGrowth + (160L << 20),
+            $"RssAnon grew by {memory.RssAnonGrowth >> 20} MiB with the stalled watcher, {controlGrowth >> 20} MiB without");
+        Assert.True(memory.Peak.VmRss < 3L << 29, $"VmRSS reached {memory.Peak.VmRss >> 20} MiB");
+    }
 }

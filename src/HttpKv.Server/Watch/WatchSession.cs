@@ -12,6 +12,10 @@ public sealed class WatchSession : IAsyncDisposable
 {
     private const int MaxPendingResponses = 64;
 
+    /// <summary>The responses waiting for the client may hold this many bytes (one response more when none waits):
+    /// with history chunks of up to 4 MiB, a count alone would let a slow client pin 64 of them.</summary>
+    public const long MaxPendingBytes = 4 << 20;
+
     /// <summary>etcd's default --experimental-watch-progress-notify-interval.</summary>
     public static readonly TimeSpan DefaultProgressNotifyInterval = TimeSpan.FromMinutes(10);
 
@@ -23,6 +27,9 @@ public sealed class WatchSession : IAsyncDisposable
         new BoundedChannelOptions(MaxPendingResponses) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Dictionary<long, (Watcher Watcher, CancellationTokenSource Stop, Task Pump)> watchers = [];
     private readonly CancellationTokenSource closing = new();
+    private readonly Lock budgetGate = new();
+    private long pendingBytes;
+    private TaskCompletionSource? budgetFreed;
     private long nextWatchId;
 
     /// <summary>What etcd's watch server adds to --max-request-bytes for its fragment limit (its gRPC overhead).</summary>
@@ -44,9 +51,11 @@ public sealed class WatchSession : IAsyncDisposable
         this.header = header;
         this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
         this.fragmentLimitBytes = fragmentLimitBytes;
+        Responses = new BudgetedReader(this, responses.Reader);
     }
 
-    public ChannelReader<WatchResponse> Responses => responses.Reader;
+    /// <summary>The responses for the client, in order; taking one frees its bytes for the next.</summary>
+    public ChannelReader<WatchResponse> Responses { get; }
 
     /// <summary>Handles one request from the client; call from one reader at a time.</summary>
     public async Task HandleAsync(WatchRequest request, CancellationToken cancellationToken)
@@ -155,8 +164,61 @@ public sealed class WatchSession : IAsyncDisposable
         await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Canceled = true }, cancellationToken);
     }
 
-    private ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken) =>
-        responses.Writer.WriteAsync(response, cancellationToken);
+    /// <summary>Queues a response for the client once the pending bytes allow it (see <see cref="MaxPendingBytes"/>).</summary>
+    private async ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken)
+    {
+        long size = response.CalculateSize();
+        while (true)
+        {
+            Task freed;
+            lock (budgetGate)
+            {
+                if (pendingBytes == 0 || pendingBytes + size <= MaxPendingBytes)
+                {
+                    pendingBytes += size;
+                    break;
+                }
+                freed = (budgetFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await freed.WaitAsync(cancellationToken);
+        }
+        try
+        {
+            await responses.Writer.WriteAsync(response, cancellationToken);
+        }
+        catch
+        {
+            Release(size);
+            throw;
+        }
+    }
+
+    private void Release(long size)
+    {
+        TaskCompletionSource? freed;
+        lock (budgetGate)
+        {
+            pendingBytes -= size;
+            freed = budgetFreed;
+            budgetFreed = null;
+        }
+        freed?.TrySetResult();
+    }
+
+    /// <summary>The response channel's reader that gives a response's bytes back to the budget when it is taken.</summary>
+    private sealed class BudgetedReader(WatchSession session, ChannelReader<WatchResponse> inner) : ChannelReader<WatchResponse>
+    {
+        public override Task Completion => inner.Completion;
+
+        public override bool TryRead([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out WatchResponse item)
+        {
+            if (!inner.TryRead(out item)) return false;
+            session.Release(item.CalculateSize());
+            return true;
+        }
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => inner.WaitToReadAsync(cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {
