@@ -18,6 +18,7 @@ public sealed class Member : IAsyncDisposable
     private readonly PeerTransport transport;
     private readonly ILogger logger;
     private readonly LeaseExpiry leaseExpiry;
+    private readonly LeaseCheckpointer? leaseCheckpointer;
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
@@ -31,6 +32,8 @@ public sealed class Member : IAsyncDisposable
         this.transport = transport;
         this.logger = logger;
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
+        if (options.ExperimentalEnableLeaseCheckpoint)
+            leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
     }
 
     public MemberOptions Options { get; }
@@ -101,6 +104,7 @@ public sealed class Member : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         await leaseExpiry.DisposeAsync();
+        if (leaseCheckpointer is not null) await leaseCheckpointer.DisposeAsync();
         await Log.DisposeAsync();
         await transport.DisposeAsync();
         wal.Dispose();

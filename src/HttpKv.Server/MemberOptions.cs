@@ -42,6 +42,14 @@ public sealed class MemberOptions
     /// <summary>Milliseconds without a leader before a member campaigns, etcd's --election-timeout.</summary>
     public int ElectionTimeout { get; set; } = 1000;
 
+    /// <summary>etcd's --experimental-enable-lease-checkpoint: the leader proposes the leases' remaining TTLs every
+    /// <see cref="LeaseCheckpointInterval"/>, so a new leader does not give them their whole TTL again.</summary>
+    public bool ExperimentalEnableLeaseCheckpoint { get; set; }
+
+    /// <summary>How often the leader checkpoints lease TTLs (etcd's default 5 minutes; etcd has no flag for it, so
+    /// it is set in appsettings.json or HttpKv__LeaseCheckpointInterval).</summary>
+    public TimeSpan LeaseCheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     public const long DefaultQuotaBackendBytes = 2L << 30;
 
     /// <summary>The address space LMDB reserves for the backend file (sparse: it costs no disk until used): room for

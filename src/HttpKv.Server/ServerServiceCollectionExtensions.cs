@@ -13,6 +13,7 @@ public static class ServerServiceCollectionExtensions
             .BindConfiguration(MemberOptions.Section)
             .Validate(options => options.MaxRequestBytes > 0, "--max-request-bytes must be positive")
             .Validate(options => options.MaxTxnOps > 0, "--max-txn-ops must be positive")
+            .Validate(options => options.LeaseCheckpointInterval > TimeSpan.Zero, "the lease checkpoint interval must be positive")
             .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
             .ValidateOnStart();
         services.AddSingleton<MemberHost>();

@@ -152,6 +152,8 @@ public sealed partial class ClusterLog
                 return (request.Id, Lessor.ApplyGrant(batch, entry.Index, request.LeaseGrant));
             case LogRequest.RequestOneofCase.LeaseRevoke:
                 return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
+            case LogRequest.RequestOneofCase.LeaseCheckpoint:
+                return (request.Id, Lessor.ApplyCheckpoint(batch, entry.Index, request.LeaseCheckpoint));
         }
         try
         {

@@ -71,7 +71,14 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             return call.ResponseStream.Current;
         }
         await member.Log.WaitForAppliedCommitAsync(cancellationToken); // a lease granted under the previous leader is known
-        var ttl = member.Log.Lessor.Renew(request.ID);
+        var (ttl, clearCheckpoint) = member.Log.Lessor.Renew(request.ID);
+        if (clearCheckpoint)
+        {
+            // As etcd's Renew: the lease runs its whole TTL again, so its checkpointed remaining TTL must go everywhere.
+            var clear = new LeaseCheckpointRequest();
+            clear.Checkpoints.Add(new LeaseCheckpoint { ID = request.ID, RemainingTTL = 0 });
+            await member.Log.ProposeAsync(new LogRequest { LeaseCheckpoint = clear }, cancellationToken);
+        }
         return new LeaseKeepAliveResponse { Header = member.Header(member.Stores.Current.CurrentRevision), ID = request.ID, TTL = ttl };
     }
 
