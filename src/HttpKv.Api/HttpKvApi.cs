@@ -26,6 +26,7 @@ public static class HttpKvApi
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<EtcdExceptionInterceptor>();
+            options.Interceptors.Add<AuthorizationInterceptor>();
             options.MaxSendMessageSize = null;
         });
         services.AddOptions<GrpcServiceOptions>().Configure<MemberHost>((options, host) =>
@@ -43,13 +44,14 @@ public static class HttpKvApi
         app.MapGrpcService<LeaseGrpcService>();
         app.MapGrpcService<LockGrpcService>();
         app.MapGrpcService<ElectionGrpcService>();
+        app.MapGrpcService<AuthGrpcService>();
         var options = app.Services.GetRequiredService<MemberHost>().Options;
         var peerHosts = MemberOptions.SplitUrls(options.ListenPeerUrls)
             .Select(url => new Uri(url)).Select(uri => $"*:{uri.Port}").ToArray();
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
-            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway().MapAuthGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();

@@ -3,6 +3,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
+using HttpKv.Storage;
 using HttpKv.Storage.Backend;
 using Mvccpb;
 
@@ -408,10 +409,12 @@ public sealed class ApplyBatch : IDisposable, IValueSource
                 if (value is null) write.Delete(store.MetaBucket, metaKey);
                 else write.Put(store.MetaBucket, metaKey, value);
             }
+            Failpoints.Hit(compactTo is null ? "backendBeforeCommit" : "compactBeforeCommit");
             index.Lock.EnterWriteLock();
             try
             {
                 write.Commit();
+                Failpoints.Hit("backendAfterCommit");
                 if (compactTo is { } compactIndexAt) CompactIndex(compactIndexAt);
                 store.Publish(new StoreState(currentRevision, compactedRevision, consistentIndex));
             }

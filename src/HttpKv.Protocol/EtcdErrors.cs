@@ -37,5 +37,22 @@ public static class EtcdErrors
     public static readonly EtcdError TimeoutWaitAppliedIndex = new("etcdserver: request timed out, waiting for the applied index took too long", StatusCode.Unavailable);
     public static readonly EtcdError TooManyRequests = new("etcdserver: too many requests", StatusCode.ResourceExhausted);
     public static readonly EtcdError Corrupt = new("etcdserver: corrupt cluster", StatusCode.DataLoss);
+    public static readonly EtcdError RootUserNotExist = new("etcdserver: root user does not exist", StatusCode.FailedPrecondition);
+    public static readonly EtcdError RootRoleNotExist = new("etcdserver: root user does not have root role", StatusCode.FailedPrecondition);
+    public static readonly EtcdError UserAlreadyExist = new("etcdserver: user name already exists", StatusCode.FailedPrecondition);
+    public static readonly EtcdError UserEmpty = new("etcdserver: user name is empty", StatusCode.InvalidArgument);
+    public static readonly EtcdError UserNotFound = new("etcdserver: user name not found", StatusCode.FailedPrecondition);
+    public static readonly EtcdError RoleAlreadyExist = new("etcdserver: role name already exists", StatusCode.FailedPrecondition);
+    public static readonly EtcdError RoleNotFound = new("etcdserver: role name not found", StatusCode.FailedPrecondition);
+    public static readonly EtcdError RoleEmpty = new("etcdserver: role name is empty", StatusCode.InvalidArgument);
+    public static readonly EtcdError AuthFailed = new("etcdserver: authentication failed, invalid user ID or password", StatusCode.InvalidArgument);
+    public static readonly EtcdError PermissionNotGiven = new("etcdserver: permission not given", StatusCode.InvalidArgument);
+    public static readonly EtcdError PermissionDenied = new("etcdserver: permission denied", StatusCode.PermissionDenied);
+    public static readonly EtcdError RoleNotGranted = new("etcdserver: role is not granted to the user", StatusCode.FailedPrecondition);
+    public static readonly EtcdError PermissionNotGranted = new("etcdserver: permission is not granted to the role", StatusCode.FailedPrecondition);
+    public static readonly EtcdError AuthNotEnabled = new("etcdserver: authentication is not enabled", StatusCode.FailedPrecondition);
+    public static readonly EtcdError InvalidAuthToken = new("etcdserver: invalid auth token", StatusCode.Unauthenticated);
+    public static readonly EtcdError InvalidAuthManagement = new("etcdserver: invalid auth management", StatusCode.InvalidArgument);
+    public static readonly EtcdError AuthOldRevision = new("etcdserver: revision of auth store is old", StatusCode.InvalidArgument);
     public static readonly EtcdError NotCapable = new("etcdserver: not capable", StatusCode.Unavailable);
 }

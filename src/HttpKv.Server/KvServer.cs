@@ -42,12 +42,6 @@ public sealed class KvServer(MemberHost host) : IKvService
     public async Task<CompactionResponse> CompactAsync(CompactionRequest request, CancellationToken cancellationToken) =>
         await ProposeAsync<CompactionResponse>(new LogRequest { Compaction = request }, cancellationToken);
 
-    private async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader
-    {
-        var member = await host.Ready;
-        if (request.CalculateSize() > member.Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
-        var response = (T)await member.Log.ProposeAsync(request, cancellationToken);
-        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
-        return response;
-    }
+    private async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader =>
+        await (await host.Ready).ProposeAsync<T>(request, cancellationToken);
 }

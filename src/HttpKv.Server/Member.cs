@@ -5,6 +5,7 @@ using HttpKv.Protocol.Internal;
 using HttpKv.Server.Cluster;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
+using HttpKv.Storage;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 
@@ -43,6 +44,10 @@ public sealed class Member : IAsyncDisposable
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, ILoggerFactory loggerFactory)
     {
+        if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
+        if (Failpoints.Active.Length > 0)
+            loggerFactory.CreateLogger<Member>().LogWarning("Failpoints enabled ({Variable}={Failpoints}): this member will crash or stall on purpose",
+                Failpoints.Variable, Failpoints.Active);
         var dataDir = Path.GetFullPath(options.ResolvedDataDir);
         var snapDir = Path.Combine(dataDir, "member", "snap");
         Directory.CreateDirectory(snapDir);
@@ -89,6 +94,18 @@ public sealed class Member : IAsyncDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(Options.HeartbeatInterval), cancellationToken);
             }
         }
+    }
+
+    /// <summary>Sends a request through the log on behalf of the current caller (<see cref="Auth.RequestCaller"/>) and
+    /// answers with its applied result, header filled.</summary>
+    public async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
+        if (request.CalculateSize() > Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
+        var response = (T)await Log.ProposeAsync(request, cancellationToken);
+        response.Header = Header(response.Header?.Revision ?? Stores.Current.CurrentRevision);
+        return response;
     }
 
     /// <summary>The header etcd puts on every response.</summary>

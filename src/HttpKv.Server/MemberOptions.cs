@@ -49,6 +49,12 @@ public sealed class MemberOptions
     /// <summary>How often the leader checkpoints lease TTLs (etcd's default 5 minutes; etcd has no flag for it, so
     /// it is set in appsettings.json or HttpKv__LeaseCheckpointInterval).</summary>
     public TimeSpan LeaseCheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
+    public string AuthToken { get; set; } = "simple";
+    /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>
+    public int AuthTokenTtl { get; set; } = 300;
+    /// <summary>bcrypt's cost for password hashes (etcd's --bcrypt-cost, 4 to 31).</summary>
+    public int BcryptCost { get; set; } = 10;
 
     public const long DefaultQuotaBackendBytes = 2L << 30;
 

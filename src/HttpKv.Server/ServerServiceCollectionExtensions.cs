@@ -15,6 +15,8 @@ public static class ServerServiceCollectionExtensions
             .Validate(options => options.MaxTxnOps > 0, "--max-txn-ops must be positive")
             .Validate(options => options.LeaseCheckpointInterval > TimeSpan.Zero, "the lease checkpoint interval must be positive")
             .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
+            .Validate(options => options.BcryptCost is >= 4 and <= 31, "--bcrypt-cost must be between 4 and 31")
+            .Validate(options => options.AuthTokenTtl > 0, "--auth-token-ttl must be positive")
             .ValidateOnStart();
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
@@ -22,6 +24,8 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<IClusterService, ClusterServer>();
         services.AddSingleton<IMaintenanceService, MaintenanceServer>();
         services.AddSingleton<Leases.ILeaseService, Leases.LeaseServer>();
+        services.AddSingleton<Auth.IAuthService, Auth.AuthServer>();
+        services.AddSingleton<Auth.Authorizer>();
         services.AddSingleton<Concurrency.ConcurrencyServer>();
         services.AddSingleton<Concurrency.ILockService>(provider => provider.GetRequiredService<Concurrency.ConcurrencyServer>());
         services.AddSingleton<Concurrency.IElectionService>(provider => provider.GetRequiredService<Concurrency.ConcurrencyServer>());

@@ -53,6 +53,15 @@ public static class ConcurrencyGatewayEndpoints
             await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
             return;
         }
+        try
+        {
+            await context.AuthorizeAsync(request);
+        }
+        catch (EtcdException refused)
+        {
+            await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
+            return;
+        }
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await context.Response.Body.FlushAsync(context.RequestAborted);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
+using HttpKv.Server.Auth;
 using Microsoft.AspNetCore.Http;
 
 namespace HttpKv.Api.Gateway;
@@ -36,6 +37,7 @@ public static class GatewayEndpoint
 
         try
         {
+            RequestCaller.Current = await context.AuthorizeAsync(request); // flows into the call: its proposals carry the caller
             var response = await call(request, context.RequestAborted);
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/json";

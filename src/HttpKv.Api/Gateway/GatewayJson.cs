@@ -24,6 +24,8 @@ public static class GatewayJson
     public static TRequest ReadRequest<TRequest>(ReadOnlySpan<byte> body) where TRequest : IMessage<TRequest>, new()
     {
         if (body.Trim(" \t\r\n"u8).IsEmpty) return new TRequest();
+        // JSON is UTF-8; refusing other bytes here keeps them from failing deep inside a transcoder as a 500.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw new FormatException("the request body is not valid UTF-8");
         var reader = new Utf8JsonReader(body);
         using var document = JsonDocument.ParseValue(ref reader);
         if (document.RootElement.ValueKind == JsonValueKind.Null) return new TRequest();

@@ -6,7 +6,9 @@ using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
 using HttpKv.Server;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Watch;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -68,7 +70,8 @@ public static class WatchGatewayEndpoints
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
-        await using var session = new WatchSession(member);
+        await using var session = CallerCredentials.NewWatchSession(member, context.RequestServices.GetRequiredService<Authorizer>(),
+            CallerCredentials.FromHttp(context));
         try
         {
             var feeding = Task.Run(async () =>
@@ -155,6 +158,18 @@ public static class WatchGatewayEndpoints
         }
         var member = await host.Ready;
         var aborted = context.RequestAborted;
+        try
+        {
+            await context.AuthorizeAsync(new WatchCreateRequest
+            {
+                Key = ByteString.CopyFrom(keyBytes), RangeEnd = ByteString.CopyFrom(prefix ? PrefixEnd(keyBytes) : []),
+            });
+        }
+        catch (EtcdException refused)
+        {
+            await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
+            return;
+        }
         var spec = new WatchSpec(keyBytes, prefix ? PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
         using var watcher = member.Log.Watches.Watch(spec);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();

@@ -1,18 +1,19 @@
 using Etcdserverpb;
 using Grpc.Core;
 using HttpKv.Server;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Watch;
 
 namespace HttpKv.Api.Grpc;
 
 /// <summary>etcd's <c>etcdserverpb.Watch</c> bidirectional stream over the member's watch hub.</summary>
-public sealed class WatchGrpcService(MemberHost host) : Etcdserverpb.Watch.WatchBase
+public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : Etcdserverpb.Watch.WatchBase
 {
     public override async Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context)
     {
         var member = await host.Ready;
         var aborted = context.CancellationToken;
-        await using var session = new WatchSession(member);
+        await using var session = CallerCredentials.NewWatchSession(member, authorizer, CallerCredentials.FromGrpc(context));
         var writer = Task.Run(async () =>
         {
             await foreach (var response in session.Responses.ReadAllAsync(aborted)) await responseStream.WriteAsync(response, aborted);

@@ -2,6 +2,7 @@ using Grpc.Net.Client;
 using HttpKv.Mvcc;
 using HttpKv.Protocol.Peer;
 using HttpKv.Raft;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
@@ -68,6 +69,9 @@ public static class ClusterBootstrap
         var tick = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval);
         var lessor = new Lessor(Lessor.MinTtlFor(electionTicks, tick), TimeProvider.System);
         lessor.Restore(start.Stores.Current);
+        var auth = new AuthStore(TokenProviders.Create(start.Options.AuthToken, TimeSpan.FromSeconds(start.Options.AuthTokenTtl), TimeProvider.System),
+            start.Options.BcryptCost);
+        auth.Restore(start.Stores.Current);
         if (confState.Voters.Count == 1 && confState.Voters[0] == memberId) node.Campaign(); // a lone voter need not wait an election timeout
         var log = new ClusterLog(node, storage, start.Wal, start.Stores, transport, membership, new ClusterLogOptions
         {
@@ -81,6 +85,7 @@ public static class ClusterBootstrap
         {
             BackendPath = start.BackendPath,
             OpenStore = start.OpenStore,
+            Auth = auth,
         };
         log.SetConfState(confState);
         transport.RemovedByPeer += log.OnRemovedByPeer;

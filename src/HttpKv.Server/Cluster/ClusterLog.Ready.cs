@@ -3,6 +3,7 @@ using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
 using HttpKv.Raft;
+using HttpKv.Storage;
 using Microsoft.Extensions.Logging;
 using WalEntry = HttpKv.Storage.Wal.LogEntry;
 using WalHardState = HttpKv.Storage.Wal.HardState;
@@ -52,7 +53,11 @@ public sealed partial class ClusterLog
         if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
         await PersistAsync(ready);
         Send(ready.Messages);
-        if (ready.CommittedEntries.Count > 0) Apply(ready.CommittedEntries);
+        if (ready.CommittedEntries.Count > 0)
+        {
+            Failpoints.Hit("raftBeforeApply");
+            Apply(ready.CommittedEntries);
+        }
         foreach (var read in ready.ReadStates) readRounds.Complete(this, read.RequestContext.Span, read.Index);
         node.Advance(ready);
         MaybeSnapshot();
@@ -154,6 +159,12 @@ public sealed partial class ClusterLog
                 return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
             case LogRequest.RequestOneofCase.LeaseCheckpoint:
                 return (request.Id, Lessor.ApplyCheckpoint(batch, entry.Index, request.LeaseCheckpoint));
+            case LogRequest.RequestOneofCase.Auth:
+                return (request.Id, Auth.Apply(batch, entry.Index, request.Auth));
+            case LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn
+                when Auth.CheckAtApply(request.AuthRevision) is { } refused:
+                batch.MarkApplied(entry.Index); // as etcd: the auth store changed since the caller was checked
+                return (request.Id, refused.ToException());
         }
         try
         {

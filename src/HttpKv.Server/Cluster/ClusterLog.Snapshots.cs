@@ -1,5 +1,6 @@
 using HttpKv.Mvcc;
 using HttpKv.Raft;
+using HttpKv.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server.Cluster;
@@ -48,6 +49,7 @@ public sealed partial class ClusterLog
             });
             await using (var data = File.OpenRead(path))
             {
+                Failpoints.Hit("snapshotBeforeSend");
                 await transport.SendSnapshotAsync(message.To, message.Encode(), data, stopping.Token);
             }
             succeeded = true;
@@ -78,6 +80,7 @@ public sealed partial class ClusterLog
 
     private void InstallSnapshot(Snapshot snapshot)
     {
+        Failpoints.Hit("snapshotBeforeInstall");
         if (!receivedSnapshots.Remove(snapshot.Metadata.Index, out var path))
             throw new InvalidOperationException($"Raft asked to install a snapshot at index {snapshot.Metadata.Index} whose backend file never arrived");
         stores.Replace(() =>
@@ -91,6 +94,7 @@ public sealed partial class ClusterLog
         membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         Lessor.Restore(store);
+        Auth.Restore(store);
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
         Applied.Advance(store.ConsistentIndex, snapshot.Metadata.Term);

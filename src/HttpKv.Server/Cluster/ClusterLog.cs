@@ -103,6 +103,9 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>The member's leases, kept by this log's apply loop.</summary>
     public Lessor Lessor { get; }
 
+    /// <summary>The member's users, roles and auth switch, kept by this log's apply loop.</summary>
+    public required Auth.AuthStore Auth { get; init; }
+
     /// <summary>A new lease ID, unique in the cluster as a request ID (and positive, as etcd's).</summary>
     public long NewLeaseId()
     {

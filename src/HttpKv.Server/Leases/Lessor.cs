@@ -256,6 +256,12 @@ public sealed class Lessor : ILeaseTracker
         }
     }
 
+    /// <summary>The keys attached to a lease (none if it does not exist).</summary>
+    public IReadOnlyList<ByteString> Keys(long id)
+    {
+        lock (gate) return leases.TryGetValue(id, out var lease) ? [.. lease.Keys] : [];
+    }
+
     public IReadOnlyList<long> Ids()
     {
         lock (gate) return [.. leases.Keys.Order()];

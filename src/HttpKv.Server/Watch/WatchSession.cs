@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Etcdserverpb;
+using HttpKv.Protocol;
 
 namespace HttpKv.Server.Watch;
 
@@ -57,6 +58,10 @@ public sealed class WatchSession : IAsyncDisposable
     /// <summary>The responses for the client, in order; taking one frees its bytes for the next.</summary>
     public ChannelReader<WatchResponse> Responses { get; }
 
+    /// <summary>Checks each create request (the caller's read permission on its range); throws an EtcdException to
+    /// refuse it, which the client sees as etcd shows it: a created-and-cancelled response with watch ID -1.</summary>
+    public Func<WatchCreateRequest, ValueTask>? Authorize { get; init; }
+
     /// <summary>Handles one request from the client; call from one reader at a time.</summary>
     public async Task HandleAsync(WatchRequest request, CancellationToken cancellationToken)
     {
@@ -76,6 +81,22 @@ public sealed class WatchSession : IAsyncDisposable
 
     private async Task CreateAsync(WatchCreateRequest create, CancellationToken cancellationToken)
     {
+        if (Authorize is not null)
+        {
+            try
+            {
+                await Authorize(create);
+            }
+            catch (EtcdException refused)
+            {
+                await SendAsync(new WatchResponse
+                {
+                    Header = header(hub.Revision), WatchId = -1, Created = true, Canceled = true,
+                    CancelReason = $"rpc error: code = {refused.Error.Code} desc = {refused.Error.Message}",
+                }, cancellationToken);
+                return;
+            }
+        }
         long id;
         lock (watchers)
         {

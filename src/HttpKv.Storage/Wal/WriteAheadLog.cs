@@ -412,10 +412,13 @@ public sealed class WriteAheadLog : IDisposable
             BeforeBatchWrite?.Invoke();
             if (length > 0)
             {
+                Failpoints.Hit("walBeforeWrite");
                 _segment.Write(buffer, 0, length);
                 _segmentBytes += length;
+                Failpoints.Hit("walBeforeSync");
                 FileSync.SyncData(_segment);
                 Interlocked.Increment(ref _fsyncCount);
+                Failpoints.Hit("walAfterSync");
             }
         }
         catch (Exception exception)

@@ -95,9 +95,9 @@ public static class EtcdFlags
         new("tls-max-version", EtcdFlagKind.String, "", No),
 
         // Auth
-        new("auth-token", EtcdFlagKind.String, "simple", No),
-        new("bcrypt-cost", EtcdFlagKind.UInt, "10", No),
-        new("auth-token-ttl", EtcdFlagKind.UInt, "300", No),
+        new("auth-token", EtcdFlagKind.String, "simple", Yes),
+        new("bcrypt-cost", EtcdFlagKind.UInt, "10", Yes),
+        new("auth-token-ttl", EtcdFlagKind.UInt, "300", Yes),
 
         // Profiling and monitoring
         new("enable-pprof", EtcdFlagKind.Bool, "false", No),

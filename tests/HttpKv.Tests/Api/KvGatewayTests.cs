@@ -80,6 +80,15 @@ public sealed class KvGatewayTests : MemberTest
         await Client.PostOkAsync("/v3/kv/put", new { key = B64("after"), value = B64("ok") });
     }
 
+    [Fact]
+    public async Task A_body_that_is_not_utf8_gets_400_not_500()
+    {
+        using var content = new ByteArrayContent([.. "{\""u8, 0xff, 0xfe, .. "me\":\"r\"}"u8]);
+        using var response = await Client.PostAsync("/v3/kv/put", content);
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("not valid UTF-8", await response.Content.ReadAsStringAsync());
+    }
+
     public static TheoryData<string, object, int, int, string> EtcdErrors => new()
     {
         { "/v3/kv/put", new { value = B64("v") }, 400, 3, "etcdserver: key is not provided" },

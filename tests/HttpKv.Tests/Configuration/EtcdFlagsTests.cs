@@ -11,6 +11,7 @@ public sealed class EtcdFlagsTests
         "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level",
         "auto-compaction-mode", "auto-compaction-retention", "snapshot-count", "heartbeat-interval",
         "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "experimental-enable-lease-checkpoint", "max-learners", "version", "help",
+        "auth-token", "auth-token-ttl", "bcrypt-cost",
     ];
 
     /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>

@@ -14,6 +14,7 @@ internal sealed class ManualClock : TimeProvider
     private long ticks = 1_000_000;
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
     public override long GetTimestamp() => Interlocked.Read(ref ticks);
+    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
     public void Advance(TimeSpan span) => Interlocked.Add(ref ticks, span.Ticks);
 }
 

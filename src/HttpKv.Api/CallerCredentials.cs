@@ -1,0 +1,43 @@
+using System.Security.Cryptography.X509Certificates;
+using Google.Protobuf;
+using Grpc.Core;
+using HttpKv.Server;
+using HttpKv.Server.Auth;
+using HttpKv.Server.Watch;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HttpKv.Api;
+
+/// <summary>Reads who a request says it is, the same way for both doors: a token (gRPC metadata <c>token</c>, else
+/// <c>authorization</c>; HTTP <c>Authorization</c>, else grpc-gateway's <c>Grpc-Metadata-Token</c>), and the common name
+/// of the client certificate the TLS handshake verified.</summary>
+public static class CallerCredentials
+{
+    public static Credentials FromHttp(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var headers = context.Request.Headers;
+        var token = headers.Authorization.FirstOrDefault() ?? headers["Grpc-Metadata-Token"].FirstOrDefault();
+        return new Credentials(Credentials.TokenFrom(token), CommonName(context));
+    }
+
+    public static Credentials FromGrpc(ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var token = context.RequestHeaders.GetValue("token") ?? context.RequestHeaders.GetValue("authorization");
+        return new Credentials(Credentials.TokenFrom(token), CommonName(context.GetHttpContext()));
+    }
+
+    private static string? CommonName(HttpContext context) =>
+        context.Connection.ClientCertificate?.GetNameInfo(X509NameType.SimpleName, forIssuer: false) is { Length: > 0 } name ? name : null;
+
+    /// <summary>Identifies the caller and checks the request with the one <see cref="Authorizer"/>. The caller must
+    /// then set <see cref="RequestCaller.Current"/> itself: an async-local set in here would not flow back out.</summary>
+    public static ValueTask<AuthInfo?> AuthorizeAsync(this HttpContext context, IMessage request) =>
+        context.RequestServices.GetRequiredService<Authorizer>().AuthorizeAsync(request, FromHttp(context));
+
+    /// <summary>A watch stream whose every create request the <see cref="Authorizer"/> checks for this caller.</summary>
+    public static WatchSession NewWatchSession(Member member, Authorizer authorizer, Credentials credentials) =>
+        new(member) { Authorize = async create => await authorizer.AuthorizeAsync(create, credentials) };
+}

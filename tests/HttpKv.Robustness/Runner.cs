@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Text;
+using Etcdserverpb;
+using Grpc.Core;
+using Grpc.Net.Client;
+using HttpKv.Robustness.Checking;
+using HttpKv.Robustness.Cluster;
+using HttpKv.Robustness.Workload;
+
+namespace HttpKv.Robustness;
+
+/// <summary>The options of one run: the seed decides the workload's choices and the faults.</summary>
+public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, int Clients = 8, int Keys = 6)
+{
+    public string ReplayCommand =>
+        $"dotnet run -c Release --project tests/HttpKv.Robustness -- --seed {Seed} --duration {Duration.TotalSeconds:0}s --members {Members} --clients {Clients}";
+}
+
+/// <summary>What a run did and found.</summary>
+public sealed record RunReport(RunOptions Options, int Operations, int Unknown, IReadOnlyList<string> Faults, Verdict Linearizability,
+    IReadOnlyList<string> Problems, string? SavedTo)
+{
+    public bool Passed => Linearizability != Verdict.NotLinearizable && Problems.Count == 0;
+}
+
+/// <summary>One robustness run: form a real cluster, drive concurrent clients (half on gRPC, half on the JSON
+/// gateway) and watchers against it while
+/// injecting the seed's faults (kill -9 of a member or of the leader, SIGSTOP pauses longer than an election
+/// timeout, a crash at a failpoint of the write path), heal, then check the history: linearizable single-key operations, watch guarantees, and every
+/// member's HashKV equal at a common revision. A failing run keeps its data dir, logs and history, and prints
+/// the command that replays it.</summary>
+public static class Runner
+{
+    private const string Prefix = "k/";
+    /// <summary>kill -9 of a member, of the leader, SIGSTOP, a crash at a failpoint.</summary>
+    private const int FaultKinds = 4;
+    /// <summary>A run lasts its duration, but at least this many faults (one of each kind).</summary>
+    private const int MinFaults = FaultKinds;
+
+    /// <summary>The failpoints a running member's writes pass (the snapshot ones need a lagging follower).</summary>
+    private static readonly string[] CrashPoints =
+        ["walBeforeWrite", "walBeforeSync", "walAfterSync", "raftBeforeApply", "backendBeforeCommit", "backendAfterCommit"];
+
+    public static async Task<RunReport> RunAsync(RunOptions options, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(log);
+        var random = new Random(options.Seed);
+        var root = Directory.CreateTempSubdirectory($"httpkv-robustness-{options.Seed}-").FullName;
+        var history = new History();
+        var problems = new List<string>();
+        var keys = Enumerable.Range(0, options.Keys).Select(i => $"{Prefix}{i}").ToList();
+        var verdict = Verdict.Unknown;
+        await using (var cluster = new TestCluster(options.Members, root))
+        {
+            await cluster.StartAsync();
+            var endpoints = cluster.Members.Select(member => member.ClientUrl).ToList();
+            using var stop = new CancellationTokenSource();
+            var clients = Enumerable.Range(0, options.Clients).Select(i => new KvClient(i, endpoints, http: i % 2 == 1, history, new Random(random.Next()))).ToList();
+            var watches = cluster.Members.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
+            foreach (var watch in watches) history.Watches.Add(watch);
+            var running = clients.Select(client => client.RunAsync(keys, stop.Token))
+                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token))).ToList();
+            var faults = InjectFaultsAsync(cluster, history, new Random(random.Next()), options.Duration, log);
+            await faults;
+            await cluster.HealAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2)); // let clients and watchers catch up on a healthy cluster
+            await stop.CancelAsync();
+            await Task.WhenAll(running.Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
+            foreach (var client in clients) client.Dispose();
+
+            problems.AddRange(await CompareHashesAsync(cluster));
+            var operations = history.Operations;
+            var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
+            verdict = check.Verdict;
+            if (check.Verdict == Verdict.NotLinearizable)
+                problems.Add($"not linearizable on key {check.Key}:\n  " + string.Join("\n  ", check.Operations!.Select(op => op.ToString())));
+            problems.AddRange(WatchChecker.Check(history.Watches, operations));
+            if (problems.Count > 0) await SaveAsync(root, cluster, history, problems);
+        }
+        var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
+            problems.Count > 0 ? root : null);
+        if (problems.Count == 0) Directory.Delete(root, recursive: true);
+        return report;
+    }
+
+    private static async Task InjectFaultsAsync(TestCluster cluster, History history, Random random, TimeSpan duration, TextWriter log)
+    {
+        var watch = Stopwatch.StartNew();
+        var kinds = random.Next(FaultKinds); // the kinds take turns, from one the seed picks: every run sees each at least once
+        for (var injected = 0; watch.Elapsed < duration || injected < MinFaults; injected++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000, 2500)));
+            var kind = kinds++ % FaultKinds;
+            if (kind == 3)
+            {
+                await CrashAtFailpointAsync(cluster.Members[random.Next(cluster.Members.Count)], history, random, log);
+                continue;
+            }
+            var victim = kind == 1 ? await LeaderAsync(cluster) ?? cluster.Members[random.Next(cluster.Members.Count)] : cluster.Members[random.Next(cluster.Members.Count)];
+            var outage = TimeSpan.FromMilliseconds(random.Next(1500, 3000));
+            var fault = kind switch
+            {
+                0 => $"kill -9 {victim.Name} for {outage.TotalSeconds:0.0}s",
+                1 => $"kill -9 the leader {victim.Name} for {outage.TotalSeconds:0.0}s",
+                _ => $"SIGSTOP {victim.Name} for {outage.TotalSeconds:0.0}s",
+            };
+            history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
+            await log.WriteLineAsync($"  fault: {fault}");
+            if (kind == 2) await victim.PauseAsync();
+            else await victim.KillAsync();
+            await Task.Delay(outage);
+            if (kind == 2) await victim.ResumeAsync();
+            else await victim.StartAsync();
+        }
+    }
+
+    /// <summary>Restarts a member with a failpoint that crashes it a few writes later, as a power cut at that point of
+    /// the write path would; then starts it again as usual.</summary>
+    private static async Task CrashAtFailpointAsync(MemberProcess victim, History history, Random random, TextWriter log)
+    {
+        var failpoint = $"{CrashPoints[random.Next(CrashPoints.Length)]}=panic@{random.Next(2, 40)}";
+        var fault = $"{victim.Name} restarted with {failpoint}";
+        history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
+        await log.WriteLineAsync($"  fault: {fault}");
+        await victim.KillAsync();
+        var crashed = await victim.RunUntilFailpointAsync(failpoint, TimeSpan.FromSeconds(8));
+        history.Faults.Enqueue($"{history.Now / 1000} ms: {victim.Name} {(crashed ? "crashed at the failpoint" : "did not reach it in 8 s; killed")}");
+        await victim.KillAsync();
+        await victim.StartAsync();
+    }
+
+    private static async Task<MemberProcess?> LeaderAsync(TestCluster cluster)
+    {
+        foreach (var member in cluster.Members.Where(member => member.IsRunning && !member.IsPaused))
+        {
+            try
+            {
+                using var channel = GrpcChannel.ForAddress(member.ClientUrl);
+                var status = await new Maintenance.MaintenanceClient(channel).StatusAsync(new StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
+                if (status.Leader == status.Header.MemberId) return member;
+            }
+            catch (RpcException)
+            {
+                // down or without a leader: ask the next
+            }
+        }
+        return null;
+    }
+
+    /// <summary>After healing, every member must reach the same revision and hash its history to the same value.</summary>
+    private static async Task<IReadOnlyList<string>> CompareHashesAsync(TestCluster cluster)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var statuses = new List<(string Name, long Revision, uint Hash)>();
+            try
+            {
+                long target = 0;
+                foreach (var member in cluster.Members)
+                {
+                    using var channel = GrpcChannel.ForAddress(member.ClientUrl);
+                    var range = await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("k/") },
+                        deadline: DateTime.UtcNow.AddSeconds(5));
+                    target = Math.Max(target, range.Header.Revision);
+                }
+                foreach (var member in cluster.Members)
+                {
+                    using var channel = GrpcChannel.ForAddress(member.ClientUrl);
+                    var hash = await new Maintenance.MaintenanceClient(channel).HashKVAsync(new HashKVRequest { Revision = target },
+                        deadline: DateTime.UtcNow.AddSeconds(5));
+                    statuses.Add((member.Name, target, hash.Hash));
+                }
+                if (statuses.Select(status => status.Hash).Distinct().Count() == 1) return [];
+                if (DateTime.UtcNow > deadline)
+                    return [$"HashKV differs at revision {target}: " + string.Join(", ", statuses.Select(s => $"{s.Name} {s.Hash:x8}"))];
+            }
+            catch (RpcException exception) when (DateTime.UtcNow < deadline)
+            {
+                _ = exception; // a member still catching up (future revision) or restarting: ask again
+            }
+            catch (RpcException exception)
+            {
+                return [$"members did not converge for HashKV: {exception.Status.Detail}"];
+            }
+            await Task.Delay(500);
+        }
+    }
+
+    private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("problems:").AppendJoin('\n', problems).AppendLine().AppendLine("faults:").AppendJoin('\n', history.Faults).AppendLine();
+        text.AppendLine("operations (call order):").AppendJoin('\n', history.Operations).AppendLine();
+        foreach (var watch in history.Watches)
+            text.AppendLine($"watch {watch.Id} on {watch.Member} from {watch.StartRevision}, {watch.Reconnects} reconnects:")
+                .AppendJoin('\n', watch.Events.Select(e => $"  @{e.Revision} {(e.IsDelete ? "delete" : "put")} {e.Key} {e.Value}")).AppendLine();
+        await File.WriteAllTextAsync(Path.Combine(root, "history.txt"), text.ToString());
+        foreach (var member in cluster.Members) await File.WriteAllTextAsync(Path.Combine(root, member.Name + ".log"), member.Output);
+    }
+}

@@ -1,0 +1,252 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using static HttpKv.Tests.Api.Gateway;
+
+namespace HttpKv.Tests.Api;
+
+/// <summary>Users, roles and key-range permissions through both doors of one in-process member: the same Authorizer
+/// must answer the JSON routes and gRPC alike, with etcd's errors.</summary>
+public sealed class AuthTests : IAsyncLifetime
+{
+    private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4" });
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        client = factory.CreateClient();
+        // root (with the root role), and alice with READWRITE on the prefix a/, READ on b, WRITE on [c, d).
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "rootpw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
+        await client.PostOkAsync("/v3/auth/role/add", new { name = "r1" });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READWRITE", key = B64("a/"), range_end = B64("a0") } });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READ", key = B64("b") } });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "WRITE", key = B64("c"), range_end = B64("d") } });
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "alice", password = "alicepw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "alice", role = "r1" });
+        await client.PostOkAsync("/v3/kv/put", new { key = B64("b"), value = B64("v") });
+        await client.PostOkAsync("/v3/auth/enable", new { });
+    }
+
+    public async Task DisposeAsync() => await factory.DisposeAsync();
+
+    private async Task<string> TokenAsync(string name, string password) =>
+        (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name, password }))["token"]!;
+
+    private async Task<(int Status, JsonObject Body)> CallAsync(string path, object body, string? authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path)
+        {
+            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
+        };
+        if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        using var response = await client.SendAsync(request);
+        return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    private static void AssertError((int Status, JsonObject Body) answer, int status, int code, string message)
+    {
+        Assert.True(answer.Status == status, $"expected {status}, got {answer.Status}: {answer.Body}");
+        Assert.Equal(code, (int)answer.Body["code"]!);
+        Assert.Equal(message, (string)answer.Body["error"]!);
+    }
+
+    private static ByteString B(string text) => ByteString.CopyFromUtf8(text);
+
+    private static object Put(string key) => new { request_put = new { key = B64(key), value = B64("x") } };
+
+    [Fact]
+    public async Task Http_callers_get_exactly_what_their_roles_grant()
+    {
+        var token = await TokenAsync("alice", "alicepw");
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", new { key = B64("a/1"), value = B64("v") }, token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", new { key = B64("a/2"), value = B64("v") }, "Bearer " + token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/kv/range", new { key = B64("a/"), range_end = B64("a0") }, token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/kv/range", new { key = B64("b") }, token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", new { key = B64("c1"), value = B64("v") }, token)).Status);
+
+        const string denied = "etcdserver: permission denied";
+        AssertError(await CallAsync("/v3/kv/put", new { key = B64("a0"), value = B64("v") }, token), 403, 7, denied); // the prefix boundary
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("a"), range_end = B64("b") }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/kv/put", new { key = B64("b"), value = B64("v") }, token), 403, 7, denied); // read-only
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("c1") }, token), 403, 7, denied); // write-only
+        AssertError(await CallAsync("/v3/kv/put", new { key = B64("b"), value = B64("v"), prev_kv = true }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/kv/deleterange", new { key = B64("c"), range_end = B64("e") }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/kv/compaction", new { revision = "1" }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/auth/user/list", new { }, token), 403, 7, denied);
+
+        // Every compare and every op of a txn, nested txns too.
+        Assert.Equal(200, (await CallAsync("/v3/kv/txn", new { compare = new[] { new { key = B64("b"), target = "VERSION", version = "1" } }, success = new[] { Put("a/3") } }, token)).Status);
+        AssertError(await CallAsync("/v3/kv/txn", new { compare = new[] { new { key = B64("zz"), target = "VERSION", version = "1" } }, success = new[] { Put("a/3") } }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/kv/txn", new { success = new[] { Put("a/3") }, failure = new[] { Put("zz") } }, token), 403, 7, denied);
+        AssertError(await CallAsync("/v3/kv/txn", new { success = new object[] { Put("a/3"), new { request_txn = new { success = new[] { Put("zz") } } } } }, token), 403, 7, denied);
+        var root = await TokenAsync("root", "rootpw");
+        var all = await CallAsync("/v3/kv/range", new { key = B64("a/"), range_end = B64("a0") }, root);
+        Assert.Equal("3", (string)all.Body["count"]!); // a/1, a/2 and a/3 — nothing of the refused ones
+
+        // Admin calls answer root; a user may read itself and its roles.
+        Assert.Equal(200, (await CallAsync("/v3/auth/user/list", new { }, root)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/auth/user/get", new { name = "alice" }, token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/auth/role/get", new { role = "r1" }, token)).Status);
+        AssertError(await CallAsync("/v3/auth/user/get", new { name = "root" }, token), 403, 7, denied);
+    }
+
+    [Fact]
+    public async Task Http_callers_without_a_valid_identity_are_refused_with_etcds_errors()
+    {
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("b") }, null), 400, 3, "etcdserver: user name is empty");
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("b") }, "forged.7"), 401, 16, "etcdserver: invalid auth token");
+        AssertError(await CallAsync("/v3/auth/authenticate", new { name = "alice", password = "wrong" }, null), 400, 3,
+            "etcdserver: authentication failed, invalid user ID or password");
+        AssertError(await CallAsync("/v3/auth/authenticate", new { name = "nobody", password = "x" }, null), 400, 3,
+            "etcdserver: authentication failed, invalid user ID or password");
+
+        // A changed password ends the user's tokens.
+        var token = await TokenAsync("alice", "alicepw");
+        var root = await TokenAsync("root", "rootpw");
+        Assert.Equal(200, (await CallAsync("/v3/auth/user/changepw", new { name = "alice", password = "new" }, root)).Status);
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("b") }, token), 401, 16, "etcdserver: invalid auth token");
+        Assert.Equal(200, (await CallAsync("/v3/kv/range", new { key = B64("b") }, await TokenAsync("alice", "new"))).Status);
+
+        // Root cannot be taken apart while auth is on.
+        AssertError(await CallAsync("/v3/auth/user/delete", new { name = "root" }, root), 400, 3, "etcdserver: invalid auth management");
+        AssertError(await CallAsync("/v3/auth/user/revoke", new { name = "root", role = "root" }, root), 400, 3, "etcdserver: invalid auth management");
+    }
+
+    [Fact]
+    public async Task A_revoked_permission_takes_effect_on_the_next_request()
+    {
+        var token = await TokenAsync("alice", "alicepw");
+        var root = await TokenAsync("root", "rootpw");
+        Assert.Equal(200, (await CallAsync("/v3/kv/range", new { key = B64("b") }, token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/auth/role/revoke", new { role = "r1", key = B64("b") }, root)).Status);
+        AssertError(await CallAsync("/v3/kv/range", new { key = B64("b") }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/auth/role/revoke", new { role = "r1", key = B64("b") }, root), 400, 9, "etcdserver: permission is not granted to the role");
+        var status = await CallAsync("/v3/auth/status", new { }, null);
+        Assert.True((bool)status.Body["enabled"]!);
+    }
+
+    [Fact]
+    public async Task Grpc_callers_are_judged_by_the_same_rules_with_the_token_in_either_metadata_key()
+    {
+        using var channel = factory.CreateGrpcChannel();
+        var auth = new Etcdserverpb.Auth.AuthClient(channel);
+        var kv = new KV.KVClient(channel);
+        var token = (await auth.AuthenticateAsync(new AuthenticateRequest { Name = "alice", Password = "alicepw" })).Token;
+        await kv.PutAsync(new PutRequest { Key = B("a/1"), Value = B("v") }, new Metadata { { "token", token } });
+        await kv.PutAsync(new PutRequest { Key = B("a/2"), Value = B("v") }, new Metadata { { "authorization", "Bearer " + token } });
+
+        var denied = await Assert.ThrowsAsync<RpcException>(() => kv.PutAsync(new PutRequest { Key = B("a0"), Value = B("v") }, new Metadata { { "token", token } }).ResponseAsync);
+        Assert.Equal((StatusCode.PermissionDenied, "etcdserver: permission denied"), (denied.StatusCode, denied.Status.Detail));
+        var txn = new TxnRequest();
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = B("a/3") } });
+        txn.Failure.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = B("b") } });
+        denied = await Assert.ThrowsAsync<RpcException>(() => kv.TxnAsync(txn, new Metadata { { "token", token } }).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        var anonymous = await Assert.ThrowsAsync<RpcException>(() => kv.RangeAsync(new RangeRequest { Key = B("b") }).ResponseAsync);
+        Assert.Equal((StatusCode.InvalidArgument, "etcdserver: user name is empty"), (anonymous.StatusCode, anonymous.Status.Detail));
+        var forged = await Assert.ThrowsAsync<RpcException>(() => kv.RangeAsync(new RangeRequest { Key = B("b") }, new Metadata { { "token", token + "x" } }).ResponseAsync);
+        Assert.Equal((StatusCode.Unauthenticated, "etcdserver: invalid auth token"), (forged.StatusCode, forged.Status.Detail));
+        var admin = await Assert.ThrowsAsync<RpcException>(() => new Cluster.ClusterClient(channel)
+            .MemberRemoveAsync(new MemberRemoveRequest { ID = 1 }, new Metadata { { "token", token } }).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, admin.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_watch_on_a_forbidden_range_is_cancelled_as_etcd_does_and_an_allowed_one_streams()
+    {
+        using var channel = factory.CreateGrpcChannel();
+        var token = (await new Etcdserverpb.Auth.AuthClient(channel).AuthenticateAsync(new AuthenticateRequest { Name = "alice", Password = "alicepw" })).Token;
+        using var call = new Etcdserverpb.Watch.WatchClient(channel).Watch(new Metadata { { "token", token } });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = B("a"), RangeEnd = B("b") } });
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+        var refused = call.ResponseStream.Current;
+        Assert.True(refused is { Created: true, Canceled: true, WatchId: -1 });
+        Assert.Equal("rpc error: code = PermissionDenied desc = etcdserver: permission denied", refused.CancelReason);
+
+        await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = B("a/"), RangeEnd = B("a0") } });
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+        Assert.True(call.ResponseStream.Current is { Created: true, Canceled: false });
+        await new KV.KVClient(channel).PutAsync(new PutRequest { Key = B("a/x"), Value = B("1") }, new Metadata { { "token", token } });
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+        Assert.Equal("a/x", Assert.Single(call.ResponseStream.Current.Events).Kv.Key.ToStringUtf8());
+
+        // The JSON stream and SSE check the same way.
+        using var stream = new HttpRequestMessage(HttpMethod.Post, "/v3/watch")
+        {
+            Content = new StringContent("{\"create_request\":{\"key\":\"" + B64("zz") + "\"}}", Encoding.UTF8, "application/json"),
+        };
+        stream.Headers.TryAddWithoutValidation("Authorization", token);
+        using var streamResponse = await client.SendAsync(stream, HttpCompletionOption.ResponseHeadersRead);
+        using var lines = new StreamReader(await streamResponse.Content.ReadAsStreamAsync(timeout.Token));
+        var first = JsonNode.Parse((await lines.ReadLineAsync(timeout.Token))!)!["result"]!;
+        Assert.True((bool)first["canceled"]! && (bool)first["created"]!, first.ToJsonString());
+        Assert.Equal("rpc error: code = PermissionDenied desc = etcdserver: permission denied", (string)first["cancel_reason"]!);
+
+        using var sse = new HttpRequestMessage(HttpMethod.Get, "/v3/watch/sse?key=zz");
+        sse.Headers.TryAddWithoutValidation("Authorization", token);
+        using var sseResponse = await client.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(403, (int)sseResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task Revoking_a_lease_needs_write_permission_on_every_key_it_holds()
+    {
+        var root = await TokenAsync("root", "rootpw");
+        var token = await TokenAsync("alice", "alicepw");
+        var grant = await CallAsync("/v3/lease/grant", new { TTL = "60" }, token); // etcd asks no permission to grant
+        Assert.Equal(200, grant.Status);
+        var id = (string)grant.Body["ID"]!;
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", new { key = B64("b2"), value = B64("v"), lease = id }, root)).Status);
+        AssertError(await CallAsync("/v3/lease/revoke", new { ID = id }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/kv/put", new { key = B64("a/l"), value = B64("v"), lease = id }, token), 403, 7, "etcdserver: permission denied");
+        Assert.Equal(200, (await CallAsync("/v3/lease/revoke", new { ID = id }, root)).Status);
+    }
+
+    [Fact]
+    public async Task Locks_and_elections_need_the_permissions_their_keys_need()
+    {
+        var token = await TokenAsync("alice", "alicepw");
+        var locked = await CallAsync("/v3/lock/lock", new { name = B64("a/job"), lease = (string)(await CallAsync("/v3/lease/grant", new { TTL = "60" }, token)).Body["ID"]! }, token);
+        Assert.True(locked.Status == 200, locked.Body.ToJsonString());
+        Assert.StartsWith("a/job/", Text(locked.Body["key"]));
+        Assert.Equal(200, (await CallAsync("/v3/lock/unlock", new { key = locked.Body["key"]!.GetValue<string>() }, token)).Status);
+        AssertError(await CallAsync("/v3/lock/lock", new { name = B64("zz") }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/election/campaign", new { name = B64("zz"), value = B64("me") }, token), 403, 7, "etcdserver: permission denied");
+        AssertError(await CallAsync("/v3/election/leader", new { name = B64("b") }, token), 403, 7, "etcdserver: permission denied");
+    }
+}
+
+/// <summary>A simple token ends once it has gone unused for --auth-token-ttl seconds.</summary>
+public sealed class AuthTokenTtlTests : IAsyncLifetime
+{
+    private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4", ["HttpKv:AuthTokenTtl"] = "1" });
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        client = factory.CreateClient();
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "pw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
+        await client.PostOkAsync("/v3/auth/enable", new { });
+    }
+
+    public async Task DisposeAsync() => await factory.DisposeAsync();
+
+    [Fact]
+    public async Task An_idle_token_expires()
+    {
+        var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/kv/range") { Content = new StringContent("{\"key\":\"YQ==\"}") };
+        request.Headers.TryAddWithoutValidation("Authorization", token);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+        Assert.Contains("etcdserver: invalid auth token", await response.Content.ReadAsStringAsync());
+    }
+}
