@@ -143,10 +143,12 @@ public sealed class MvccStore : IDisposable
 
     /// <summary>The changes committed from revision <paramref name="fromRevision"/> on, in revision order, as watchers
     /// receive them (a PUT with its KeyValue, a DELETE with the key and its mod_revision); at most about
-    /// <paramref name="maxEvents"/> of them, never splitting one revision. <c>Through</c> is the revision up to which
+    /// <paramref name="maxEvents"/> of them and <paramref name="maxBytes"/> of stored key-values: the reading stops
+    /// before a revision whose first change would go past either limit, but never splits one revision (so only a
+    /// single revision larger than the limit makes a larger chunk). <c>Through</c> is the revision up to which
     /// every change has been returned. Throws Compacted when <paramref name="fromRevision"/> is at or below the
     /// compacted revision. Safe to call concurrently with an apply batch.</summary>
-    public (IReadOnlyList<Mvccpb.Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents)
+    public (IReadOnlyList<Mvccpb.Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents, long maxBytes = long.MaxValue)
     {
         StoreState current;
         BackendReadTransaction read;
@@ -164,6 +166,7 @@ public sealed class MvccStore : IDisposable
         {
             if (fromRevision <= current.CompactedRevision) throw EtcdErrors.Compacted.ToException();
             var events = new List<Mvccpb.Event>();
+            var bytes = 0L;
             var through = Math.Max(current.Revision, fromRevision - 1);
             if (fromRevision > current.Revision) return (events, through);
             Span<byte> from = stackalloc byte[Revision.EncodedLength];
@@ -172,12 +175,13 @@ public sealed class MvccStore : IDisposable
             {
                 var at = Revision.Decode(key, out var tombstone);
                 if (at.Main > current.Revision) return false;
-                if (events.Count >= maxEvents && at.Main != events[^1].Kv.ModRevision)
+                if (events.Count > 0 && at.Main != events[^1].Kv.ModRevision && (events.Count >= maxEvents || bytes + value.Length > maxBytes))
                 {
                     through = events[^1].Kv.ModRevision;
                     return false;
                 }
                 var kv = KeyValue.Parser.ParseFrom(value);
+                bytes += value.Length;
                 events.Add(tombstone
                     ? new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Delete, Kv = new KeyValue { Key = kv.Key, ModRevision = at.Main } }
                     : new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Put, Kv = kv });

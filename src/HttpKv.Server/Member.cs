@@ -19,6 +19,7 @@ public sealed class Member : IAsyncDisposable
     private readonly PeerTransport transport;
     private readonly ILogger logger;
     private readonly LeaseExpiry leaseExpiry;
+    private readonly LeaseCheckpointer? leaseCheckpointer;
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
@@ -32,6 +33,8 @@ public sealed class Member : IAsyncDisposable
         this.transport = transport;
         this.logger = logger;
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
+        if (options.ExperimentalEnableLeaseCheckpoint)
+            leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
     }
 
     public MemberOptions Options { get; }
@@ -119,6 +122,7 @@ public sealed class Member : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         await leaseExpiry.DisposeAsync();
+        if (leaseCheckpointer is not null) await leaseCheckpointer.DisposeAsync();
         await Log.DisposeAsync();
         await transport.DisposeAsync();
         wal.Dispose();

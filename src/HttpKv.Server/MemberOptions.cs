@@ -77,6 +77,13 @@ public sealed class MemberOptions
     /// <summary>Empty (no maximum), TLS1.2 or TLS1.3.</summary>
     public string TlsMaxVersion { get; set; } = "";
 
+    /// <summary>etcd's --experimental-enable-lease-checkpoint: the leader proposes the leases' remaining TTLs every
+    /// <see cref="LeaseCheckpointInterval"/>, so a new leader does not give them their whole TTL again.</summary>
+    public bool ExperimentalEnableLeaseCheckpoint { get; set; }
+
+    /// <summary>How often the leader checkpoints lease TTLs (etcd's default 5 minutes; etcd has no flag for it, so
+    /// it is set in appsettings.json or HttpKv__LeaseCheckpointInterval).</summary>
+    public TimeSpan LeaseCheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
     public string AuthToken { get; set; } = "simple";
     /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>

@@ -13,6 +13,7 @@ public static class ServerServiceCollectionExtensions
             .BindConfiguration(MemberOptions.Section)
             .Validate(options => options.MaxRequestBytes > 0, "--max-request-bytes must be positive")
             .Validate(options => options.MaxTxnOps > 0, "--max-txn-ops must be positive")
+            .Validate(options => options.LeaseCheckpointInterval > TimeSpan.Zero, "the lease checkpoint interval must be positive")
             .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
             .Validate(options => options.BcryptCost is >= 4 and <= 31, "--bcrypt-cost must be between 4 and 31")
             .Validate(options => options.AuthTokenTtl > 0, "--auth-token-ttl must be positive")

@@ -258,4 +258,122 @@ public sealed class ConcurrencyTests
         Assert.False(none.IsSuccessStatusCode);
         Assert.Contains("election: no leader", await none.Content.ReadAsStringAsync());
     }
+
+    /// <summary>Lock and Campaign with lease 0 get a lease the server granted (TTL 60 s, as etcd's v3lock and
+    /// v3election sessions) that nobody keeps alive: the key lives on it.</summary>
+    [Theory]
+    [InlineData("httpkv")]
+    [InlineData("etcd")]
+    public async Task Lock_and_campaign_with_lease_0_hold_their_key_on_a_server_granted_60_s_lease(string kind)
+    {
+        await using var server = ServerProcess.Create(kind);
+        await server.StartAsync();
+        using var channel = GrpcChannel.ForAddress(server.Url);
+        var leases = new Etcdserverpb.Lease.LeaseClient(channel);
+        var kv = new Etcdserverpb.KV.KVClient(channel);
+        var locked = await new V3Lockpb.Lock.LockClient(channel).LockAsync(new V3Lockpb.LockRequest { Name = ByteString.CopyFromUtf8("zerolock") })
+            .ResponseAsync.WaitAsync(Deadline);
+        var campaign = await new V3Electionpb.Election.ElectionClient(channel).CampaignAsync(new V3Electionpb.CampaignRequest
+        {
+            Name = ByteString.CopyFromUtf8("zeroelection"), Value = ByteString.CopyFromUtf8("v"),
+        }).ResponseAsync.WaitAsync(Deadline);
+        Assert.NotEqual(0, campaign.Leader.Lease);
+        foreach (var key in new[] { locked.Key, campaign.Leader.Key })
+        {
+            var lease = Assert.Single((await kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = key })).Kvs).Lease;
+            Assert.NotEqual(0, lease);
+            Assert.EndsWith($"/{lease:x}", key.ToStringUtf8());
+            var ttl = await leases.LeaseTimeToLiveAsync(new Etcdserverpb.LeaseTimeToLiveRequest { ID = lease });
+            Assert.Equal(60, ttl.GrantedTTL);
+            Assert.InRange(ttl.TTL, 30, 60);
+        }
+        Assert.Equal(campaign.Leader.Lease, (await kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = campaign.Leader.Key })).Kvs[0].Lease);
+    }
+
+    /// <summary>The errors of the Election and Lock services, over gRPC (status code and text) and the gateway (HTTP
+    /// status and JSON body), must be etcd's. etcd's services relay their internal client's error, so nearly all are
+    /// code Unknown (HTTP 500). Lease IDs are masked; the rest of each answer is compared whole.</summary>
+    [Fact]
+    public async Task Election_and_lock_errors_over_grpc_and_the_gateway_are_etcds()
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var expected = await ErrorTranscriptAsync(etcd);
+        var actual = await ErrorTranscriptAsync(httpKv);
+        Assert.Equal(expected.Count, actual.Count);
+        for (var i = 0; i < expected.Count; i++) Assert.Equal(expected[i], actual[i]);
+    }
+
+    private static async Task<List<string>> ErrorTranscriptAsync(ServerProcess server)
+    {
+        using var channel = GrpcChannel.ForAddress(server.Url);
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = Deadline };
+        var election = new V3Electionpb.Election.ElectionClient(channel);
+        var locks = new V3Lockpb.Lock.LockClient(channel);
+        var lease = (await new Etcdserverpb.Lease.LeaseClient(channel).LeaseGrantAsync(new Etcdserverpb.LeaseGrantRequest { TTL = 60 })).ID;
+        var transcript = new List<string>();
+        string Mask(string text) => text.Replace(lease.ToString("x"), "<LEASE>").Replace(lease.ToString(), "<LEASE>");
+        async Task GrpcAsync<T>(string step, Func<Task<T>> call) where T : IMessage
+        {
+            try
+            {
+                var response = await call().WaitAsync(Deadline);
+                var json = JsonDocument.Parse(JsonFormatter.Default.Format(response)).RootElement;
+                transcript.Add(Mask($"grpc {step}: OK {Without(json, "header")}"));
+            }
+            catch (RpcException error)
+            {
+                transcript.Add(Mask($"grpc {step}: {error.StatusCode} {error.Status.Detail}"));
+            }
+        }
+        async Task GatewayAsync(string step, string path, string body)
+        {
+            using var response = await http.PostAsync(path, new StringContent(Mask(body).Replace("<LEASE>", lease.ToString())));
+            var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            transcript.Add(Mask($"gateway {step}: {(int)response.StatusCode} {Without(json, "header")}"));
+        }
+        static ByteString Bytes(string text) => ByteString.CopyFromUtf8(text);
+        var campaign = await election.CampaignAsync(new V3Electionpb.CampaignRequest { Name = Bytes("errs"), Lease = lease, Value = Bytes("v") })
+            .ResponseAsync.WaitAsync(Deadline);
+        var stale = campaign.Leader.Clone();
+        stale.Rev += 100;
+        var wrong = campaign.Leader.Clone();
+        wrong.Key = Bytes("errs/nope");
+
+        await GrpcAsync("leader of an election without one", () => election.LeaderAsync(new V3Electionpb.LeaderRequest { Name = Bytes("none") }).ResponseAsync);
+        await GrpcAsync("leader without a name", () => election.LeaderAsync(new V3Electionpb.LeaderRequest()).ResponseAsync);
+        await GrpcAsync("proclaim without a leader", () => election.ProclaimAsync(new V3Electionpb.ProclaimRequest { Value = Bytes("x") }).ResponseAsync);
+        await GrpcAsync("proclaim with an empty leader key", () => election.ProclaimAsync(new V3Electionpb.ProclaimRequest { Leader = new V3Electionpb.LeaderKey { Lease = lease }, Value = Bytes("x") }).ResponseAsync);
+        await GrpcAsync("proclaim with a stale leader", () => election.ProclaimAsync(new V3Electionpb.ProclaimRequest { Leader = stale, Value = Bytes("x") }).ResponseAsync);
+        await GrpcAsync("proclaim with a wrong key", () => election.ProclaimAsync(new V3Electionpb.ProclaimRequest { Leader = wrong, Value = Bytes("x") }).ResponseAsync);
+        await GrpcAsync("resign without a leader", () => election.ResignAsync(new V3Electionpb.ResignRequest()).ResponseAsync);
+        await GrpcAsync("resign with an empty leader key", () => election.ResignAsync(new V3Electionpb.ResignRequest { Leader = new V3Electionpb.LeaderKey { Lease = lease } }).ResponseAsync);
+        await GrpcAsync("resign with a stale leader", () => election.ResignAsync(new V3Electionpb.ResignRequest { Leader = stale }).ResponseAsync);
+        await GrpcAsync("campaign with a missing lease", () => election.CampaignAsync(new V3Electionpb.CampaignRequest { Name = Bytes("errs2"), Lease = 12345, Value = Bytes("v") }).ResponseAsync);
+        await GrpcAsync("lock with a missing lease", () => locks.LockAsync(new V3Lockpb.LockRequest { Name = Bytes("errlock"), Lease = 12345 }).ResponseAsync);
+        await GrpcAsync("unlock without a key", () => locks.UnlockAsync(new V3Lockpb.UnlockRequest()).ResponseAsync);
+
+        const string staleJson = """{"leader":{"name":"ZXJycw==","key":"ZXJycy9ub3Bl","rev":"1000","lease":"<LEASE>"},"value":"eA=="}""";
+        await GatewayAsync("leader of an election without one", "/v3/election/leader", """{"name":"bm9uZQ=="}""");
+        await GatewayAsync("leader without a name", "/v3/election/leader", "{}");
+        await GatewayAsync("proclaim without a leader", "/v3/election/proclaim", """{"value":"eA=="}""");
+        await GatewayAsync("proclaim with an empty leader key", "/v3/election/proclaim", """{"leader":{"lease":"<LEASE>"},"value":"eA=="}""");
+        await GatewayAsync("proclaim with a stale leader", "/v3/election/proclaim", staleJson);
+        await GatewayAsync("resign without a leader", "/v3/election/resign", "{}");
+        await GatewayAsync("resign with an empty leader key", "/v3/election/resign", """{"leader":{"lease":"<LEASE>"}}""");
+        await GatewayAsync("resign with a stale leader", "/v3/election/resign", staleJson);
+        await GatewayAsync("campaign with a missing lease", "/v3/election/campaign", """{"name":"ZXJyczM=","lease":"12345","value":"dg=="}""");
+        await GatewayAsync("lock with a missing lease", "/v3/lock/lock", """{"name":"ZXJybG9jaw==","lease":"12345"}""");
+        await GatewayAsync("unlock without a key", "/v3/lock/unlock", "{}");
+        // An empty name is the name "": the key is "/<lease>", as etcd.
+        var unnamed = await election.CampaignAsync(new V3Electionpb.CampaignRequest { Lease = lease, Value = Bytes("v") }).ResponseAsync.WaitAsync(Deadline);
+        transcript.Add(Mask($"grpc campaign without a name: key {unnamed.Leader.Key.ToStringUtf8()} name '{unnamed.Leader.Name.ToStringUtf8()}' rev {unnamed.Leader.Rev}"));
+        return transcript;
+    }
+
+    /// <summary>The JSON object without one property, its properties sorted, as text.</summary>
+    private static string Without(JsonElement json, string property) =>
+        string.Join(",", json.EnumerateObject().Where(item => item.Name != property).OrderBy(item => item.Name, StringComparer.Ordinal)
+            .Select(item => $"{item.Name}={JsonSerializer.Serialize(item.Value)}"));
 }

@@ -95,6 +95,54 @@ public sealed partial class LeaseTests
         Assert.Contains("already expired", (await Tool.EtcdctlAsync(httpKv, null, "lease", "timetolive", lease)).Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>A lease's key is there until shortly before the TTL and gone within TTL + 1 s of the grant. Each
+    /// observation is bounded by the client's own monotonic clock, so a slow machine can make a check inconclusive
+    /// but never wrong: a read that completes before (grant sent + TTL − 0.5 s) must still see the key (the server
+    /// starts the TTL after it received the grant); a read sent after (grant answered + TTL + 1 s + slack) must not
+    /// (the server started the TTL before it answered). The 1 s is etcd's bound (expiry checked every 500 ms, then
+    /// a revoke through the log); the slack of 1 s is for this busy 2-core machine: GC pauses and the other builds
+    /// can delay the expiry loop and the revoke's fsync. An inconclusive round is run again, up to 3 times.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task A_lease_key_lives_until_shortly_before_the_ttl_and_is_gone_within_ttl_plus_1_s(string kind)
+    {
+        const int Ttl = 3;
+        var slack = TimeSpan.FromSeconds(1);
+        await using var server = ServerProcess.Create(kind);
+        await server.StartAsync();
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Url);
+        var leases = new Etcdserverpb.Lease.LeaseClient(channel);
+        var kv = new Etcdserverpb.KV.KVClient(channel);
+        var key = Google.Protobuf.ByteString.CopyFromUtf8("expiring");
+        async Task<bool> PresentAsync() => (await kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = key })).Kvs.Count > 0;
+
+        var conclusive = false;
+        for (var round = 0; round < 3 && !conclusive; round++)
+        {
+            var sent = System.Diagnostics.Stopwatch.StartNew();
+            var lease = await leases.LeaseGrantAsync(new Etcdserverpb.LeaseGrantRequest { TTL = Ttl });
+            var answered = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(Ttl, lease.TTL);
+            await kv.PutAsync(new Etcdserverpb.PutRequest { Key = key, Value = Google.Protobuf.ByteString.CopyFromUtf8("v"), Lease = lease.ID });
+
+            var beforeTtl = TimeSpan.FromSeconds(Ttl - 0.5);
+            if (sent.Elapsed < beforeTtl - TimeSpan.FromMilliseconds(300)) await Task.Delay(beforeTtl - TimeSpan.FromMilliseconds(300) - sent.Elapsed);
+            var present = await PresentAsync();
+            var presentCheckConclusive = sent.Elapsed < beforeTtl;
+            if (presentCheckConclusive) Assert.True(present, $"{kind}: the key was gone {sent.Elapsed.TotalSeconds:F2} s after the grant was sent (TTL {Ttl} s)");
+
+            var goneBy = TimeSpan.FromSeconds(Ttl + 1) + slack;
+            while (true)
+            {
+                var readSent = answered.Elapsed;
+                if (!await PresentAsync()) break;
+                Assert.True(readSent < goneBy, $"{kind}: the key was still there {readSent.TotalSeconds:F2} s after the grant's answer (TTL {Ttl} s)");
+                await Task.Delay(100);
+            }
+            conclusive = presentCheckConclusive;
+        }
+        Assert.True(conclusive, "three rounds in a row were too slow to check the key before the TTL");
+    }
+
     [Fact]
     public async Task Python_etcd3_lease_as_against_etcd()
     {

@@ -39,6 +39,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public bool IsRunning => process is { HasExited: false };
     public int Pid => process?.Id ?? throw new InvalidOperationException("not started");
 
+    /// <summary>Extra environment variables for the process (e.g. DOTNET_gcServer=0 for memory measurements).</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     /// <summary>HttpKv, run from the build output of src/HttpKv (the same binary `dotnet publish` makes).</summary>
     public static ServerProcess HttpKv(params string[] extraFlags) => new("dotnet", server =>
         new[] { Paths.HttpKvDll }.Concat(server.CommonFlags()).Concat(extraFlags));
@@ -94,6 +97,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var start = new ProcessStartInfo(fileName) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var argument in arguments(this)) start.ArgumentList.Add(argument);
         start.Environment["ETCD_UNSUPPORTED_ARCH"] = "";
+        foreach (var (name, value) in Environment) start.Environment[name] = value;
         process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
         process.ErrorDataReceived += (_, line) => Collect(line.Data);
         process.OutputDataReceived += (_, line) => Collect(line.Data);
@@ -151,7 +155,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Ports below the kernel's ephemeral range (32768+), handed out once per test run: a port the kernel hands
     /// to nobody else, so a member killed and restarted on the same port never finds another test's server on it.</summary>
-    private static int nextPort = 20000 + Environment.ProcessId % 1000 * 10;
+    private static int nextPort = 20000 + System.Environment.ProcessId % 1000 * 10;
 
     /// <summary>Another port, free for this test run, for a server that listens on more than one client URL.</summary>
     public static int AllocatePort() => FreePort();

@@ -131,6 +131,7 @@ public sealed partial class ClusterLog
         }
         Watches.Publish(events, revision);
         Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
+        Applied.Advance(entries[^1].Index, entries[^1].Term);
         Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
         foreach (var (id, result) in results)
         {
@@ -156,6 +157,8 @@ public sealed partial class ClusterLog
                 return (request.Id, Lessor.ApplyGrant(batch, entry.Index, request.LeaseGrant));
             case LogRequest.RequestOneofCase.LeaseRevoke:
                 return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
+            case LogRequest.RequestOneofCase.LeaseCheckpoint:
+                return (request.Id, Lessor.ApplyCheckpoint(batch, entry.Index, request.LeaseCheckpoint));
             case LogRequest.RequestOneofCase.Auth:
                 return (request.Id, Auth.Apply(batch, entry.Index, request.Auth));
             case LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn

@@ -97,6 +97,7 @@ public sealed partial class ClusterLog
         Auth.Restore(store);
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
+        Applied.Advance(store.ConsistentIndex, snapshot.Metadata.Term);
         snapshotIndex = store.ConsistentIndex;
         Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
         logger.LogInformation("Installed a snapshot from the leader: Raft index {Index}, backend at index {Applied}, revision {Revision}",

@@ -81,6 +81,16 @@ public sealed partial class ClusterLog : IReplicatedLog
     public ulong Term => Volatile.Read(ref currentTerm);
     public ulong CommittedIndex => Volatile.Read(ref committedIndex);
     public ulong AppliedIndex => Volatile.Read(ref appliedIndex);
+
+    /// <summary>The applied index with its entry's term, to wait on (etcd's waitAppliedIndex).</summary>
+    internal AppliedProgress Applied { get; } = new();
+
+    /// <summary>etcd's waitAppliedIndex, which a leader runs before renewing a lease or reading its TTL: waits until
+    /// this member has applied everything committed and an entry of its current term (so every lease granted under
+    /// an earlier leader is known here); after <see cref="AppliedProgress.DefaultTimeout"/> it fails with etcd's
+    /// "etcdserver: request timed out, waiting for the applied index took too long".</summary>
+    public Task WaitForAppliedCommitAsync(CancellationToken cancellationToken) =>
+        Applied.WaitAsync(CommittedIndex, Term, AppliedProgress.DefaultTimeout, cancellationToken);
     public ulong Leader => Volatile.Read(ref leader);
     public bool IsLeader => Leader == options.MemberId;
     public IReadOnlyList<Etcdserverpb.Member> Members => membership.Snapshot;

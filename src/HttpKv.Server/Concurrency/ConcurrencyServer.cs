@@ -3,6 +3,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
+using HttpKv.Server.Leases;
 using HttpKv.Server.Watch;
 using Mvccpb;
 using V3Electionpb;
@@ -32,44 +33,77 @@ public interface IElectionService
 /// of etcd's clientv3/concurrency package. A lock or a candidate is the key <c>name/&lt;lease hex&gt;</c>, created
 /// (attached to the caller's lease) if it does not exist; the owner is the key under <c>name/</c> with the smallest
 /// create revision, and a waiter waits for the deletion of each key created before its own.
+/// With lease 0, Lock and Campaign grant a lease of <see cref="SessionTtlSeconds"/> and never keep it alive, as
+/// etcd's v3lock and v3election servers open (and orphan) a session. An empty name is the name "" (prefix "/"), as
+/// etcd. Every error reaches the client with gRPC code Unknown (HTTP 500) and etcd's text, because etcd's services
+/// relay what their internal client returned (docs/leases.md).
 /// </summary>
-public sealed class ConcurrencyServer(MemberHost host, IKvService kv) : ILockService, IElectionService
+public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseService leases) : ILockService, IElectionService
 {
+    /// <summary>The TTL of the lease a Lock or Campaign with lease 0 gets (etcd's default session TTL).</summary>
+    public const long SessionTtlSeconds = 60;
+
     public static readonly EtcdError ElectionNotLeader = new("election: not leader", StatusCode.Unknown);
     public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown);
-    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.InvalidArgument);
-    public static readonly EtcdError EmptyName = new("etcdserver: key is not provided", StatusCode.InvalidArgument);
+    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown);
 
-    public async Task<LockResponse> LockAsync(LockRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Name.IsEmpty) throw EmptyName.ToException();
-        var (key, revision) = await CreateAsync(request.Name, request.Lease, ByteString.Empty, cancellationToken);
-        await WaitForPredecessorsAsync(key, revision, cancellationToken);
-        return new LockResponse { Header = await HeaderAsync(), Key = key };
-    }
-
-    public async Task<UnlockResponse> UnlockAsync(UnlockRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var response = await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = request.Key }, cancellationToken);
-        return new UnlockResponse { Header = response.Header };
-    }
-
-    public async Task<CampaignResponse> CampaignAsync(CampaignRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Name.IsEmpty) throw EmptyName.ToException();
-        var (key, revision) = await CreateAsync(request.Name, request.Lease, request.Value, cancellationToken);
-        await WaitForPredecessorsAsync(key, revision, cancellationToken);
-        return new CampaignResponse
+    public Task<LockResponse> LockAsync(LockRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(async () =>
         {
-            Header = await HeaderAsync(),
-            Leader = new LeaderKey { Name = request.Name, Key = key, Rev = revision, Lease = request.Lease },
-        };
+            ArgumentNullException.ThrowIfNull(request);
+            var lease = await SessionLeaseAsync(request.Lease, cancellationToken);
+            var (key, revision) = await CreateAsync(request.Name, lease, ByteString.Empty, cancellationToken);
+            await WaitForPredecessorsAsync(key, revision, cancellationToken);
+            return new LockResponse { Header = await HeaderAsync(), Key = key };
+        });
+
+    public Task<UnlockResponse> UnlockAsync(UnlockRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(async () =>
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            var response = await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = request.Key }, cancellationToken);
+            return new UnlockResponse { Header = response.Header };
+        });
+
+    public Task<CampaignResponse> CampaignAsync(CampaignRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(async () =>
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            var lease = await SessionLeaseAsync(request.Lease, cancellationToken);
+            var (key, revision) = await CreateAsync(request.Name, lease, request.Value, cancellationToken);
+            await WaitForPredecessorsAsync(key, revision, cancellationToken);
+            return new CampaignResponse
+            {
+                Header = await HeaderAsync(),
+                Leader = new LeaderKey { Name = request.Name, Key = key, Rev = revision, Lease = lease },
+            };
+        });
+
+    public Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(() => ProclaimCoreAsync(request, cancellationToken));
+
+    /// <summary>etcd's services answer whatever their internal client got as a plain error: code Unknown, same text.</summary>
+    private static async Task<T> RelayedAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (EtcdException exception) when (exception.Error.Code != StatusCode.Unknown)
+        {
+            throw new EtcdError(exception.Error.Message, StatusCode.Unknown).ToException();
+        }
     }
 
-    public async Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, CancellationToken cancellationToken)
+    /// <summary>The caller's lease, or, for 0, a new lease of <see cref="SessionTtlSeconds"/> that nobody keeps alive.</summary>
+    private async Task<long> SessionLeaseAsync(long lease, CancellationToken cancellationToken)
+    {
+        if (lease != 0) return lease;
+        var granted = await leases.GrantAsync(new LeaseGrantRequest { TTL = SessionTtlSeconds }, cancellationToken);
+        return granted.ID;
+    }
+
+    private async Task<ProclaimResponse> ProclaimCoreAsync(ProclaimRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Leader is null) throw MissingLeaderKey.ToException();
@@ -81,13 +115,14 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv) : ILockSer
         return new ProclaimResponse { Header = response.Header };
     }
 
-    public async Task<LeaderResponse> LeaderAsync(LeaderRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var response = await FirstCreatedAsync(Prefix(request.Name), cancellationToken);
-        if (response.Kvs.Count == 0) throw ElectionNoLeader.ToException();
-        return new LeaderResponse { Header = response.Header, Kv = response.Kvs[0] };
-    }
+    public Task<LeaderResponse> LeaderAsync(LeaderRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(async () =>
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            var response = await FirstCreatedAsync(Prefix(request.Name), cancellationToken);
+            if (response.Kvs.Count == 0) throw ElectionNoLeader.ToException();
+            return new LeaderResponse { Header = response.Header, Kv = response.Kvs[0] };
+        });
 
     /// <summary>The leader now and each change of it, as etcd's Election.Observe: a new value of the leader key,
     /// or, once it is deleted, the next leader.</summary>
@@ -128,16 +163,17 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv) : ILockSer
         }
     }
 
-    public async Task<ResignResponse> ResignAsync(ResignRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Leader is null) throw MissingLeaderKey.ToException();
-        var txn = new TxnRequest();
-        txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
-        txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Leader.Key } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
-        return new ResignResponse { Header = response.Header };
-    }
+    public Task<ResignResponse> ResignAsync(ResignRequest request, CancellationToken cancellationToken) =>
+        RelayedAsync(async () =>
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            if (request.Leader is null) throw MissingLeaderKey.ToException();
+            var txn = new TxnRequest();
+            txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
+            txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Leader.Key } });
+            var response = await kv.TxnAsync(txn, cancellationToken);
+            return new ResignResponse { Header = response.Header };
+        });
 
     /// <summary>Creates <c>name/&lt;lease hex&gt;</c> unless it exists (then keeps it, with the new value if one differs,
     /// as a re-campaign proclaims it); returns the key and its create revision.</summary>

@@ -70,7 +70,15 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             if (!await call.ResponseStream.MoveNext(cancellationToken)) throw EtcdErrors.NoLeader.ToException();
             return call.ResponseStream.Current;
         }
-        var ttl = member.Log.Lessor.Renew(request.ID);
+        await member.Log.WaitForAppliedCommitAsync(cancellationToken); // a lease granted under the previous leader is known
+        var (ttl, clearCheckpoint) = member.Log.Lessor.Renew(request.ID);
+        if (clearCheckpoint)
+        {
+            // As etcd's Renew: the lease runs its whole TTL again, so its checkpointed remaining TTL must go everywhere.
+            var clear = new LeaseCheckpointRequest();
+            clear.Checkpoints.Add(new LeaseCheckpoint { ID = request.ID, RemainingTTL = 0 });
+            await member.Log.ProposeAsync(new LogRequest { LeaseCheckpoint = clear }, cancellationToken);
+        }
         return new LeaseKeepAliveResponse { Header = member.Header(member.Stores.Current.CurrentRevision), ID = request.ID, TTL = ttl };
     }
 
@@ -83,6 +91,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             if (forwarded) throw MaintenanceServer.NotLeader.ToException();
             return await LeaderClient(member).LeaseTimeToLiveAsync(request, Forwarded(), cancellationToken: cancellationToken);
         }
+        await member.Log.WaitForAppliedCommitAsync(cancellationToken);
         var response = member.Log.Lessor.TimeToLive(request.ID, request.Keys) ?? new LeaseTimeToLiveResponse { ID = request.ID, TTL = -1 };
         response.Header = member.Header(member.Stores.Current.CurrentRevision);
         return response;

@@ -47,6 +47,8 @@ public sealed class Lessor : ILeaseTracker
     {
         public long Id { get; } = id;
         public long Ttl { get; } = ttl;
+        /// <summary>The remaining TTL of the last checkpoint, in seconds; 0: none (a new leader gives the whole TTL).</summary>
+        public long RemainingTtl { get; set; }
         /// <summary>A <see cref="TimeProvider.GetTimestamp"/> value; long.MaxValue: never (on a follower).</summary>
         public long ExpiresAt { get; set; } = long.MaxValue;
         public HashSet<ByteString> Keys { get; } = [];
@@ -106,6 +108,24 @@ public sealed class Lessor : ILeaseTracker
         return new LeaseRevokeResponse { Header = new ResponseHeader { Revision = revision } };
     }
 
+    /// <summary>Applies a lease checkpoint (etcd's): each lease's remaining TTL as the leader saw it, which a next
+    /// leader starts from instead of the whole TTL (0 clears it). Deadlines on this member do not change. Leases that
+    /// no longer exist are skipped.</summary>
+    public object ApplyCheckpoint(ApplyBatch batch, ulong index, LeaseCheckpointRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(request);
+        batch.MarkApplied(index);
+        lock (gate)
+        {
+            foreach (var checkpoint in request.Checkpoints)
+            {
+                if (leases.TryGetValue(checkpoint.ID, out var lease)) lease.RemainingTtl = Math.Max(0, checkpoint.RemainingTTL);
+            }
+        }
+        return new LeaseCheckpointResponse { Header = new ResponseHeader { Revision = batch.CurrentRevision } };
+    }
+
     public bool Exists(long lease)
     {
         lock (gate) return leases.ContainsKey(lease);
@@ -161,14 +181,16 @@ public sealed class Lessor : ILeaseTracker
 
     // ---- leadership ----
 
-    /// <summary>This member became leader: every lease runs from now, plus <paramref name="extend"/> (etcd extends
-    /// by the election timeout), so no lease expires just because leadership moved.</summary>
+    /// <summary>This member became leader: every lease runs from now its remaining TTL of the last checkpoint, or
+    /// else its whole TTL, plus <paramref name="extend"/> (etcd extends by the election timeout), so no lease expires
+    /// just because leadership moved.</summary>
     public void Promote(TimeSpan extend)
     {
         lock (gate)
         {
             primary = true;
-            foreach (var lease in leases.Values) lease.ExpiresAt = After(extend + TimeSpan.FromSeconds(lease.Ttl));
+            foreach (var lease in leases.Values)
+                lease.ExpiresAt = After(extend + TimeSpan.FromSeconds(lease.RemainingTtl > 0 ? lease.RemainingTtl : lease.Ttl));
         }
     }
 
@@ -185,15 +207,36 @@ public sealed class Lessor : ILeaseTracker
     // ---- client side ----
 
     /// <summary>A keep-alive on the primary: the lease runs its full TTL from now. Returns the TTL, or 0 when the
-    /// lease does not exist or has already expired (its revoke is on its way), as etcd answers.</summary>
-    public long Renew(long id)
+    /// lease does not exist or has already expired (its revoke is on its way), as etcd answers; and whether the lease
+    /// has a checkpointed remaining TTL, which the caller must then clear through the log (a checkpoint of 0, as
+    /// etcd's Renew does) lest a next leader start it from the old remaining TTL.</summary>
+    public (long Ttl, bool ClearCheckpoint) Renew(long id)
     {
         lock (gate)
         {
             if (!primary) throw MaintenanceServer.NotLeader.ToException();
-            if (!leases.TryGetValue(id, out var lease) || lease.ExpiresAt <= Now) return 0;
+            if (!leases.TryGetValue(id, out var lease) || lease.ExpiresAt <= Now) return (0, false);
             lease.ExpiresAt = After(TimeSpan.FromSeconds(lease.Ttl));
-            return lease.Ttl;
+            return (lease.Ttl, lease.RemainingTtl > 0);
+        }
+    }
+
+    /// <summary>On the primary: the remaining TTL (whole seconds, rounded up) of every lease whose TTL is longer than
+    /// <paramref name="interval"/>, for a checkpoint (etcd checkpoints only those). Shorter ones never matter: they
+    /// are renewed or expire before a checkpoint would be taken.</summary>
+    public IReadOnlyList<LeaseCheckpoint> Checkpoints(TimeSpan interval)
+    {
+        lock (gate)
+        {
+            if (!primary) return [];
+            var now = Now;
+            return [.. leases.Values
+                .Where(lease => lease.Ttl > interval.TotalSeconds && lease.ExpiresAt != long.MaxValue && lease.ExpiresAt > now)
+                .Select(lease => new LeaseCheckpoint
+                {
+                    ID = lease.Id,
+                    RemainingTTL = (lease.ExpiresAt - now + clock.TimestampFrequency - 1) / clock.TimestampFrequency,
+                })];
         }
     }
 

@@ -13,8 +13,8 @@ public sealed class StoreHistory(StoreSlot stores) : IWatchHistory
 
     public long CompactedRevision => stores.Current.CompactedRevision;
 
-    public (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents) =>
-        stores.Read(store => store.ReadEvents(fromRevision, maxEvents));
+    public (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents, long maxBytes) =>
+        stores.Read(store => store.ReadEvents(fromRevision, maxEvents, maxBytes));
 
     public KeyValue? Get(ReadOnlySpan<byte> key, long revision)
     {

@@ -20,8 +20,9 @@ public sealed record WatchSpec(byte[] Key, byte[] RangeEnd, long StartRevision =
 /// <summary>Where the watch hub reads what it has not kept: the committed history and previous versions.</summary>
 public interface IWatchHistory
 {
-    /// <summary>Changes from <paramref name="fromRevision"/> on (see MvccStore.ReadEvents); throws Compacted.</summary>
-    (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents);
+    /// <summary>Changes from <paramref name="fromRevision"/> on, about <paramref name="maxEvents"/> and
+    /// <paramref name="maxBytes"/> at most (see MvccStore.ReadEvents); throws Compacted.</summary>
+    (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents, long maxBytes);
 
     /// <summary>The key's KeyValue at <paramref name="revision"/>, or null (absent or compacted).</summary>
     KeyValue? Get(ReadOnlySpan<byte> key, long revision);
@@ -37,10 +38,22 @@ public interface IWatchHistory
 /// overflowed) reads history itself, at its reader's pace, and joins the synced set once it has read up to the last
 /// published revision. Publish never blocks and never reads the store. See docs/watch.md.
 /// </summary>
-public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub.DefaultQueueCapacity)
+public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub.DefaultQueueCapacity, long queueBytes = WatchHub.DefaultQueueBytes)
 {
+    /// <summary>A synced watcher's queue holds at most this many batches…</summary>
     public const int DefaultQueueCapacity = 1024;
+
+    /// <summary>…and at most this many bytes of events (one batch more if the queue is empty); past either limit
+    /// the watcher becomes unsynced and reads history instead.</summary>
+    public const long DefaultQueueBytes = 1 << 20;
+
+    /// <summary>An unsynced watcher reads history in chunks of about this many events…</summary>
     internal const int HistoryChunk = 1000;
+
+    /// <summary>…and this many bytes (more only for a single larger revision, which is never split), so that a
+    /// catch-up response stays under the 4 MiB gRPC clients receive by default. Above etcd's default fragment limit
+    /// (--max-request-bytes 1.5 MiB + 512 KiB), so fragment=true still splits large history responses as etcd.</summary>
+    internal const long HistoryChunkBytes = 3 << 20;
 
     private readonly object gate = new();
     private readonly HashSet<Watcher> synced = [];
@@ -49,6 +62,7 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
     internal object Gate => gate;
     internal IWatchHistory History => history;
     internal int QueueCapacity => queueCapacity;
+    internal long QueueBytes => queueBytes;
 
     /// <summary>The last revision published (or the store's, if larger: a commit whose Publish is pending).</summary>
     public long Revision
@@ -92,9 +106,11 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
             published = Math.Max(published, revision);
             if (events.Count == 0 || synced.Count == 0) return;
             List<Watcher>? overflowed = null;
+            var sizes = new int[events.Count];
+            for (var i = 0; i < sizes.Length; i++) sizes[i] = events[i].CalculateSize();
             foreach (var watcher in synced)
             {
-                if (!watcher.Offer(events, revision, previous)) (overflowed ??= []).Add(watcher);
+                if (!watcher.Offer(events, sizes, revision, previous)) (overflowed ??= []).Add(watcher);
             }
             if (overflowed is null) return;
             foreach (var watcher in overflowed) synced.Remove(watcher);

@@ -13,33 +13,50 @@ public sealed class WatchSession : IAsyncDisposable
 {
     private const int MaxPendingResponses = 64;
 
+    /// <summary>The responses waiting for the client may hold this many bytes (one response more when none waits):
+    /// with history chunks of up to 4 MiB, a count alone would let a slow client pin 64 of them.</summary>
+    public const long MaxPendingBytes = 4 << 20;
+
     /// <summary>etcd's default --experimental-watch-progress-notify-interval.</summary>
     public static readonly TimeSpan DefaultProgressNotifyInterval = TimeSpan.FromMinutes(10);
 
     private readonly Func<long, ResponseHeader> header;
     private readonly WatchHub hub;
     private readonly TimeSpan progressNotifyInterval;
+    private readonly int fragmentLimitBytes;
     private readonly Channel<WatchResponse> responses = Channel.CreateBounded<WatchResponse>(
         new BoundedChannelOptions(MaxPendingResponses) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Dictionary<long, (Watcher Watcher, CancellationTokenSource Stop, Task Pump)> watchers = [];
     private readonly CancellationTokenSource closing = new();
+    private readonly Lock budgetGate = new();
+    private long pendingBytes;
+    private TaskCompletionSource? budgetFreed;
     private long nextWatchId;
 
-    public WatchSession(Member member) : this(member.Log.Watches, member.Header)
+    /// <summary>What etcd's watch server adds to --max-request-bytes for its fragment limit (its gRPC overhead).</summary>
+    public const int FragmentOverheadBytes = 512 * 1024;
+
+    public WatchSession(Member member)
+        : this(member.Log.Watches, member.Header, fragmentLimitBytes: member.Options.MaxRequestBytes + FragmentOverheadBytes)
     {
     }
 
     /// <param name="header">the response header for a revision.</param>
     /// <param name="progressNotifyInterval">how often a watcher created with progress_notify that received nothing
     /// meanwhile gets an empty response with the current revision (etcd's default: 10 minutes).</param>
-    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null)
+    /// <param name="fragmentLimitBytes">a watcher created with fragment=true gets responses of this size or more
+    /// split into fragments (see <see cref="WatchFragments"/>); etcd's limit is --max-request-bytes + 512 KiB.</param>
+    public WatchSession(WatchHub hub, Func<long, ResponseHeader> header, TimeSpan? progressNotifyInterval = null, int fragmentLimitBytes = int.MaxValue)
     {
         this.hub = hub;
         this.header = header;
         this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
+        this.fragmentLimitBytes = fragmentLimitBytes;
+        Responses = new BudgetedReader(this, responses.Reader);
     }
 
-    public ChannelReader<WatchResponse> Responses => responses.Reader;
+    /// <summary>The responses for the client, in order; taking one frees its bytes for the next.</summary>
+    public ChannelReader<WatchResponse> Responses { get; }
 
     /// <summary>Checks each create request (the caller's read permission on its range); throws an EtcdException to
     /// refuse it, which the client sees as etcd shows it: a created-and-cancelled response with watch ID -1.</summary>
@@ -108,11 +125,12 @@ public sealed class WatchSession : IAsyncDisposable
         var watcher = hub.Watch(spec);
         await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Created = true }, cancellationToken);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
-        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create.ProgressNotify, stop.Token), CancellationToken.None));
+        lock (watchers) watchers[id] = (watcher, stop, Task.Run(() => PumpAsync(id, watcher, create, stop.Token), CancellationToken.None));
     }
 
-    private async Task PumpAsync(long id, Watcher watcher, bool progressNotify, CancellationToken cancellationToken)
+    private async Task PumpAsync(long id, Watcher watcher, WatchCreateRequest create, CancellationToken cancellationToken)
     {
+        var progressNotify = create.ProgressNotify;
         try
         {
             while (true)
@@ -137,7 +155,11 @@ public sealed class WatchSession : IAsyncDisposable
                 }
                 var response = new WatchResponse { Header = header(batch.Revision), WatchId = id };
                 response.Events.AddRange(batch.Events);
-                await SendAsync(response, cancellationToken);
+                if (!create.Fragment) await SendAsync(response, cancellationToken);
+                else
+                {
+                    foreach (var part in WatchFragments.Split(response, fragmentLimitBytes)) await SendAsync(part, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -163,8 +185,61 @@ public sealed class WatchSession : IAsyncDisposable
         await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id, Canceled = true }, cancellationToken);
     }
 
-    private ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken) =>
-        responses.Writer.WriteAsync(response, cancellationToken);
+    /// <summary>Queues a response for the client once the pending bytes allow it (see <see cref="MaxPendingBytes"/>).</summary>
+    private async ValueTask SendAsync(WatchResponse response, CancellationToken cancellationToken)
+    {
+        long size = response.CalculateSize();
+        while (true)
+        {
+            Task freed;
+            lock (budgetGate)
+            {
+                if (pendingBytes == 0 || pendingBytes + size <= MaxPendingBytes)
+                {
+                    pendingBytes += size;
+                    break;
+                }
+                freed = (budgetFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await freed.WaitAsync(cancellationToken);
+        }
+        try
+        {
+            await responses.Writer.WriteAsync(response, cancellationToken);
+        }
+        catch
+        {
+            Release(size);
+            throw;
+        }
+    }
+
+    private void Release(long size)
+    {
+        TaskCompletionSource? freed;
+        lock (budgetGate)
+        {
+            pendingBytes -= size;
+            freed = budgetFreed;
+            budgetFreed = null;
+        }
+        freed?.TrySetResult();
+    }
+
+    /// <summary>The response channel's reader that gives a response's bytes back to the budget when it is taken.</summary>
+    private sealed class BudgetedReader(WatchSession session, ChannelReader<WatchResponse> inner) : ChannelReader<WatchResponse>
+    {
+        public override Task Completion => inner.Completion;
+
+        public override bool TryRead([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out WatchResponse item)
+        {
+            if (!inner.TryRead(out item)) return false;
+            session.Release(item.CalculateSize());
+            return true;
+        }
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => inner.WaitToReadAsync(cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

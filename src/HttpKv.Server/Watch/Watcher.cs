@@ -5,7 +5,11 @@ namespace HttpKv.Server.Watch;
 
 /// <summary>What a watcher reads: events in revision order with the header revision; or, with CompactRevision set,
 /// the notice that the watcher's next revision was compacted (the watcher is then closed, as etcd cancels it).</summary>
-public sealed record WatchBatch(IReadOnlyList<Event> Events, long Revision, long CompactRevision = 0);
+public sealed record WatchBatch(IReadOnlyList<Event> Events, long Revision, long CompactRevision = 0)
+{
+    /// <summary>The encoded size of the events, as counted against the watcher's queue.</summary>
+    internal long Bytes { get; init; }
+}
 
 /// <summary>One watcher of a <see cref="WatchHub"/>. One reader at a time calls <see cref="ReadAsync"/>.</summary>
 public sealed class Watcher : IDisposable
@@ -14,6 +18,7 @@ public sealed class Watcher : IDisposable
     private readonly Queue<WatchBatch> queue = new();
     private TaskCompletionSource? signal;
     private long enqueuedThrough;
+    private long queuedBytes;
     private bool isSynced;
     private bool closed;
 
@@ -43,22 +48,28 @@ public sealed class Watcher : IDisposable
         }
     }
 
-    /// <summary>Caller holds the hub's gate. False when the queue is full: the watcher is then unsynced and will
-    /// read the changes after <paramref name="previous"/> from history.</summary>
-    internal bool Offer(IReadOnlyList<Event> events, long revision, long previous)
+    /// <summary>Caller holds the hub's gate. False when the queue is full (in batches or bytes; <paramref name="sizes"/>
+    /// are the events' encoded sizes): the watcher is then unsynced and will read the changes after
+    /// <paramref name="previous"/> from history.</summary>
+    internal bool Offer(IReadOnlyList<Event> events, int[] sizes, long revision, long previous)
     {
         List<Event>? wanted = null;
-        foreach (var change in events)
+        var bytes = 0L;
+        for (var i = 0; i < events.Count; i++)
         {
-            if (change.Kv.ModRevision > enqueuedThrough && Spec.Wants(change)) (wanted ??= []).Add(change);
+            var change = events[i];
+            if (change.Kv.ModRevision <= enqueuedThrough || !Spec.Wants(change)) continue;
+            (wanted ??= []).Add(change);
+            bytes += sizes[i];
         }
         if (wanted is null) return true;
-        if (queue.Count >= hub.QueueCapacity)
+        if (queue.Count >= hub.QueueCapacity || queue.Count > 0 && queuedBytes + bytes > hub.QueueBytes)
         {
             Unsync(previous);
             return false;
         }
-        queue.Enqueue(new WatchBatch(wanted, revision));
+        queue.Enqueue(new WatchBatch(wanted, revision) { Bytes = bytes });
+        queuedBytes += bytes;
         enqueuedThrough = Math.Max(enqueuedThrough, revision);
         signal?.TrySetResult();
         return true;
@@ -82,7 +93,11 @@ public sealed class Watcher : IDisposable
             lock (hub.Gate)
             {
                 if (closed) return null;
-                if (queue.TryDequeue(out var next)) return WithPrevious(next);
+                if (queue.TryDequeue(out var next))
+                {
+                    queuedBytes -= next.Bytes;
+                    return WithPrevious(next);
+                }
                 if (isSynced) wait = (signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                 else from = enqueuedThrough + 1;
             }
@@ -95,7 +110,7 @@ public sealed class Watcher : IDisposable
             long through;
             try
             {
-                (events, through) = hub.History.ReadEvents(from, WatchHub.HistoryChunk);
+                (events, through) = hub.History.ReadEvents(from, WatchHub.HistoryChunk, WatchHub.HistoryChunkBytes);
             }
             catch (EtcdException exception) when (exception.Error == EtcdErrors.Compacted)
             {

@@ -133,7 +133,7 @@ public static class EtcdFlags
         new("experimental-compact-hash-check-enabled", EtcdFlagKind.Bool, "false", No),
         new("experimental-compact-hash-check-time", EtcdFlagKind.Duration, "1m", No),
         new("experimental-enable-v2v3", EtcdFlagKind.String, "", No),
-        new("experimental-enable-lease-checkpoint", EtcdFlagKind.Bool, "false", No),
+        new("experimental-enable-lease-checkpoint", EtcdFlagKind.Bool, "false", Yes),
         new("experimental-enable-lease-checkpoint-persist", EtcdFlagKind.Bool, "false", No),
         new("experimental-compaction-batch-limit", EtcdFlagKind.Int, "1000", No),
         new("experimental-compaction-sleep-interval", EtcdFlagKind.Duration, "10ms", No),

@@ -49,6 +49,7 @@ public sealed class LessorTests : IDisposable
             {
                 LogRequest.RequestOneofCase.LeaseGrant => lessor.ApplyGrant(batch, at, request.LeaseGrant),
                 LogRequest.RequestOneofCase.LeaseRevoke => lessor.ApplyRevoke(batch, at, request.LeaseRevoke),
+                LogRequest.RequestOneofCase.LeaseCheckpoint => lessor.ApplyCheckpoint(batch, at, request.LeaseCheckpoint),
                 _ => batch.Apply(at, request),
             };
         }
@@ -134,7 +135,7 @@ public sealed class LessorTests : IDisposable
         Assert.Empty(lessor.Expired(10));
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal([1L], lessor.Expired(10));
-        Assert.Equal(0, lessor.Renew(1)); // expired: its revoke is on its way
+        Assert.Equal(0, lessor.Renew(1).Ttl); // expired: its revoke is on its way
         lessor.Demote();
         Assert.Empty(lessor.Expired(10));
     }
@@ -150,10 +151,63 @@ public sealed class LessorTests : IDisposable
         lessor.Promote(TimeSpan.FromSeconds(1)); // a new leader: the whole TTL again, plus the election timeout
         clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(6, lessor.TimeToLive(1, withKeys: false)!.TTL);
-        Assert.Equal(10, lessor.Renew(1));
+        Assert.Equal(10, lessor.Renew(1).Ttl);
         clock.Advance(TimeSpan.FromSeconds(9));
         Assert.Empty(lessor.Expired(10));
-        Assert.Equal(0, lessor.Renew(99));
+        Assert.Equal(0, lessor.Renew(99).Ttl);
+    }
+
+    private void Checkpoint(params LeaseCheckpoint[] checkpoints)
+    {
+        var request = new LeaseCheckpointRequest();
+        request.Checkpoints.AddRange(checkpoints);
+        Assert.IsType<LeaseCheckpointResponse>(Apply(new LogRequest { LeaseCheckpoint = request }));
+    }
+
+    [Fact]
+    public void A_checkpointed_remaining_ttl_is_where_the_next_leader_starts_the_lease()
+    {
+        var interval = TimeSpan.FromMinutes(5);
+        lessor.Promote(TimeSpan.Zero);
+        Grant(1, 600);
+        Grant(2, 900);
+        clock.Advance(TimeSpan.FromSeconds(400));
+        var checkpoints = lessor.Checkpoints(interval);
+        Assert.Equal([(1L, 200L), (2L, 500L)], checkpoints.OrderBy(c => c.ID).Select(c => (c.ID, c.RemainingTTL)));
+        Checkpoint(checkpoints.Where(c => c.ID == 1).ToArray());
+        lessor.Demote();
+        Assert.Empty(lessor.Checkpoints(interval)); // only the leader checkpoints
+        lessor.Promote(TimeSpan.FromSeconds(1));
+        Assert.Equal(201, lessor.TimeToLive(1, withKeys: false)!.TTL); // from the checkpoint, plus the election timeout
+        Assert.Equal(901, lessor.TimeToLive(2, withKeys: false)!.TTL); // never checkpointed: the whole TTL again
+        clock.Advance(TimeSpan.FromSeconds(201));
+        Assert.Equal([1L], lessor.Expired(10));
+    }
+
+    [Fact]
+    public void A_keep_alive_asks_to_clear_the_checkpoint_and_a_zero_checkpoint_clears_it()
+    {
+        lessor.Promote(TimeSpan.Zero);
+        Grant(1, 600);
+        Assert.Equal((600L, false), lessor.Renew(1));
+        Checkpoint(new LeaseCheckpoint { ID = 1, RemainingTTL = 100 }, new LeaseCheckpoint { ID = 99, RemainingTTL = 5 });
+        Assert.Equal((600L, true), lessor.Renew(1));
+        Checkpoint(new LeaseCheckpoint { ID = 1, RemainingTTL = 0 });
+        Assert.Equal((600L, false), lessor.Renew(1));
+        lessor.Demote();
+        lessor.Promote(TimeSpan.Zero);
+        Assert.Equal(600, lessor.TimeToLive(1, withKeys: false)!.TTL);
+    }
+
+    [Fact]
+    public void Only_leases_longer_than_the_interval_are_checkpointed_in_entries_of_at_most_1000()
+    {
+        lessor.Promote(TimeSpan.Zero);
+        Grant(1, 300);
+        Grant(2, 301);
+        Assert.Equal([2L], lessor.Checkpoints(TimeSpan.FromMinutes(5)).Select(c => c.ID));
+        var many = Enumerable.Range(1, 2500).Select(id => new LeaseCheckpoint { ID = id, RemainingTTL = 1 }).ToList();
+        Assert.Equal([1000, 1000, 500], LeaseCheckpointer.Entries(many).Select(entry => entry.LeaseCheckpoint.Checkpoints.Count));
     }
 
     [Fact]
