@@ -6,6 +6,11 @@ namespace HttpKv.Protocol;
 /// The HTTP status of the JSON gateway follows from the code (see HttpKv.Api's error mapping).</summary>
 public sealed record EtcdError(string Message, StatusCode Code)
 {
+    /// <summary>The gateway's HTTP status when it is not the one <see cref="Code"/> maps to: etcd's lock and election
+    /// services relay every error as code Unknown (HTTP 500 on etcd's gateway); HttpKv keeps that code and text but
+    /// answers a client's mistake with a 4xx (docs/decisions.md).</summary>
+    public int? HttpStatus { get; init; }
+
     public EtcdException ToException() => new(this);
 }
 
@@ -18,6 +23,23 @@ public sealed class EtcdException(EtcdError error) : Exception(error.Message)
 /// <summary>The one catalogue of etcd's client-visible errors (texts from etcd's rpctypes).</summary>
 public static class EtcdErrors
 {
+    /// <summary>The HTTP status etcd's JSON gateway gives a gRPC code (grpc-gateway's mapping, which etcd 3.5 serves).</summary>
+    public static int GatewayHttpStatus(StatusCode code) => code switch
+    {
+        StatusCode.OK => 200,
+        StatusCode.Cancelled => 499,
+        StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => 400,
+        StatusCode.DeadlineExceeded => 504,
+        StatusCode.NotFound => 404,
+        StatusCode.AlreadyExists or StatusCode.Aborted => 409,
+        StatusCode.PermissionDenied => 403,
+        StatusCode.Unauthenticated => 401,
+        StatusCode.ResourceExhausted => 429,
+        StatusCode.Unimplemented => 501,
+        StatusCode.Unavailable => 503,
+        _ => 500,
+    };
+
     public static readonly EtcdError EmptyKey = new("etcdserver: key is not provided", StatusCode.InvalidArgument);
     public static readonly EtcdError KeyNotFound = new("etcdserver: key not found", StatusCode.InvalidArgument);
     public static readonly EtcdError ValueProvided = new("etcdserver: value is provided", StatusCode.InvalidArgument);

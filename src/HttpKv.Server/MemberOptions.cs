@@ -84,6 +84,10 @@ public sealed class MemberOptions
     /// <summary>How often the leader checkpoints lease TTLs (etcd's default 5 minutes; etcd has no flag for it, so
     /// it is set in appsettings.json or HttpKv__LeaseCheckpointInterval).</summary>
     public TimeSpan LeaseCheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>HttpKv's own setting (no etcd flag): dial other members from the address of --listen-peer-urls, so a
+    /// fault injector between members (the robustness harness) can tell the callers apart on one host.</summary>
+    public bool PeerBindSource { get; set; }
+
     /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
     public string AuthToken { get; set; } = "simple";
     /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>

@@ -290,22 +290,22 @@ public sealed class ConcurrencyTests
         Assert.Equal(campaign.Leader.Lease, (await kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = campaign.Leader.Key })).Kvs[0].Lease);
     }
 
-    /// <summary>The errors of the Election and Lock services, over gRPC (status code and text) and the gateway (HTTP
-    /// status and JSON body), must be etcd's. etcd's services relay their internal client's error, so nearly all are
-    /// code Unknown (HTTP 500). Lease IDs are masked; the rest of each answer is compared whole.</summary>
+    /// <summary>The errors of the Election and Lock services, over gRPC (status code and text) and the gateway (JSON
+    /// body), must be etcd's. etcd's services relay their internal client's error, so nearly all are code Unknown
+    /// (HTTP 500 on etcd's gateway; HttpKv's answers a client's mistake with a 4xx). Lease IDs are masked; the rest of each answer is compared whole.</summary>
     [Fact]
     public async Task Election_and_lock_errors_over_grpc_and_the_gateway_are_etcds()
     {
         await using var etcd = ServerProcess.Etcd();
         await using var httpKv = ServerProcess.HttpKv();
         await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
-        var expected = await ErrorTranscriptAsync(etcd);
-        var actual = await ErrorTranscriptAsync(httpKv);
+        var expected = await ErrorTranscriptAsync(etcd, isHttpKv: false);
+        var actual = await ErrorTranscriptAsync(httpKv, isHttpKv: true);
         Assert.Equal(expected.Count, actual.Count);
         for (var i = 0; i < expected.Count; i++) Assert.Equal(expected[i], actual[i]);
     }
 
-    private static async Task<List<string>> ErrorTranscriptAsync(ServerProcess server)
+    private static async Task<List<string>> ErrorTranscriptAsync(ServerProcess server, bool isHttpKv)
     {
         using var channel = GrpcChannel.ForAddress(server.Url);
         using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = Deadline };
@@ -331,7 +331,10 @@ public sealed class ConcurrencyTests
         {
             using var response = await http.PostAsync(path, new StringContent(Mask(body).Replace("<LEASE>", lease.ToString())));
             var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-            transcript.Add(Mask($"gateway {step}: {(int)response.StatusCode} {Without(json, "header")}"));
+            // etcd's gateway answers every one of these with 500; HttpKv keeps its body but gives a client's mistake a
+            // 4xx (docs/decisions.md): the transcript holds the body, the status is checked apart.
+            transcript.Add(Mask($"gateway {step}: {(response.IsSuccessStatusCode ? "ok" : "error")} {Without(json, "header")}"));
+            if (isHttpKv) Assert.True((int)response.StatusCode < 500, $"{step}: {(int)response.StatusCode}");
         }
         static ByteString Bytes(string text) => ByteString.CopyFromUtf8(text);
         var campaign = await election.CampaignAsync(new V3Electionpb.CampaignRequest { Name = Bytes("errs"), Lease = lease, Value = Bytes("v") })

@@ -26,16 +26,16 @@ public sealed record RunReport(RunOptions Options, int Operations, int Unknown, 
 /// <summary>One robustness run: form a real cluster, drive concurrent clients (half on gRPC, half on the JSON
 /// gateway) and watchers against it while
 /// injecting the seed's faults (kill -9 of a member or of the leader, SIGSTOP pauses longer than an election
-/// timeout, a crash at a failpoint of the write path), heal, then check the history: linearizable single-key operations, watch guarantees, and every
+/// timeout, a crash at a failpoint of the write path, partitions of a member or of the leader, one-way cuts, slow
+/// links), heal, then check the history: linearizable single-key operations, watch guarantees, and every
 /// member's HashKV equal at a common revision. A failing run keeps its data dir, logs and history, and prints
 /// the command that replays it.</summary>
 public static class Runner
 {
     private const string Prefix = "k/";
-    /// <summary>kill -9 of a member, of the leader, SIGSTOP, a crash at a failpoint.</summary>
-    private const int FaultKinds = 4;
+    private static readonly int FaultKinds = Enum.GetValues<Fault>().Length;
     /// <summary>A run lasts its duration, but at least this many faults (one of each kind).</summary>
-    private const int MinFaults = FaultKinds;
+    private static readonly int MinFaults = FaultKinds;
 
     /// <summary>The failpoints a running member's writes pass (the snapshot ones need a lagging follower).</summary>
     private static readonly string[] CrashPoints =
@@ -84,6 +84,19 @@ public static class Runner
         return report;
     }
 
+    /// <summary>The faults a run injects, in the order they take turns.</summary>
+    private enum Fault
+    {
+        Kill,
+        KillLeader,
+        Pause,
+        CrashAtFailpoint,
+        Isolate,
+        IsolateLeader,
+        CutOutgoing,
+        SlowLinks,
+    }
+
     private static async Task InjectFaultsAsync(TestCluster cluster, History history, Random random, TimeSpan duration, TextWriter log)
     {
         var watch = Stopwatch.StartNew();
@@ -91,27 +104,58 @@ public static class Runner
         for (var injected = 0; watch.Elapsed < duration || injected < MinFaults; injected++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000, 2500)));
-            var kind = kinds++ % FaultKinds;
-            if (kind == 3)
+            var kind = (Fault)(kinds++ % FaultKinds);
+            var member = cluster.Members[random.Next(cluster.Members.Count)];
+            if (kind is Fault.KillLeader or Fault.IsolateLeader) member = await LeaderAsync(cluster) ?? member;
+            if (kind == Fault.CrashAtFailpoint)
             {
-                await CrashAtFailpointAsync(cluster.Members[random.Next(cluster.Members.Count)], history, random, log);
+                await CrashAtFailpointAsync(member, history, random, log);
                 continue;
             }
-            var victim = kind == 1 ? await LeaderAsync(cluster) ?? cluster.Members[random.Next(cluster.Members.Count)] : cluster.Members[random.Next(cluster.Members.Count)];
             var outage = TimeSpan.FromMilliseconds(random.Next(1500, 3000));
+            var others = cluster.Members.Where(other => other != member).Select(other => other.Name).ToList();
+            var delay = TimeSpan.FromMilliseconds(random.Next(100, 400));
             var fault = kind switch
             {
-                0 => $"kill -9 {victim.Name} for {outage.TotalSeconds:0.0}s",
-                1 => $"kill -9 the leader {victim.Name} for {outage.TotalSeconds:0.0}s",
-                _ => $"SIGSTOP {victim.Name} for {outage.TotalSeconds:0.0}s",
-            };
+                Fault.Kill => $"kill -9 {member.Name}",
+                Fault.KillLeader => $"kill -9 the leader {member.Name}",
+                Fault.Pause => $"SIGSTOP {member.Name}",
+                Fault.Isolate => $"partition {member.Name} from the others",
+                Fault.IsolateLeader => $"partition the leader {member.Name} from the others",
+                Fault.CutOutgoing => $"cut {member.Name}'s links to the others, one way",
+                _ => $"delay {member.Name}'s links both ways by {delay.TotalMilliseconds:0} ms",
+            } + $" for {outage.TotalSeconds:0.0}s";
             history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
             await log.WriteLineAsync($"  fault: {fault}");
-            if (kind == 2) await victim.PauseAsync();
-            else await victim.KillAsync();
+            switch (kind)
+            {
+                case Fault.Kill or Fault.KillLeader: await member.KillAsync(); break;
+                case Fault.Pause: await member.PauseAsync(); break;
+                case Fault.Isolate or Fault.IsolateLeader:
+                    foreach (var other in others)
+                    {
+                        cluster.Network.Cut(member.Name, other);
+                        cluster.Network.Cut(other, member.Name);
+                    }
+                    break;
+                case Fault.CutOutgoing:
+                    foreach (var other in others) cluster.Network.Cut(member.Name, other);
+                    break;
+                default:
+                    foreach (var other in others)
+                    {
+                        cluster.Network.Delay(member.Name, other, delay);
+                        cluster.Network.Delay(other, member.Name, delay);
+                    }
+                    break;
+            }
             await Task.Delay(outage);
-            if (kind == 2) await victim.ResumeAsync();
-            else await victim.StartAsync();
+            switch (kind)
+            {
+                case Fault.Kill or Fault.KillLeader: await member.StartAsync(); break;
+                case Fault.Pause: await member.ResumeAsync(); break;
+                default: cluster.Network.Heal(); break;
+            }
         }
     }
 

@@ -58,7 +58,7 @@ public static class GatewayEndpoint
 
     public static async Task WriteErrorAsync(HttpContext context, EtcdError error)
     {
-        context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error.Code);
+        context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error);
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(ErrorBody(error), context.RequestAborted);
     }

@@ -91,7 +91,7 @@ public static class LeaseGatewayEndpoints
     /// <summary>grpc-gateway v1's error object on a stream.</summary>
     private static string StreamError(EtcdError error)
     {
-        var status = EtcdErrorMapping.HttpStatus(error.Code);
+        var status = EtcdErrorMapping.HttpStatus(error);
         return "{\"error\":{\"grpc_code\":" + (int)error.Code + ",\"http_code\":" + status + ",\"message\":" + JsonSerializer.Serialize(error.Message)
             + ",\"http_status\":" + JsonSerializer.Serialize(ReasonPhrase(status)) + "}}\n";
     }

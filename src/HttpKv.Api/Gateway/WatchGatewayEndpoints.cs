@@ -114,7 +114,7 @@ public static class WatchGatewayEndpoints
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))
         {
-            var status = EtcdErrorMapping.HttpStatus(error.Code);
+            var status = EtcdErrorMapping.HttpStatus(error);
             json.WriteStartObject();
             json.WriteStartObject("error");
             json.WriteNumber("grpc_code", (int)error.Code);

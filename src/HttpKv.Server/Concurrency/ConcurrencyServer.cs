@@ -43,9 +43,9 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     /// <summary>The TTL of the lease a Lock or Campaign with lease 0 gets (etcd's default session TTL).</summary>
     public const long SessionTtlSeconds = 60;
 
-    public static readonly EtcdError ElectionNotLeader = new("election: not leader", StatusCode.Unknown);
-    public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown);
-    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown);
+    public static readonly EtcdError ElectionNotLeader = new("election: not leader", StatusCode.Unknown) { HttpStatus = 400 };
+    public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown) { HttpStatus = 404 };
+    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown) { HttpStatus = 400 };
 
     public Task<LockResponse> LockAsync(LockRequest request, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
@@ -82,7 +82,8 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     public Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, CancellationToken cancellationToken) =>
         RelayedAsync(() => ProclaimCoreAsync(request, cancellationToken));
 
-    /// <summary>etcd's services answer whatever their internal client got as a plain error: code Unknown, same text.</summary>
+    /// <summary>etcd's services answer whatever their internal client got as a plain error: code Unknown, same text.
+    /// On the gateway the original error's HTTP status stays (etcd's says 500 for all; a client's mistake is a 4xx).</summary>
     private static async Task<T> RelayedAsync<T>(Func<Task<T>> call)
     {
         try
@@ -91,7 +92,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         }
         catch (EtcdException exception) when (exception.Error.Code != StatusCode.Unknown)
         {
-            throw new EtcdError(exception.Error.Message, StatusCode.Unknown).ToException();
+            throw new EtcdError(exception.Error.Message, StatusCode.Unknown) { HttpStatus = exception.Error.HttpStatus ?? EtcdErrors.GatewayHttpStatus(exception.Error.Code) }.ToException();
         }
     }
 

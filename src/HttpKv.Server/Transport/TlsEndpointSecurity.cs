@@ -23,6 +23,10 @@ public sealed class TlsEndpointSecurity
 
     /// <summary>"client" or "peer".</summary>
     public string Side { get; }
+    /// <summary>When set, connections to other members' URLs of this side leave from this local address
+    /// (HttpKv:PeerBindSource binds them to the --listen-peer-urls address), so a network fault injector between
+    /// members can tell who is calling. Set once, when the member's security is loaded.</summary>
+    public System.Net.IPAddress? SourceAddress { get; set; }
     /// <summary>The certificate (with its key) the https URLs serve; null when none is configured.</summary>
     public X509Certificate2? ServerCertificate { get; init; }
     /// <summary>Intermediate certificates that followed the leaf in the certificate file.</summary>
@@ -126,11 +130,31 @@ public sealed class TlsEndpointSecurity
     public GrpcChannel CreateChannel(string url, GrpcChannelOptions? options = null)
     {
         options ??= new GrpcChannelOptions();
-        if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        var https = url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (https || SourceAddress is not null)
         {
-            options.HttpHandler = new SocketsHttpHandler { SslOptions = ClientAuthenticationOptions(), EnableMultipleHttp2Connections = true };
+            var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+            if (https) handler.SslOptions = ClientAuthenticationOptions();
+            if (SourceAddress is { } local) handler.ConnectCallback = (context, cancellationToken) => ConnectFromAsync(local, context.DnsEndPoint, cancellationToken);
+            options.HttpHandler = handler;
             options.DisposeHttpClient = true;
         }
         return GrpcChannel.ForAddress(url, options);
+    }
+
+    private static async ValueTask<Stream> ConnectFromAsync(System.Net.IPAddress local, System.Net.DnsEndPoint remote, CancellationToken cancellationToken)
+    {
+        var socket = new System.Net.Sockets.Socket(local.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Bind(new System.Net.IPEndPoint(local, 0));
+            await socket.ConnectAsync(remote, cancellationToken);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 }

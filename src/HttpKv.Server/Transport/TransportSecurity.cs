@@ -27,8 +27,16 @@ public sealed class TransportSecurity
         var peer = LoadSide(new SideFlags("peer", "peer-", MemberOptions.SplitUrls(options.ListenPeerUrls),
             options.PeerCertFile, options.PeerKeyFile, options.PeerClientCertFile, options.PeerClientKeyFile, options.PeerTrustedCaFile,
             options.PeerClientCertAuth, options.PeerAutoTls, options.PeerCertAllowedCn), common, dataDir, options.SelfSignedCertValidity, logger);
+        if (options.PeerBindSource) peer.SourceAddress = SourceAddressOf(options.ListenPeerUrls);
         return new TransportSecurity { Client = client, Peer = peer };
     }
+
+    /// <summary>The IP literal of the first --listen-peer-urls, which HttpKv:PeerBindSource dials from.</summary>
+    private static System.Net.IPAddress SourceAddressOf(string listenPeerUrls) =>
+        MemberOptions.SplitUrls(listenPeerUrls).Select(url => new Uri(url).Host.Trim('[', ']'))
+            .Select(host => System.Net.IPAddress.TryParse(host, out var address) ? address : null)
+            .FirstOrDefault(address => address is not null && !address.Equals(System.Net.IPAddress.Any) && !address.Equals(System.Net.IPAddress.IPv6Any))
+        ?? throw new TransportSecurityException($"HttpKv:PeerBindSource needs an IP address (not a name or a wildcard) in --listen-peer-urls, got {listenPeerUrls}");
 
     private sealed record Common(System.Security.Authentication.SslProtocols Protocols, System.Net.Security.CipherSuitesPolicy? Policy, string[] SuiteNames);
 

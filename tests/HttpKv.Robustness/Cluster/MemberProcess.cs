@@ -15,12 +15,18 @@ public sealed class MemberProcess : IAsyncDisposable
     private Process? process;
     private TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public MemberProcess(string name, string dataRoot, Func<MemberProcess, IEnumerable<string>> flags)
+    /// <param name="peerListenAddress">where the member really listens for peers; null: on its advertised peer URL.
+    /// With an address, the member listens there on the same port, dials other members from it
+    /// (HttpKv:PeerBindSource) and is reached through a proxy on the advertised URL.</param>
+    public MemberProcess(string name, string dataRoot, Func<MemberProcess, IEnumerable<string>> flags, string? peerListenAddress = null)
     {
         Name = name;
         DataDir = Path.Combine(dataRoot, name);
         this.flags = flags;
+        PeerListenAddress = peerListenAddress;
     }
+
+    public string? PeerListenAddress { get; }
 
     public string Name { get; }
     public string DataDir { get; }
@@ -66,9 +72,11 @@ public sealed class MemberProcess : IAsyncDisposable
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         if (failpoints is not null) start.Environment["HTTPKV_FAILPOINTS"] = failpoints;
         start.Environment["DOTNET_DbgEnableMiniDump"] = "0"; // a failpoint's crash needs no dump
+        if (PeerListenAddress is not null) start.Environment["HttpKv__PeerBindSource"] = "true";
         start.ArgumentList.Add(Paths.HttpKvDll);
         foreach (var flag in new[] { "--name", Name, "--data-dir", DataDir, "--listen-client-urls", ClientUrl, "--advertise-client-urls", ClientUrl,
-                     "--listen-peer-urls", PeerUrl, "--initial-advertise-peer-urls", PeerUrl }.Concat(flags(this)))
+                     "--listen-peer-urls", PeerListenAddress is null ? PeerUrl : $"http://{PeerListenAddress}:{PeerPort}",
+                     "--initial-advertise-peer-urls", PeerUrl }.Concat(flags(this)))
             start.ArgumentList.Add(flag);
         Append($"---- start {DateTime.UtcNow:O}{(failpoints is null ? "" : " with HTTPKV_FAILPOINTS=" + failpoints)}");
         process = Process.Start(start) ?? throw new InvalidOperationException("could not start httpkv");

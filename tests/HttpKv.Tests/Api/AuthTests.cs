@@ -250,3 +250,59 @@ public sealed class AuthTokenTtlTests : IAsyncLifetime
         Assert.Contains("etcdserver: invalid auth token", await response.Content.ReadAsStringAsync());
     }
 }
+
+/// <summary>A JWT carries the auth revision it was minted at: any later change to users or roles makes it old, and
+/// etcd's clients re-authenticate when told so.</summary>
+public sealed class JwtAuthTests : IAsyncLifetime
+{
+    private readonly string keys = Directory.CreateTempSubdirectory("httpkv-jwt-").FullName;
+    private HttpKvFactory factory = null!;
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        using (var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            await File.WriteAllTextAsync(Path.Combine(keys, "jwt.key"), key.ExportPkcs8PrivateKeyPem());
+            await File.WriteAllTextAsync(Path.Combine(keys, "jwt.pub"), key.ExportSubjectPublicKeyInfoPem());
+        }
+        factory = new HttpKvFactory(new Dictionary<string, string>
+        {
+            ["HttpKv:BcryptCost"] = "4",
+            ["HttpKv:AuthToken"] = $"jwt,pub-key={keys}/jwt.pub,priv-key={keys}/jwt.key,sign-method=ES256,ttl=10m",
+        });
+        client = factory.CreateClient();
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "pw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
+        await client.PostOkAsync("/v3/auth/enable", new { });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await factory.DisposeAsync();
+        Directory.Delete(keys, recursive: true);
+    }
+
+    private async Task<(int Status, string Body)> CallAsync(string path, string json, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json) };
+        request.Headers.TryAddWithoutValidation("Authorization", token);
+        using var response = await client.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_jwt_minted_before_a_role_change_is_refused_as_old_and_a_new_one_works()
+    {
+        var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        Assert.Equal(3, token.Split('.').Length);
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", """{"key":"YQ==","value":"MQ=="}""", token)).Status);
+        Assert.Equal(200, (await CallAsync("/v3/auth/role/add", """{"name":"r"}""", token)).Status); // raises the auth revision
+
+        var old = await CallAsync("/v3/kv/put", """{"key":"YQ==","value":"Mg=="}""", token);
+        Assert.Equal(400, old.Status);
+        Assert.Contains("etcdserver: revision of auth store is old", old.Body);
+        var fresh = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        Assert.Equal(200, (await CallAsync("/v3/kv/put", """{"key":"YQ==","value":"Mg=="}""", fresh)).Status);
+    }
+}
