@@ -24,6 +24,7 @@ public sealed class RobustnessRunTests
         var report = await Runner.RunAsync(options, log);
         Assert.True(report.Passed, $"seed {seed} failed ({report.SavedTo}); replay: {options.ReplayCommand}\n{string.Join('\n', report.Problems)}\nfaults:\n{string.Join('\n', report.Faults)}");
         Assert.True(report.Faults.Count >= 8, $"only {report.Faults.Count} faults were injected");
+        Assert.True(report.Compactions > 0, "the run compacted nothing");
         Assert.True(report.Operations - report.Unknown > 100, $"only {report.Operations - report.Unknown} operations completed");
     }
 }

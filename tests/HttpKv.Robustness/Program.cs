@@ -33,7 +33,8 @@ foreach (var seed in seeds)
     var report = await Runner.RunAsync(options, Console.Out);
     operations += report.Operations;
     faults += report.Faults.Count;
-    Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, linearizability: {report.Linearizability}, " +
+    Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions " +
+        $"({report.WatchResyncs} watch resyncs), linearizability: {report.Linearizability}, " +
         (report.Passed ? "passed" : "FAILED"));
     if (report.Passed) continue;
     failed++;

@@ -18,7 +18,7 @@ public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, in
 
 /// <summary>What a run did and found.</summary>
 public sealed record RunReport(RunOptions Options, int Operations, int Unknown, IReadOnlyList<string> Faults, Verdict Linearizability,
-    IReadOnlyList<string> Problems, string? SavedTo)
+    IReadOnlyList<string> Problems, string? SavedTo, int Compactions = 0, int WatchResyncs = 0)
 {
     public bool Passed => Linearizability != Verdict.NotLinearizable && Problems.Count == 0;
 }
@@ -60,10 +60,26 @@ public static class Runner
             var watches = cluster.Members.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
-                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token))).ToList();
+                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token)))
+                .Append(CompactAsync(endpoints, history, stop.Token)).ToList();
             var faults = InjectFaultsAsync(cluster, history, new Random(random.Next()), options.Duration, log);
-            await faults;
-            await cluster.HealAsync();
+            try
+            {
+                await faults;
+                await cluster.HealAsync();
+            }
+            catch (InvalidOperationException exception) // a member that does not come back is a finding, not a harness crash
+            {
+                problems.Add("a member did not come back: " + exception.Message.Split('\n')[0]);
+                try
+                {
+                    await cluster.HealAsync();
+                }
+                catch (InvalidOperationException again)
+                {
+                    problems.Add("and not on a second try either: " + again.Message.Split('\n')[0]);
+                }
+            }
             await Task.Delay(TimeSpan.FromSeconds(2)); // let clients and watchers catch up on a healthy cluster
             await stop.CancelAsync();
             await Task.WhenAll(running.Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -79,7 +95,7 @@ public static class Runner
             if (problems.Count > 0) await SaveAsync(root, cluster, history, problems);
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
-            problems.Count > 0 ? root : null);
+            problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count));
         if (problems.Count == 0) Directory.Delete(root, recursive: true);
         return report;
     }
@@ -174,6 +190,37 @@ public static class Runner
         await victim.StartAsync();
     }
 
+    /// <summary>Compacts the history every second or so, keeping the last 50 revisions, as an operator's
+    /// auto-compaction would: watchers that fall behind meet compacted revisions when they resume.</summary>
+    private static async Task CompactAsync(IReadOnlyList<string> endpoints, History history, CancellationToken stop)
+    {
+        long compacted = 0;
+        var endpoint = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(1200), stop);
+                using var channel = GrpcChannel.ForAddress(endpoints[endpoint]);
+                var kv = new KV.KVClient(channel);
+                var revision = (await kv.RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(Prefix) },
+                    deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: stop)).Header.Revision;
+                if (revision - 50 <= compacted) continue;
+                await kv.CompactAsync(new CompactionRequest { Revision = revision - 50 }, deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: stop);
+                compacted = revision - 50;
+                history.Compactions.Enqueue(compacted);
+            }
+            catch (RpcException)
+            {
+                endpoint = (endpoint + 1) % endpoints.Count; // down, or already compacted past it: try elsewhere later
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
     private static async Task<MemberProcess?> LeaderAsync(TestCluster cluster)
     {
         foreach (var member in cluster.Members.Where(member => member.IsRunning && !member.IsPaused))
@@ -236,6 +283,7 @@ public static class Runner
     {
         var text = new StringBuilder();
         text.AppendLine("problems:").AppendJoin('\n', problems).AppendLine().AppendLine("faults:").AppendJoin('\n', history.Faults).AppendLine();
+        text.AppendLine("compactions: " + string.Join(", ", history.Compactions));
         text.AppendLine("operations (call order):").AppendJoin('\n', history.Operations).AppendLine();
         foreach (var watch in history.Watches)
             text.AppendLine($"watch {watch.Id} on {watch.Member} from {watch.StartRevision}, {watch.Reconnects} reconnects:")

@@ -161,23 +161,3 @@ internal static class Ports
         }
     }
 }
-
-internal static class Paths
-{
-    public static string RepositoryRoot { get; } = FindRoot();
-
-    public static string HttpKvDll { get; } = Path.Combine(RepositoryRoot, "src", "HttpKv", "bin",
-#if DEBUG
-        "Debug",
-#else
-        "Release",
-#endif
-        "net10.0", "httpkv.dll");
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "HttpKv.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("HttpKv.sln not found above " + AppContext.BaseDirectory);
-    }
-}

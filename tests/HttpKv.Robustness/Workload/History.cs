@@ -23,6 +23,9 @@ public sealed class History
     public ConcurrentBag<WatchLog> Watches { get; } = [];
 
     public ConcurrentQueue<string> Faults { get; } = new();
+
+    /// <summary>The revisions the run compacted to, in order.</summary>
+    public ConcurrentQueue<long> Compactions { get; } = new();
 }
 
 /// <summary>One event as a watcher saw it.</summary>
@@ -36,4 +39,7 @@ public sealed class WatchLog(int id, string member, long startRevision)
     public long StartRevision { get; } = startRevision;
     public List<SeenEvent> Events { get; } = [];
     public int Reconnects { get; set; }
+    /// <summary>Revision ranges the watcher could not be given because they were compacted before it resumed (etcd
+    /// cancels such a watch with the compact revision; a client must resync): missing changes there are allowed.</summary>
+    public List<(long From, long To)> CompactedGaps { get; } = [];
 }

@@ -1,5 +1,6 @@
-namespace HttpKv.Compat.Tests;
+namespace HttpKv.Tests.Shared;
 
+/// <summary>Where the repository and the built httpkv are, for the tests that start the real process.</summary>
 public static class Paths
 {
     public static string RepositoryRoot { get; } = FindRoot();
