@@ -26,6 +26,7 @@ public static class HttpKvApi
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<EtcdExceptionInterceptor>();
+            options.Interceptors.Add<LearnerInterceptor>();
             options.Interceptors.Add<AuthorizationInterceptor>();
             options.MaxSendMessageSize = null;
         });

@@ -77,4 +77,5 @@ public static class EtcdErrors
     public static readonly EtcdError InvalidAuthManagement = new("etcdserver: invalid auth management", StatusCode.InvalidArgument);
     public static readonly EtcdError AuthOldRevision = new("etcdserver: revision of auth store is old", StatusCode.InvalidArgument);
     public static readonly EtcdError NotCapable = new("etcdserver: not capable", StatusCode.Unavailable);
+    public static readonly EtcdError NotSupportedForLearner = new("etcdserver: rpc not supported for learner", StatusCode.Unavailable);
 }

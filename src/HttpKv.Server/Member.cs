@@ -52,6 +52,7 @@ public sealed class Member : IAsyncDisposable
         var dataDir = Path.GetFullPath(options.ResolvedDataDir);
         var snapDir = Path.Combine(dataDir, "member", "snap");
         Directory.CreateDirectory(snapDir);
+        RemoveUnfinishedSnapshots(snapDir, loggerFactory.CreateLogger<Member>());
         var backendPath = Path.Combine(snapDir, "db");
         var walDir = string.IsNullOrEmpty(options.WalDir) ? Path.Combine(dataDir, "member", "wal") : Path.GetFullPath(options.WalDir);
         var wal = WriteAheadLog.Open(walDir, new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
@@ -74,6 +75,24 @@ public sealed class Member : IAsyncDisposable
             wal.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A snapshot being received (incoming-*.db) or prepared for a peer (send-*.db) when the member died is
+    /// of no use after a restart (the leader sends a new one): as etcd's snapshotter removes its tmp files at start,
+    /// these are deleted rather than left to fill the disk one crash at a time.</summary>
+    public static int RemoveUnfinishedSnapshots(string snapDir, ILogger logger)
+    {
+        var removed = 0;
+        foreach (var pattern in new[] { "incoming-*.db", "send-*.db" })
+        {
+            foreach (var file in Directory.EnumerateFiles(snapDir, pattern))
+            {
+                File.Delete(file);
+                removed++;
+                logger.LogWarning("Removed the unfinished snapshot file {File} left by an earlier run", Path.GetFileName(file));
+            }
+        }
+        return removed;
     }
 
     /// <summary>Publishes this member's name and client URLs through the log, as etcd does before it serves

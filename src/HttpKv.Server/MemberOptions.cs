@@ -27,6 +27,9 @@ public sealed class MemberOptions
     public long QuotaBackendBytes { get; set; }
     /// <summary>Applied entries between backend syncs that let the WAL release its older segments (etcd's default).</summary>
     public ulong SnapshotCount { get; set; } = 100_000;
+    /// <summary>Entries a snapshot leaves in the Raft log behind it, so that a slightly slow follower catches up
+    /// without a snapshot (etcd 3.5.14's --experimental-snapshot-catchup-entries).</summary>
+    public ulong ExperimentalSnapshotCatchupEntries { get; set; } = 5000;
     public string AutoCompactionMode { get; set; } = "periodic";
     public string AutoCompactionRetention { get; set; } = "0";
     public string LogLevel { get; set; } = "info";

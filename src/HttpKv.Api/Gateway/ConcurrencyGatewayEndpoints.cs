@@ -41,6 +41,7 @@ public static class ConcurrencyGatewayEndpoints
     /// <summary>The Observe stream as etcd's gateway serves it: each response on its own line, flushed at once.</summary>
     private static async Task ObserveAsync(HttpContext context, IElectionService service)
     {
+        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         LeaderRequest request;
         try
         {

@@ -5,7 +5,9 @@ using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
 using HttpKv.Server.Auth;
+using HttpKv.Server;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HttpKv.Api.Gateway;
 
@@ -37,6 +39,7 @@ public static class GatewayEndpoint
 
         try
         {
+            await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), request);
             RequestCaller.Current = await context.AuthorizeAsync(request); // flows into the call: its proposals carry the caller
             var response = await call(request, context.RequestAborted);
             context.Response.StatusCode = StatusCodes.Status200OK;
@@ -54,6 +57,21 @@ public static class GatewayEndpoint
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         return GatewayJson.ReadRequest<TRequest>(body.GetBuffer().AsSpan(0, (int)body.Length));
+    }
+
+    /// <summary>A stream on a learner: refused as etcd's gateway relays its gRPC refusal (true: the error is written).</summary>
+    public static async Task<bool> RefusedOnLearnerAsync(HttpContext context)
+    {
+        try
+        {
+            await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), null);
+            return false;
+        }
+        catch (EtcdException exception)
+        {
+            await WriteErrorAsync(context, exception.Error);
+            return true;
+        }
     }
 
     public static async Task WriteErrorAsync(HttpContext context, EtcdError error)

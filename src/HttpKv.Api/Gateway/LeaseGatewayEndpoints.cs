@@ -41,6 +41,7 @@ public static class LeaseGatewayEndpoints
     /// each is answered by one line, flushed at once.</summary>
     private static async Task KeepAliveAsync(HttpContext context, ILeaseService service)
     {
+        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         List<LeaseKeepAliveRequest> requests;

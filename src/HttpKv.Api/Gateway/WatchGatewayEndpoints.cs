@@ -53,6 +53,7 @@ public static class WatchGatewayEndpoints
 
     private static async Task StreamAsync(HttpContext context, MemberHost host)
     {
+        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         List<WatchRequest> requests;
         try
         {
@@ -132,6 +133,7 @@ public static class WatchGatewayEndpoints
     private static async Task SseAsync(HttpContext context, MemberHost host, string? key, string? keyBase64, bool prefix,
         long startRevision, bool prevKv, string? lastEventId)
     {
+        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         byte[] keyBytes;
         try
         {

@@ -80,6 +80,7 @@ public static class ClusterBootstrap
             SnapshotDirectory = start.SnapshotDirectory,
             TickInterval = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval),
             SnapshotCount = start.Options.SnapshotCount,
+            SnapshotCatchUpEntries = start.Options.ExperimentalSnapshotCatchupEntries,
             ElectionTicks = electionTicks,
         }, store.ConsistentIndex, lessor, start.LoggerFactory.CreateLogger<ClusterLog>())
         {

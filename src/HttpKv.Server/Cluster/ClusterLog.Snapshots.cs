@@ -9,9 +9,6 @@ namespace HttpKv.Server.Cluster;
 /// fell behind the compacted log, and installing one received from the leader.</summary>
 public sealed partial class ClusterLog
 {
-    /// <summary>Entries kept in memory behind a snapshot so that a slightly slow follower catches up without one (etcd's value).</summary>
-    private const ulong CatchUpEntries = 5000;
-
     private readonly Dictionary<ulong, string> receivedSnapshots = [];
     private ConfState confState = ConfState.Empty;
 
@@ -29,7 +26,8 @@ public sealed partial class ClusterLog
         var durable = store.ConsistentIndex;
         store.Sync();
         storage.CreateSnapshot(applied, confState, ReadOnlyMemory<byte>.Empty);
-        if (applied > CatchUpEntries && applied - CatchUpEntries > storage.FirstIndex()) storage.Compact(applied - CatchUpEntries);
+        var keep = options.SnapshotCatchUpEntries;
+        if (applied > keep && applied - keep > storage.FirstIndex()) storage.Compact(applied - keep);
         var released = wal.ReleaseBefore(durable + 1);
         snapshotIndex = applied;
         logger.LogInformation("Snapshot at index {Index}: backend synced, Raft log compacted, {Segments} WAL segments released", applied, released);

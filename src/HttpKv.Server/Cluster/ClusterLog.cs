@@ -23,6 +23,8 @@ public sealed record ClusterLogOptions
     public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
     public int ElectionTicks { get; init; } = 10;
     public ulong SnapshotCount { get; init; } = 100_000;
+    /// <summary>Entries kept in the Raft log behind a snapshot (etcd's --experimental-snapshot-catchup-entries).</summary>
+    public ulong SnapshotCatchUpEntries { get; init; } = 5000;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(7);
 }
 

@@ -148,7 +148,7 @@ public static class EtcdFlags
         new("experimental-max-learners", EtcdFlagKind.Int, "1", Yes),
         // etcd 3.6's name for the same setting; issue 4 asks for it, so HttpKv accepts both.
         new("max-learners", EtcdFlagKind.Int, "1", Yes),
-        new("experimental-snapshot-catchup-entries", EtcdFlagKind.UInt, "5000", No),
+        new("experimental-snapshot-catchup-entries", EtcdFlagKind.UInt, "5000", Yes),
         new("experimental-stop-grpc-service-on-defrag", EtcdFlagKind.Bool, "false", No),
 
         // Unsafe

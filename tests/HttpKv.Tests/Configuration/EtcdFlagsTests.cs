@@ -10,7 +10,7 @@ public sealed class EtcdFlagsTests
         "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-token", "initial-cluster-state",
         "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level",
         "auto-compaction-mode", "auto-compaction-retention", "snapshot-count", "heartbeat-interval",
-        "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "experimental-enable-lease-checkpoint", "max-learners", "version", "help",
+        "election-timeout", "enable-grpc-gateway", "strict-reconfig-check", "experimental-max-learners", "experimental-enable-lease-checkpoint", "experimental-snapshot-catchup-entries", "max-learners", "version", "help",
         "auth-token", "auth-token-ttl", "bcrypt-cost",
         // Transport security (issue 6)
         "cert-file", "key-file", "client-cert-auth", "client-cert-file", "client-key-file", "trusted-ca-file", "auto-tls",
