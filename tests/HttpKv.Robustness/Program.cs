@@ -2,11 +2,13 @@ using System.Globalization;
 using HttpKv.Robustness;
 
 // httpkv-robustness: real clusters under faults, every history checked. See docs/ROBUSTNESS.md.
-//   --seeds N (default 3) runs seeds 1..N; --seed S runs one; --duration 20s per run; --members 3; --clients 8.
+//   --seeds N (default 3) runs seeds 1..N; --seed S runs one; --duration 20s per run; --members 3; --clients 8;
+//   --learner adds a learner to the cluster at the start.
 var seeds = Enumerable.Range(1, 3).ToList();
 var duration = TimeSpan.FromSeconds(20);
 var members = 3;
 var clients = 8;
+var learner = false;
 for (var i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -17,8 +19,9 @@ for (var i = 0; i < args.Length; i++)
         case "--duration": duration = ParseDuration(Value()); break;
         case "--members": members = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--clients": clients = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+        case "--learner": learner = true; break;
         default:
-            await Console.Error.WriteLineAsync($"unknown argument {args[i]}; use --seeds N | --seed S, --duration 20s|5m, --members N, --clients N");
+            await Console.Error.WriteLineAsync($"unknown argument {args[i]}; use --seeds N | --seed S, --duration 20s|5m, --members N, --clients N, --learner");
             return 2;
     }
 }
@@ -28,8 +31,8 @@ var operations = 0;
 var faults = 0;
 foreach (var seed in seeds)
 {
-    var options = new RunOptions(seed, duration, members, clients);
-    Console.WriteLine($"run seed {seed}: {members} members, {clients} clients, {duration.TotalSeconds:0}s");
+    var options = new RunOptions(seed, duration, members, clients, Learner: learner);
+    Console.WriteLine($"run seed {seed}: {members} members{(learner ? " and a learner" : "")}, {clients} clients, {duration.TotalSeconds:0}s");
     var report = await Runner.RunAsync(options, Console.Out);
     operations += report.Operations;
     faults += report.Faults.Count;

@@ -5,15 +5,21 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using HttpKv.Robustness.Checking;
 using HttpKv.Robustness.Cluster;
+using HttpKv.Robustness.Faults;
 using HttpKv.Robustness.Workload;
 
 namespace HttpKv.Robustness;
 
 /// <summary>The options of one run: the seed decides the workload's choices and the faults.</summary>
-public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, int Clients = 8, int Keys = 6)
+/// <param name="Learner">start with a learner beside the voters (added with MemberAdd isLearner, read serializably).</param>
+/// <param name="SnapshotCount">--snapshot-count of the members: low, so followers that were away catch up by snapshot.</param>
+/// <param name="SnapshotCatchUpEntries">--experimental-snapshot-catchup-entries: entries kept behind a snapshot.</param>
+public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, int Clients = 8, int Keys = 6,
+    bool Learner = false, int SnapshotCount = 200, int SnapshotCatchUpEntries = 100)
 {
     public string ReplayCommand =>
-        $"dotnet run -c Release --project tests/HttpKv.Robustness -- --seed {Seed} --duration {Duration.TotalSeconds:0}s --members {Members} --clients {Clients}";
+        $"dotnet run -c Release --project tests/HttpKv.Robustness -- --seed {Seed} --duration {Duration.TotalSeconds:0}s --members {Members} --clients {Clients}" +
+        (Learner ? " --learner" : "");
 }
 
 /// <summary>What a run did and found.</summary>
@@ -51,18 +57,20 @@ public static class Runner
         var problems = new List<string>();
         var keys = Enumerable.Range(0, options.Keys).Select(i => $"{Prefix}{i}").ToList();
         var verdict = Verdict.Unknown;
-        await using (var cluster = new TestCluster(options.Members, root))
+        await using (var cluster = new TestCluster(options.Members, root, options.SnapshotCount, options.SnapshotCatchUpEntries))
         {
             await cluster.StartAsync();
-            var endpoints = cluster.Members.Select(member => member.ClientUrl).ToList();
+            if (options.Learner) await cluster.AddLearnerAsync();
+            var endpoints = cluster.Voters.Select(member => member.ClientUrl).ToList(); // a learner refuses all but serializable reads
+            var learnerReader = new LearnerReader(cluster, new Random(random.Next()));
             using var stop = new CancellationTokenSource();
             var clients = Enumerable.Range(0, options.Clients).Select(i => new KvClient(i, endpoints, http: i % 2 == 1, history, new Random(random.Next()))).ToList();
-            var watches = cluster.Members.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
+            var watches = cluster.Voters.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
                 .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token)))
-                .Append(CompactAsync(endpoints, history, stop.Token)).ToList();
-            var faults = InjectFaultsAsync(cluster, history, new Random(random.Next()), options.Duration, log);
+                .Append(CompactAsync(endpoints, history, stop.Token)).Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
+            var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options.Duration, log);
             try
             {
                 await faults;
@@ -85,7 +93,10 @@ public static class Runner
             await Task.WhenAll(running.Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
             foreach (var client in clients) client.Dispose();
 
-            problems.AddRange(await CompareHashesAsync(cluster));
+            problems.AddRange(await cluster.CompareHashesAsync());
+            problems.AddRange(learnerReader.Problems);
+            if (learnerReader.Reads > 0)
+                history.Faults.Enqueue($"learner reads: {learnerReader.Reads} serializable ({learnerReader.Verified} compared with a voter), {learnerReader.Refusals} linearizable refused");
             var operations = history.Operations;
             var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
             verdict = check.Verdict;
@@ -111,11 +122,23 @@ public static class Runner
         IsolateLeader,
         CutOutgoing,
         SlowLinks,
+        /// <summary>Promote the learner, or add one (<see cref="MembershipFaults.LearnerTurnAsync"/>).</summary>
+        Learner,
+        /// <summary>Remove a voter, wipe it, add it back as a new member (<see cref="MembershipFaults.ReplaceMemberAsync"/>).</summary>
+        ReplaceMember,
+        /// <summary>A follower catching up by snapshot is interrupted (<see cref="MembershipFaults.InterruptSnapshotAsync"/>).</summary>
+        InterruptSnapshot,
     }
 
-    private static async Task InjectFaultsAsync(TestCluster cluster, History history, Random random, TimeSpan duration, TextWriter log)
+    private static async Task InjectFaultsAsync(TestCluster cluster, History history, List<string> problems, Random random, TimeSpan duration, TextWriter log)
     {
         var watch = Stopwatch.StartNew();
+        var snapshotTurns = random.Next(3);
+        void Note(string fault)
+        {
+            history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
+            log.WriteLine($"  fault: {fault}");
+        }
         var kinds = random.Next(FaultKinds); // the kinds take turns, from one the seed picks: every run sees each at least once
         for (var injected = 0; watch.Elapsed < duration || injected < MinFaults; injected++)
         {
@@ -126,6 +149,24 @@ public static class Runner
             if (kind == Fault.CrashAtFailpoint)
             {
                 await CrashAtFailpointAsync(member, history, random, log);
+                continue;
+            }
+            if (kind == Fault.Learner)
+            {
+                await MembershipFaults.LearnerTurnAsync(cluster, random, Note);
+                continue;
+            }
+            if (kind == Fault.ReplaceMember)
+            {
+                await MembershipFaults.ReplaceMemberAsync(cluster, random, Note);
+                continue;
+            }
+            if (kind == Fault.InterruptSnapshot)
+            {
+                var how = (SnapshotInterruption)(snapshotTurns++ % Enum.GetValues<SnapshotInterruption>().Length);
+                var lag = (cluster.SnapshotCount + cluster.SnapshotCatchUpEntries) * 3 / 2;
+                var (_, found) = await MembershipFaults.InterruptSnapshotAsync(cluster, how, lag, random, Note);
+                problems.AddRange(found);
                 continue;
             }
             var outage = TimeSpan.FromMilliseconds(random.Next(1500, 3000));
@@ -221,63 +262,7 @@ public static class Runner
         }
     }
 
-    private static async Task<MemberProcess?> LeaderAsync(TestCluster cluster)
-    {
-        foreach (var member in cluster.Members.Where(member => member.IsRunning && !member.IsPaused))
-        {
-            try
-            {
-                using var channel = GrpcChannel.ForAddress(member.ClientUrl);
-                var status = await new Maintenance.MaintenanceClient(channel).StatusAsync(new StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
-                if (status.Leader == status.Header.MemberId) return member;
-            }
-            catch (RpcException)
-            {
-                // down or without a leader: ask the next
-            }
-        }
-        return null;
-    }
-
-    /// <summary>After healing, every member must reach the same revision and hash its history to the same value.</summary>
-    private static async Task<IReadOnlyList<string>> CompareHashesAsync(TestCluster cluster)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var statuses = new List<(string Name, long Revision, uint Hash)>();
-            try
-            {
-                long target = 0;
-                foreach (var member in cluster.Members)
-                {
-                    using var channel = GrpcChannel.ForAddress(member.ClientUrl);
-                    var range = await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("k/") },
-                        deadline: DateTime.UtcNow.AddSeconds(5));
-                    target = Math.Max(target, range.Header.Revision);
-                }
-                foreach (var member in cluster.Members)
-                {
-                    using var channel = GrpcChannel.ForAddress(member.ClientUrl);
-                    var hash = await new Maintenance.MaintenanceClient(channel).HashKVAsync(new HashKVRequest { Revision = target },
-                        deadline: DateTime.UtcNow.AddSeconds(5));
-                    statuses.Add((member.Name, target, hash.Hash));
-                }
-                if (statuses.Select(status => status.Hash).Distinct().Count() == 1) return [];
-                if (DateTime.UtcNow > deadline)
-                    return [$"HashKV differs at revision {target}: " + string.Join(", ", statuses.Select(s => $"{s.Name} {s.Hash:x8}"))];
-            }
-            catch (RpcException exception) when (DateTime.UtcNow < deadline)
-            {
-                _ = exception; // a member still catching up (future revision) or restarting: ask again
-            }
-            catch (RpcException exception)
-            {
-                return [$"members did not converge for HashKV: {exception.Status.Detail}"];
-            }
-            await Task.Delay(500);
-        }
-    }
+    private static Task<MemberProcess?> LeaderAsync(TestCluster cluster) => cluster.LeaderAsync();
 
     private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems)
     {

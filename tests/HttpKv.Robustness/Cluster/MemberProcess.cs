@@ -18,20 +18,36 @@ public sealed class MemberProcess : IAsyncDisposable
     /// <param name="peerListenAddress">where the member really listens for peers; null: on its advertised peer URL.
     /// With an address, the member listens there on the same port, dials other members from it
     /// (HttpKv:PeerBindSource) and is reached through a proxy on the advertised URL.</param>
-    public MemberProcess(string name, string dataRoot, Func<MemberProcess, IEnumerable<string>> flags, string? peerListenAddress = null)
+    /// <param name="ports">the client and peer ports of the member this one replaces (null: new ones).</param>
+    public MemberProcess(string name, string dataRoot, Func<MemberProcess, IEnumerable<string>> flags, string? peerListenAddress = null,
+        (int Client, int Peer)? ports = null)
     {
         Name = name;
         DataDir = Path.Combine(dataRoot, name);
         this.flags = flags;
         PeerListenAddress = peerListenAddress;
+        ClientPort = ports?.Client ?? Ports.Next();
+        PeerPort = ports?.Peer ?? Ports.Next();
     }
+
+    /// <summary>The member's ID in the cluster (0 until the harness has learned it).</summary>
+    public ulong Id { get; set; }
+
+    /// <summary>Whether the member is a learner (added with isLearner and not promoted yet).</summary>
+    public bool IsLearner { get; set; }
+
+    /// <summary>Whether it joins a running cluster (--initial-cluster-state existing) rather than founding one.</summary>
+    public bool Joins { get; init; }
+
+    /// <summary>The output of the processes an earlier member by this name ran (a replaced member's history).</summary>
+    public string? EarlierOutput { get; init; }
 
     public string? PeerListenAddress { get; }
 
     public string Name { get; }
     public string DataDir { get; }
-    public int ClientPort { get; } = Ports.Next();
-    public int PeerPort { get; } = Ports.Next();
+    public int ClientPort { get; }
+    public int PeerPort { get; }
     public string ClientUrl => $"http://127.0.0.1:{ClientPort}";
     public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
     public bool IsRunning => process is { HasExited: false };
@@ -39,13 +55,20 @@ public sealed class MemberProcess : IAsyncDisposable
 
     public string Output
     {
-        get { lock (output) return output.ToString(); }
+        get { lock (output) return (EarlierOutput is null ? "" : EarlierOutput + "---- replaced by a new member\n") + output; }
     }
 
-    /// <summary>Starts the member and waits until it serves clients.</summary>
-    public async Task StartAsync()
+    /// <summary>Whether this process's output (not an earlier member's) has a line containing <paramref name="text"/>.</summary>
+    public bool Logged(string text)
     {
-        Launch(failpoints: null);
+        lock (output) return output.ToString().Contains(text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts the member (with HTTPKV_FAILPOINTS set when <paramref name="failpoints"/> is given) and waits
+    /// until it serves clients.</summary>
+    public async Task StartAsync(string? failpoints = null)
+    {
+        Launch(failpoints);
         var first = await Task.WhenAny(ready.Task, process!.WaitForExitAsync(), Task.Delay(StartTimeout));
         if (first != ready.Task) throw new InvalidOperationException($"{Name} did not become ready (exited: {process.HasExited})\n{Output}");
     }
