@@ -3,12 +3,14 @@ using HttpKv.Robustness;
 
 // httpkv-robustness: real clusters under faults, every history checked. See docs/ROBUSTNESS.md.
 //   --seeds N (default 3) runs seeds 1..N; --seed S runs one; --duration 20s per run; --members 3; --clients 8;
-//   --learner adds a learner to the cluster at the start.
+//   --learner adds a learner to the cluster at the start; --faults-from K starts the turns at fault kind K (0-based, in
+//   Runner's order) and --min-faults N makes a run inject at least N faults (default: one of each kind).
 var seeds = Enumerable.Range(1, 3).ToList();
 var duration = TimeSpan.FromSeconds(20);
 var members = 3;
 var clients = 8;
 var learner = false;
+int? faultsFrom = null, minFaults = null;
 for (var i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -20,8 +22,10 @@ for (var i = 0; i < args.Length; i++)
         case "--members": members = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--clients": clients = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--learner": learner = true; break;
+        case "--faults-from": faultsFrom = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+        case "--min-faults": minFaults = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         default:
-            await Console.Error.WriteLineAsync($"unknown argument {args[i]}; use --seeds N | --seed S, --duration 20s|5m, --members N, --clients N, --learner");
+            await Console.Error.WriteLineAsync($"unknown argument {args[i]}; use --seeds N | --seed S, --duration 20s|5m, --members N, --clients N, --learner, --faults-from K, --min-faults N");
             return 2;
     }
 }
@@ -31,7 +35,7 @@ var operations = 0;
 var faults = 0;
 foreach (var seed in seeds)
 {
-    var options = new RunOptions(seed, duration, members, clients, Learner: learner);
+    var options = new RunOptions(seed, duration, members, clients, Learner: learner, FaultsFrom: faultsFrom, MinFaults: minFaults);
     Console.WriteLine($"run seed {seed}: {members} members{(learner ? " and a learner" : "")}, {clients} clients, {duration.TotalSeconds:0}s");
     var report = await Runner.RunAsync(options, Console.Out);
     operations += report.Operations;

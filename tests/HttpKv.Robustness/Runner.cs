@@ -14,12 +14,14 @@ namespace HttpKv.Robustness;
 /// <param name="Learner">start with a learner beside the voters (added with MemberAdd isLearner, read serializably).</param>
 /// <param name="SnapshotCount">--snapshot-count of the members: low, so followers that were away catch up by snapshot.</param>
 /// <param name="SnapshotCatchUpEntries">--experimental-snapshot-catchup-entries: entries kept behind a snapshot.</param>
+/// <param name="FaultsFrom">the fault kind the turns start from (null: the seed picks it).</param>
+/// <param name="MinFaults">at least this many faults (null: one of each kind).</param>
 public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, int Clients = 8, int Keys = 6,
-    bool Learner = false, int SnapshotCount = 200, int SnapshotCatchUpEntries = 100)
+    bool Learner = false, int SnapshotCount = 200, int SnapshotCatchUpEntries = 100, int? FaultsFrom = null, int? MinFaults = null)
 {
     public string ReplayCommand =>
         $"dotnet run -c Release --project tests/HttpKv.Robustness -- --seed {Seed} --duration {Duration.TotalSeconds:0}s --members {Members} --clients {Clients}" +
-        (Learner ? " --learner" : "");
+        (Learner ? " --learner" : "") + (FaultsFrom is { } from ? $" --faults-from {from}" : "") + (MinFaults is { } min ? $" --min-faults {min}" : "");
 }
 
 /// <summary>What a run did and found.</summary>
@@ -39,7 +41,8 @@ public sealed record RunReport(RunOptions Options, int Operations, int Unknown, 
 public static class Runner
 {
     private const string Prefix = "k/";
-    private static readonly int FaultKinds = Enum.GetValues<Fault>().Length;
+    /// <summary>How many kinds of fault a run takes turns through (see <see cref="RunOptions.FaultsFrom"/>).</summary>
+    public static readonly int FaultKinds = Enum.GetValues<Fault>().Length;
     /// <summary>A run lasts its duration, but at least this many faults (one of each kind).</summary>
     private static readonly int MinFaults = FaultKinds;
 
@@ -70,7 +73,7 @@ public static class Runner
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
                 .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token)))
                 .Append(CompactAsync(endpoints, history, stop.Token)).Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
-            var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options.Duration, log);
+            var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options, log);
             try
             {
                 await faults;
@@ -130,8 +133,9 @@ public static class Runner
         InterruptSnapshot,
     }
 
-    private static async Task InjectFaultsAsync(TestCluster cluster, History history, List<string> problems, Random random, TimeSpan duration, TextWriter log)
+    private static async Task InjectFaultsAsync(TestCluster cluster, History history, List<string> problems, Random random, RunOptions options, TextWriter log)
     {
+        var duration = options.Duration;
         var watch = Stopwatch.StartNew();
         var snapshotTurns = random.Next(3);
         void Note(string fault)
@@ -140,7 +144,9 @@ public static class Runner
             log.WriteLine($"  fault: {fault}");
         }
         var kinds = random.Next(FaultKinds); // the kinds take turns, from one the seed picks: every run sees each at least once
-        for (var injected = 0; watch.Elapsed < duration || injected < MinFaults; injected++)
+        if (options.FaultsFrom is { } from) kinds = from;
+        var minFaults = options.MinFaults ?? MinFaults;
+        for (var injected = 0; watch.Elapsed < duration || injected < minFaults; injected++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000, 2500)));
             var kind = (Fault)(kinds++ % FaultKinds);
