@@ -9,7 +9,8 @@ namespace HttpKv.Robustness.Tests;
 /// `dotnet run -c Release --project tests/HttpKv.Robustness -- --seeds 20 --duration 5m --learner` (docs/ROBUSTNESS.md).</summary>
 public sealed class RobustnessRunTests
 {
-    /// <summary>(seed, first fault kind, faults at least): kinds 8, 9, 10, 0, 1, 2 then 3 to 7 — all eleven.</summary>
+    /// <summary>(seed, first fault kind, faults at least): kinds 7, 8, 9, 10, 0 then 1 to 6 — all eleven, the ones that restart
+    /// members shared out.</summary>
     public static TheoryData<int, int?, int?> Runs()
     {
         var runs = new TheoryData<int, int?, int?>();
@@ -18,8 +19,8 @@ public sealed class RobustnessRunTests
             for (var seed = 1; seed <= count; seed++) runs.Add(seed, null, null);
             return runs;
         }
-        runs.Add(1, 8, 6);
-        runs.Add(2, 3, 5);
+        runs.Add(1, 7, 5);
+        runs.Add(2, 1, 6);
         return runs;
     }
 
