@@ -161,6 +161,7 @@ public sealed class MembershipFaultTests
                 new Random(7), notes.Add);
             Assert.True(interrupted, "the catch-up was not interrupted as meant:\n" + string.Join('\n', notes));
             Assert.Empty(problems);
+            if (how == SnapshotInterruption.FollowerKilledDuringTransfer) Assert.Contains(notes, note => note.EndsWith("removed the unfinished snapshot file at its restart", StringComparison.Ordinal));
             Assert.All(cluster.Members, member => Assert.True(member.IsRunning, $"{member.Name} is down"));
             await AssertConvergedAsync(cluster, notes);
             Assert.Contains(cluster.Members, member => member.Logged("Installed a snapshot from the leader"));

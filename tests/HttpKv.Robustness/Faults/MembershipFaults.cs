@@ -103,10 +103,11 @@ public static class MembershipFaults
             case SnapshotInterruption.FollowerKilledDuringTransfer:
             {
                 var current = await WaitForLeaderAsync(cluster);
-                cluster.Network.Delay(current.Name, follower.Name, TimeSpan.FromMilliseconds(150));
+                cluster.Network.Delay(current.Name, follower.Name, TimeSpan.FromMilliseconds(400)); // each 64 KB read of the proxy
                 var snapDir = Path.Combine(follower.DataDir, "member", "snap");
                 var starting = follower.StartAsync();
-                var incoming = await WaitForIncomingSnapshotAsync(snapDir, starting, TimeSpan.FromSeconds(20));
+                // until the snapshot starts arriving; a loaded machine may take long to start the member
+                var incoming = await WaitForIncomingSnapshotAsync(snapDir, starting, TimeSpan.FromSeconds(90));
                 await follower.KillAsync();
                 try
                 {
@@ -117,12 +118,14 @@ public static class MembershipFaults
                     // killed before it became ready, as meant
                 }
                 cluster.Network.Heal();
-                interrupted = incoming is not null;
-                note(incoming is not null
-                    ? $"{follower.Name} killed -9 while receiving the snapshot from {current.Name} ({new FileInfo(incoming).Length} bytes so far)"
-                    : $"{follower.Name} received no snapshot in 20 s; killed");
+                var partial = incoming is not null && File.Exists(incoming) ? new FileInfo(incoming).Length : -1;
+                interrupted = partial >= 0;
+                note(incoming is null ? $"{follower.Name} received no snapshot while starting (ready: {starting.IsCompletedSuccessfully}); killed"
+                    : partial < 0 ? $"{follower.Name} had installed the snapshot from {current.Name} before the kill landed"
+                    : $"{follower.Name} killed -9 while receiving the snapshot from {current.Name} ({partial} bytes so far)");
                 await follower.StartAsync();
-                if (incoming is not null && File.Exists(incoming))
+                if (interrupted && follower.Logged("Removed the unfinished snapshot file")) note($"{follower.Name} removed the unfinished snapshot file at its restart");
+                if (interrupted && File.Exists(incoming))
                     problems.Add($"{follower.Name} kept the unfinished snapshot file {Path.GetFileName(incoming)} after its restart");
                 break;
             }
@@ -147,7 +150,14 @@ public static class MembershipFaults
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && !starting.IsCompleted)
         {
-            if (Directory.Exists(snapDir) && Directory.EnumerateFiles(snapDir, "incoming-*.db").FirstOrDefault() is { } file && new FileInfo(file).Length > 0) return file;
+            try
+            {
+                if (Directory.Exists(snapDir) && Directory.EnumerateFiles(snapDir, "incoming-*.db").FirstOrDefault() is { } file && new FileInfo(file).Length > 0) return file;
+            }
+            catch (IOException)
+            {
+                // installed (moved away) between the listing and the look: look again
+            }
             await Task.Delay(5);
         }
         return null;
@@ -190,8 +200,9 @@ public static class MembershipFaults
         return false;
     }
 
-    /// <summary>Puts <paramref name="count"/> keys outside the workload's prefix (so no checker sees them) through
-    /// the running voters, 8 at a time.</summary>
+    /// <summary>Puts <paramref name="count"/> values of 2 KB under 64 keys outside the workload's prefix (so no checker
+    /// sees them) through the running voters, 8 at a time: the backend grows past a few 64 KB chunks, so a snapshot
+    /// takes several reads of a slowed proxy to arrive.</summary>
     public static async Task WriteFillerAsync(TestCluster cluster, int count)
     {
         var endpoints = cluster.Voters.Where(member => member.IsRunning && !member.IsPaused).Select(member => member.ClientUrl).ToList();
@@ -209,7 +220,7 @@ public static class MembershipFaults
                 {
                     try
                     {
-                        await new KV.KVClient(channel).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"filler/{i % 64}"), Value = ByteString.CopyFromUtf8($"v{i}") },
+                        await new KV.KVClient(channel).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"filler/{i % 64}"), Value = ByteString.CopyFromUtf8($"v{i}".PadRight(2048, '.')) },
                             deadline: DateTime.UtcNow.AddSeconds(3));
                         break;
                     }
