@@ -103,7 +103,20 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         public string Url { get; }
         public RaftPeer.RaftPeerClient Client { get; }
 
-        public bool TryEnqueue(byte[] message) => queue.Writer.TryWrite(message);
+        private int full;
+
+        public bool TryEnqueue(byte[] message)
+        {
+            if (queue.Writer.TryWrite(message))
+            {
+                Volatile.Write(ref full, 0);
+                return true;
+            }
+            if (!stopping.IsCancellationRequested && Interlocked.Exchange(ref full, 1) == 0)
+                owner.logger.LogWarning("The queue to peer {PeerId:x16} at {Url} is full ({Queued} messages, connected: {Connected}); dropping messages",
+                    id, Url, MaxQueuedMessagesPerPeer, connected);
+            return false;
+        }
 
         private async Task SendLoopAsync()
         {
@@ -123,6 +136,13 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                     if (connected) owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
                     connected = false;
                     while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
+                    try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
+                }
+                catch (Exception exception) when (!stopping.IsCancellationRequested)
+                {
+                    owner.logger.LogError(exception, "The stream to peer {PeerId:x16} at {Url} failed unexpectedly", id, Url);
+                    connected = false;
+                    while (queue.Reader.TryRead(out _)) { }
                     try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
                 }
             }

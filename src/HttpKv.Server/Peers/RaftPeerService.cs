@@ -11,10 +11,28 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
     public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
     {
         var member = await host.Opened;
-        await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
+        ulong from = 0;
+        long batches = 0, dropped = 0;
+        try
         {
-            CheckCluster(member, batch.ClusterId, batch.From);
-            foreach (var message in batch.Messages) member.Log.Deliver(message.ToByteArray());
+            await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                CheckCluster(member, batch.ClusterId, batch.From);
+                if (from == 0) logger.LogInformation("Stream from peer {PeerId:x16} opened", from = batch.From);
+                batches++;
+                foreach (var message in batch.Messages)
+                {
+                    if (!member.Log.Deliver(message.ToByteArray()) && dropped++ == 0)
+                        logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
+                }
+            }
+            logger.LogInformation("Stream from peer {PeerId:x16} completed after {Batches} batches ({Dropped} messages dropped)", from, batches, dropped);
+        }
+        catch (Exception exception)
+        {
+            logger.LogInformation("Stream from peer {PeerId:x16} ended after {Batches} batches ({Dropped} messages dropped): {Error}",
+                from, batches, dropped, exception.Message);
+            throw;
         }
         return new PeerAck();
     }
