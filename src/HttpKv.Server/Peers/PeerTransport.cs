@@ -91,7 +91,9 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         private readonly PeerTransport owner;
         private GrpcChannel channel;
         private readonly Channel<byte[]> queue = Channel.CreateBounded<byte[]>(
-            new BoundedChannelOptions(MaxQueuedMessagesPerPeer) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+            // Wait, not DropWrite: with DropWrite TryWrite answers true for a message it drops, so a full queue (a stream
+            // that no longer drains) was never reported to Raft. TryWrite never waits in either mode.
+            new BoundedChannelOptions(MaxQueuedMessagesPerPeer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         private readonly CancellationTokenSource stopping = new();
         private readonly Task sender;
         private bool connected;

@@ -36,6 +36,48 @@ public sealed class PeerTransportTests
     }
 
     [Fact]
+    public async Task A_full_queue_to_a_peer_that_takes_nothing_is_reported_to_the_caller()
+    {
+        // A peer that accepts connections and never reads or answers.
+        var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new List<TcpClient>();
+        using var stop = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true) held.Add(await silent.AcceptTcpClientAsync(stop.Token));
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // the test is over
+            }
+        });
+        var transport = new PeerTransport(1, 9, TlsEndpointSecurity.Plaintext("peer"), NullLoggerFactory.Instance);
+        try
+        {
+            transport.AddOrUpdatePeer(2, [$"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}"]);
+            var message = new byte[1024];
+            var refused = 0;
+            for (var i = 0; i < PeerTransport.MaxQueuedMessagesPerPeer * 4 && refused == 0; i++)
+            {
+                if (!transport.Send(2, message)) refused++;
+                if (i % 256 == 0) await Task.Delay(1); // let the stream take what it can
+            }
+            Assert.True(refused > 0, "every message was accepted although none can leave: Raft is never told the peer is unreachable");
+        }
+        finally
+        {
+            await transport.DisposeAsync();
+            await stop.CancelAsync();
+            silent.Stop();
+            await accepting;
+            foreach (var client in held) client.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_stream_whose_connection_never_answers_is_replaced_and_messages_arrive()
     {
         var builder = WebApplication.CreateSlimBuilder();
