@@ -22,7 +22,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
                 batches++;
                 foreach (var message in batch.Messages)
                 {
-                    if (!member.Log.Deliver(message.ToByteArray()) && dropped++ == 0)
+                    if (!Decoded(() => member.Log.Deliver(message.ToByteArray())) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
             }
@@ -61,7 +61,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
             }
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
-            if (!member.Log.ReceiveSnapshot(message, path)) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            if (!Decoded(() => member.Log.ReceiveSnapshot(message, path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
             return new PeerAck();
         }
         catch
@@ -77,6 +77,19 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
         var response = new HelloResponse { ClusterId = member.Identity.ClusterId };
         response.Members.AddRange(member.Log.Members);
         return response;
+    }
+
+    /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>
+    private static bool Decoded(Func<bool> deliver)
+    {
+        try
+        {
+            return deliver();
+        }
+        catch (FormatException exception)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "malformed raft message: " + exception.Message));
+        }
     }
 
     private static void CheckCluster(Member member, ulong clusterId, ulong from)
