@@ -158,6 +158,14 @@ public sealed class CorruptionTests(WholeWalFixture whole) : IClassFixture<Whole
     }
 
     [Fact]
+    public async Task A_deleted_WAL_directory_stops_start_up()
+    {
+        whole.Restore();
+        Directory.Delete(whole.WalDir, recursive: true);
+        await AssertRefusedAsync("the WAL had no segment", whole.BackendPath, "term and vote");
+    }
+
+    [Fact]
     public async Task A_flipped_value_byte_in_the_backend_stops_start_up_naming_the_file()
     {
         whole.Restore();

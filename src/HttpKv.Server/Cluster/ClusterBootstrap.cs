@@ -129,10 +129,19 @@ public static class ClusterBootstrap
     /// a state with entries missing: refuse to start instead.</summary>
     internal static void CheckBackendCoversWal(Start start) =>
         CheckBackendCoversWal(start.Stores.Current.ConsistentIndex, start.Wal.Entries.Count > 0 ? start.Wal.Entries[0].Index : null,
-            start.Wal.Snapshot?.Index, start.BackendPath);
+            start.Wal.Snapshot?.Index, start.Wal.CreatedAtOpen, start.BackendPath);
 
-    public static void CheckBackendCoversWal(ulong consistentIndex, ulong? firstWalEntry, ulong? walSnapshot, string backendPath)
+    /// <summary>See <see cref="CheckBackendCoversWal(Start)"/>. Also refuses a WAL created at this start (no segment
+    /// was found) beside a backend that has applied entries: the WAL's files were deleted, and with them the member's
+    /// Raft term and vote (a member that forgot its vote may vote twice in one term).</summary>
+    public static void CheckBackendCoversWal(ulong consistentIndex, ulong? firstWalEntry, ulong? walSnapshot, bool walCreatedAtOpen, string backendPath)
     {
+        if (consistentIndex > 0 && walCreatedAtOpen)
+        {
+            throw new InvalidOperationException(
+                $"the WAL had no segment (a new one was created) but the backend '{backendPath}' has applied entries up to index {consistentIndex}: the member's Raft term and vote " +
+                "are lost (the WAL directory was deleted or replaced); restore this member from a snapshot or remove it and add it back with an empty data dir");
+        }
         var needed = firstWalEntry is { } first ? first - 1 : walSnapshot ?? 0;
         if (consistentIndex < needed)
         {
