@@ -89,10 +89,9 @@ public static class Runner
             var operations = history.Operations;
             var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
             verdict = check.Verdict;
-            if (check.Verdict == Verdict.NotLinearizable)
-                problems.Add($"not linearizable on key {check.Key}:\n  " + string.Join("\n  ", check.Operations!.Select(op => op.ToString())));
+            if (check.Verdict == Verdict.NotLinearizable) problems.Add(Timeline.Describe(check));
             problems.AddRange(WatchChecker.Check(history.Watches, operations));
-            if (problems.Count > 0) await SaveAsync(root, cluster, history, problems);
+            if (problems.Count > 0) await SaveAsync(root, cluster, history, problems, check);
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
             problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count));
@@ -279,8 +278,9 @@ public static class Runner
         }
     }
 
-    private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems)
+    private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems, CheckResult check)
     {
+        if (check.Verdict == Verdict.NotLinearizable) await File.WriteAllTextAsync(Path.Combine(root, "timeline.html"), Timeline.Html(check, history.Faults));
         var text = new StringBuilder();
         text.AppendLine("problems:").AppendJoin('\n', problems).AppendLine().AppendLine("faults:").AppendJoin('\n', history.Faults).AppendLine();
         text.AppendLine("compactions: " + string.Join(", ", history.Compactions));

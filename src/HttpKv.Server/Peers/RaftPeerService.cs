@@ -14,7 +14,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
         await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
         {
             CheckCluster(member, batch.ClusterId, batch.From);
-            foreach (var message in batch.Messages) member.Log.Deliver(message.ToByteArray());
+            foreach (var message in batch.Messages) Decoded(() => member.Log.Deliver(message.ToByteArray()));
         }
         return new PeerAck();
     }
@@ -43,7 +43,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
             }
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
-            if (!member.Log.ReceiveSnapshot(message, path)) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            if (!Decoded(() => member.Log.ReceiveSnapshot(message, path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
             return new PeerAck();
         }
         catch
@@ -59,6 +59,19 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
         var response = new HelloResponse { ClusterId = member.Identity.ClusterId };
         response.Members.AddRange(member.Log.Members);
         return response;
+    }
+
+    /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>
+    private static bool Decoded(Func<bool> deliver)
+    {
+        try
+        {
+            return deliver();
+        }
+        catch (FormatException exception)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "malformed raft message: " + exception.Message));
+        }
     }
 
     private static void CheckCluster(Member member, ulong clusterId, ulong from)

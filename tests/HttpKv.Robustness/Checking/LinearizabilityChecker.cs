@@ -8,8 +8,11 @@ public enum Verdict
     Unknown,
 }
 
-/// <summary>The result for a whole history, and for a violation the key and the operations on it.</summary>
-public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null);
+/// <summary>The result for a whole history, and for a violation the key, the operations on it and where the search
+/// got furthest: the operation whose return no order could reach (<see cref="Blocked"/>), with the values the key
+/// could hold there (<see cref="StateAtBlock"/>) — the place to look, as Porcupine's longest partial linearization.</summary>
+public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null,
+    Operation? Blocked = null, string? StateAtBlock = null);
 
 /// <summary>Decides whether a history of single-key operations is linearizable against a key-value register model:
 /// Wing and Gong's search with Lowe's memoisation of (linearized set, state), as Porcupine does it. The history is
@@ -25,10 +28,11 @@ public static class LinearizabilityChecker
         foreach (var group in history.GroupBy(op => op.Key, StringComparer.Ordinal).OrderBy(group => group.Key, StringComparer.Ordinal))
         {
             var operations = group.ToList();
-            switch (CheckKey(operations, deadline))
+            var (verdict, blocked, stateAtBlock) = CheckKey(operations, deadline);
+            switch (verdict)
             {
                 case Verdict.NotLinearizable:
-                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList());
+                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList(), blocked, stateAtBlock?.ToString());
                 case Verdict.Unknown:
                     unknown = true;
                     break;
@@ -48,7 +52,7 @@ public static class LinearizabilityChecker
         public Event? Next { get; set; }
     }
 
-    private static Verdict CheckKey(List<Operation> operations, DateTime deadline)
+    private static (Verdict Verdict, Operation? Blocked, RegisterStates? StateAtBlock) CheckKey(List<Operation> operations, DateTime deadline)
     {
         var events = new List<Event>(operations.Count * 2);
         for (var i = 0; i < operations.Count; i++)
@@ -82,10 +86,13 @@ public static class LinearizabilityChecker
         var state = RegisterStates.Initial;
         var entry = head.Next;
         var steps = 0;
+        var deepest = -1;
+        Operation? blocked = null;
+        RegisterStates? stateAtBlock = null;
         while (head.Next is not null)
         {
-            if (++steps % 4096 == 0 && DateTime.UtcNow > deadline) return Verdict.Unknown;
-            if (entry is null) return Verdict.NotLinearizable; // cannot happen: a return always ends the scan
+            if (++steps % 4096 == 0 && DateTime.UtcNow > deadline) return (Verdict.Unknown, null, null);
+            if (entry is null) return (Verdict.NotLinearizable, blocked, stateAtBlock); // cannot happen: a return always ends the scan
             if (entry.IsCall)
             {
                 var next = state.Step(entry.Op);
@@ -107,7 +114,11 @@ public static class LinearizabilityChecker
             else
             {
                 // A return of an operation not yet linearized: every order tried so far fails; undo the last choice.
-                if (stack.Count == 0) return Verdict.NotLinearizable;
+                if (stack.Count > deepest)
+                {
+                    (deepest, blocked, stateAtBlock) = (stack.Count, entry.Op, state);
+                }
+                if (stack.Count == 0) return (Verdict.NotLinearizable, blocked, stateAtBlock);
                 var (call, previous) = stack.Pop();
                 state = previous;
                 linearized[call.Index] = false;
@@ -115,7 +126,7 @@ public static class LinearizabilityChecker
                 entry = call.Next;
             }
         }
-        return Verdict.Linearizable;
+        return (Verdict.Linearizable, null, null);
     }
 
     private static string Key(bool[] linearized, RegisterStates state)
