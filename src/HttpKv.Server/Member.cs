@@ -55,7 +55,7 @@ public sealed class Member : IAsyncDisposable
         RemoveUnfinishedSnapshots(snapDir, loggerFactory.CreateLogger<Member>());
         var backendPath = Path.Combine(snapDir, "db");
         var walDir = string.IsNullOrEmpty(options.WalDir) ? Path.Combine(dataDir, "member", "wal") : Path.GetFullPath(options.WalDir);
-        var wal = WriteAheadLog.Open(walDir, new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
+        var wal = WriteAheadLog.Open(walDir, new WalOptions { SegmentSizeBytes = options.WalSegmentSizeBytes }, loggerFactory.CreateLogger<WriteAheadLog>());
         StoreSlot? stores = null;
         try
         {

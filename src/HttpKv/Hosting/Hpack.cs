@@ -41,7 +41,7 @@ public sealed class HpackRewriter(Func<string, string, string?> rewrite, int max
     public byte[] Rewrite(ReadOnlySpan<byte> block, out bool changed)
     {
         changed = false;
-        var output = new ArrayBufferWriter<byte>(block.Length);
+        var output = new ArrayBufferWriter<byte>(Math.Max(16, block.Length));
         var reader = new HpackReader(block);
         while (!reader.End)
         {

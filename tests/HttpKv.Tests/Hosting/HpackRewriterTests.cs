@@ -70,6 +70,39 @@ public sealed class HpackRewriterTests
     public void Only_an_authority_with_a_scheme_is_rewritten(string name, string value, string? expected) =>
         Assert.Equal(expected, AuthorityNormalizer.StripScheme(name, value));
 
+    /// <summary>Header blocks come from the network: a mutated block (bytes flipped, cut, inserted) is rewritten or refused
+    /// with <see cref="HpackException"/>, never an index or argument error that would escape the connection.</summary>
+    [Fact]
+    public void Mutated_blocks_are_rewritten_or_refused_never_misread()
+    {
+        var random = new Random(11);
+        for (var round = 0; round < 5000; round++)
+        {
+            var block = new List<byte>(round % 2 == 0 ? First : Second);
+            for (var mutations = random.Next(1, 4); mutations > 0; mutations--)
+            {
+                var at = random.Next(block.Count);
+                switch (random.Next(3))
+                {
+                    case 0: block[at] ^= (byte)(1 << random.Next(8)); break;
+                    case 1: block.RemoveRange(at, random.Next(1, block.Count - at + 1)); break;
+                    default: block.Insert(at, (byte)random.Next(256)); break;
+                }
+                if (block.Count == 0) break;
+            }
+            try
+            {
+                var rewriter = new HpackRewriter(AuthorityNormalizer.StripScheme);
+                rewriter.Rewrite(First, out _);
+                rewriter.Rewrite([.. block], out _);
+            }
+            catch (HpackException)
+            {
+                // refused: Kestrel's own decoder ends such a connection too
+            }
+        }
+    }
+
     [Theory]
     [InlineData("82ff")] // an integer that never ends
     [InlineData("4185")] // a string longer than the block
