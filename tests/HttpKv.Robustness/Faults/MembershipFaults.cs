@@ -91,11 +91,12 @@ public static class MembershipFaults
         {
             case SnapshotInterruption.FollowerCrashesBeforeInstall:
             {
-                var crashed = await follower.RunUntilFailpointAsync("snapshotBeforeInstall=panic", TimeSpan.FromSeconds(20));
+                // as long as a start may take on a loaded machine: the snapshot comes once the member is up
+                var crashed = await follower.RunUntilFailpointAsync("snapshotBeforeInstall=panic", TimeSpan.FromSeconds(90));
                 interrupted = crashed && follower.Logged("failpoint snapshotBeforeInstall");
                 note(interrupted
                     ? $"{follower.Name} received the snapshot and crashed before installing it"
-                    : $"{follower.Name} did not reach snapshotBeforeInstall in 20 s (exited: {crashed})");
+                    : $"{follower.Name} did not reach snapshotBeforeInstall in 90 s (exited: {crashed})");
                 await follower.KillAsync();
                 await follower.StartAsync();
                 break;
