@@ -34,7 +34,8 @@ foreach (var seed in seeds)
     operations += report.Operations;
     faults += report.Faults.Count;
     Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions " +
-        $"({report.WatchResyncs} watch resyncs), linearizability: {report.Linearizability}, " +
+        $"({report.WatchResyncs} watch resyncs), {report.Leases} leases, {report.Ranges} prefix ranges ({report.RangesJudged} judged), " +
+        $"{report.ProgressNotifications} progress notifications, linearizability: {report.Linearizability}, " +
         (report.Passed ? "passed" : "FAILED"));
     if (report.Passed) continue;
     failed++;
