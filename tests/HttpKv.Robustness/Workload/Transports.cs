@@ -188,6 +188,9 @@ public sealed class GrpcTransport(string endpoint) : IKvTransport
 public sealed class GatewayTransport(string endpoint) : IKvTransport
 {
     private readonly HttpClient http = new() { BaseAddress = new Uri(endpoint), Timeout = TimeSpan.FromSeconds(3) };
+    /// <summary>Property names as written (the web defaults would camel-case "ID" and "TTL" to fields the gateway
+    /// does not know, and it ignores unknown fields).</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new();
 
     public string Door => "http";
 
@@ -197,7 +200,7 @@ public sealed class GatewayTransport(string endpoint) : IKvTransport
     {
         try
         {
-            using var response = await http.PostAsJsonAsync(path, body);
+            using var response = await http.PostAsJsonAsync(path, body, Json);
             var text = await response.Content.ReadAsStringAsync();
             if (leaseNotFoundIsAnAnswer && response.StatusCode == System.Net.HttpStatusCode.NotFound && text.Contains(Prefixes.LeaseNotFound, StringComparison.Ordinal))
                 return new JsonObject { ["lease_not_found"] = true };
@@ -281,7 +284,7 @@ public sealed class GatewayTransport(string endpoint) : IKvTransport
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/lease/keepalive") { Content = JsonContent.Create(new { ID = S(lease) }) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/lease/keepalive") { Content = JsonContent.Create(new { ID = S(lease) }, options: Json) };
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
             var line = await reader.ReadLineAsync() ?? throw new NoAnswerException($"{(int)response.StatusCode}: no keep-alive answer");
