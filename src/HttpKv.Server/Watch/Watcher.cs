@@ -117,7 +117,11 @@ public sealed class Watcher : IDisposable
             catch (EtcdException exception) when (exception.Error == EtcdErrors.Compacted)
             {
                 lock (hub.Gate) closed = true;
-                return new WatchBatch([], hub.History.CurrentRevision, Math.Max(hub.History.CompactedRevision, 1));
+                // The compact revision is where the client may resume. Compaction at C drops a tombstone at C, so
+                // history is complete only after C: a watch from C itself is told C + 1 (etcd would serve it and miss
+                // such a delete); answering C, as before, made a client that resumes there loop forever.
+                var compacted = Math.Max(hub.History.CompactedRevision, 1);
+                return new WatchBatch([], hub.History.CurrentRevision, from >= compacted ? from + 1 : compacted);
             }
             var wanted = events.Where(Spec.Wants).ToList();
             lock (hub.Gate)

@@ -208,6 +208,25 @@ public sealed class WatchHubTests : IDisposable
     }
 
     [Fact]
+    public async Task A_watch_from_the_compacted_revision_itself_is_told_the_next_one_so_that_resuming_there_makes_progress()
+    {
+        // Found by the robustness harness: the cancel of a watch from exactly the compacted revision C named C as
+        // the compact revision, and a client resuming there (as etcd's clients do) was cancelled again, forever.
+        NewHub();
+        Apply(Put("foo", "1")); // 2
+        Apply(Delete("foo")); // 3
+        Apply(Put("foo", "4")); // 4
+        Apply(new LogRequest { Compaction = new CompactionRequest { Revision = 3 } });
+        using var timeout = new CancellationTokenSource(Deadline);
+        using (var before = hub!.Watch(Spec("foo", start: 2)))
+            Assert.Equal(3, (await before.ReadAsync(timeout.Token))!.CompactRevision); // as etcd: resume at 3
+        using (var at = hub.Watch(Spec("foo", start: 3)))
+            Assert.Equal(4, (await at.ReadAsync(timeout.Token))!.CompactRevision); // the delete at 3 is gone: resume at 4
+        using var after = hub.Watch(Spec("foo", start: 4));
+        Assert.Equal(["Put foo=4@4"], (await ReadEventsAsync(after, 1)).Select(Describe));
+    }
+
+    [Fact]
     public async Task A_progress_notification_is_never_ahead_of_the_events_its_watchers_have_yet_to_send()
     {
         // Found by the robustness harness: a progress request was answered at once with the store's revision while a
