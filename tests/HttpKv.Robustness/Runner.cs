@@ -91,10 +91,17 @@ public static class Runner
             var operations = history.Operations;
             var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
             verdict = check.Verdict;
+            await log.WriteLineAsync($"  linearizability: {check.Verdict}; slowest partition {check.Slowest.Partition} ({check.Slowest.Operations} operations, " +
+                $"{check.Slowest.Took.TotalSeconds:0.0}s){(check.Undecided.Count > 0 ? "; undecided in time: " + string.Join(", ", check.Undecided) : "")}");
             if (check.Verdict == Verdict.NotLinearizable)
                 problems.Add($"not linearizable on key {check.Key}:\n  " + string.Join("\n  ", check.Operations!.Select(op => op.ToString())));
             problems.AddRange(WatchChecker.Check(history.Watches, operations));
             problems.AddRange(RangeChecker.Check(history.Watches, history.Ranges, operations, out rangesJudged));
+            foreach (var watch in history.Watches.OrderBy(watch => watch.Id))
+                await log.WriteLineAsync($"  watch {watch.Id}: {watch.Events.Count} events through revision {(watch.Events.Count > 0 ? watch.Events[^1].Revision : 0)}, " +
+                    $"{watch.Reconnects} reconnects, {watch.CompactedGaps.Count} compacted gaps, {watch.Progress.Count} progress notifications" +
+                    (watch.Errors.Count > 0 ? $"; {watch.Errors.Count} errors, first: {watch.Errors[0]}" : ""));
+            await log.WriteLineAsync($"  prefix ranges: {history.Ranges.Count}, up to revision {history.Ranges.Select(read => read.Revision).DefaultIfEmpty(0).Max()}, {rangesJudged} judged");
             if (problems.Count > 0) await SaveAsync(root, cluster, history, problems);
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,

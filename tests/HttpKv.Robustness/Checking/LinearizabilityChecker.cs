@@ -9,7 +9,13 @@ public enum Verdict
 }
 
 /// <summary>The result for a whole history, and for a violation the key and the operations on it.</summary>
-public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null);
+public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null)
+{
+    /// <summary>The partitions the search could not decide in time (verdict Unknown).</summary>
+    public IReadOnlyList<string> Undecided { get; init; } = [];
+    /// <summary>The partition that took longest, and how long.</summary>
+    public (string Partition, int Operations, TimeSpan Took) Slowest { get; init; }
+}
 
 /// <summary>Decides whether a history is linearizable against a key-value model: Wing and Gong's search with Lowe's
 /// memoisation of (linearized set, state), as Porcupine does it. The history is split by partition first
@@ -23,20 +29,24 @@ public static class LinearizabilityChecker
     {
         ArgumentNullException.ThrowIfNull(history);
         var deadline = DateTime.UtcNow + timeLimit;
-        var unknown = false;
+        var undecided = new List<string>();
+        (string, int, TimeSpan) slowest = ("", 0, TimeSpan.Zero);
         foreach (var group in history.GroupBy(op => op.PartitionKey, StringComparer.Ordinal).OrderBy(group => group.Key, StringComparer.Ordinal))
         {
             var operations = group.ToList();
-            switch (CheckKey(operations, deadline))
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var verdict = CheckKey(operations, deadline);
+            if (started.Elapsed > slowest.Item3) slowest = (group.Key, operations.Count, started.Elapsed);
+            switch (verdict)
             {
                 case Verdict.NotLinearizable:
-                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList());
+                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList()) { Slowest = slowest };
                 case Verdict.Unknown:
-                    unknown = true;
+                    undecided.Add(group.Key);
                     break;
             }
         }
-        return new CheckResult(unknown ? Verdict.Unknown : Verdict.Linearizable);
+        return new CheckResult(undecided.Count > 0 ? Verdict.Unknown : Verdict.Linearizable) { Undecided = undecided, Slowest = slowest };
     }
 
     /// <summary>A node of the doubly linked list of call and return events, in time order.</summary>

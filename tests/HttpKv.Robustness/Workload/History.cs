@@ -68,4 +68,6 @@ public sealed class WatchLog(int id, string member, long startRevision)
     public List<(int AfterEvents, long Revision)> Progress { get; } = [];
     /// <summary>Each reconnection: the start revision asked for, and how many events had arrived before it.</summary>
     public List<(int AfterEvents, long Revision)> Resumes { get; } = [];
+    /// <summary>Why connections ended other than by a transport error (e.g. a cancellation without a compact revision).</summary>
+    public List<string> Errors { get; } = [];
 }

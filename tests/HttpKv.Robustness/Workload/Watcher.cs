@@ -22,6 +22,7 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
         var endpoint = firstEndpoint;
         var next = log.StartRevision;
         var responses = 0;
+        var resync = false;
         var random = new Random(log.Id);
         while (!stop.IsCancellationRequested)
         {
@@ -53,10 +54,11 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
                     if (response.Canceled && response.CompactRevision > next)
                     {
                         lock (log.Events) log.CompactedGaps.Add((next, response.CompactRevision - 1));
-                        next = response.CompactRevision; // as a client must: resync from what is left
+                        next = response.CompactRevision; // as a client must: resync from what is left, at once
+                        resync = true;
                         break;
                     }
-                    if (response.Canceled) throw new InvalidOperationException($"watch cancelled: {response.CancelReason} (compact revision {response.CompactRevision})");
+                    if (response.Canceled) throw new InvalidOperationException($"watch from {next} cancelled: {response.CancelReason} (compact revision {response.CompactRevision}, header revision {response.Header.Revision}, member {response.Header.MemberId:x})");
                     foreach (var change in response.Events)
                     {
                         lock (log.Events)
@@ -86,7 +88,16 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
             {
                 return;
             }
+            catch (Exception exception) when (exception is InvalidOperationException or IOException or ObjectDisposedException && !stop.IsCancellationRequested)
+            {
+                lock (log.Events) log.Errors.Add(exception.Message); // reported with the run; the watcher goes on elsewhere
+            }
             lock (log.Events) log.Reconnects++;
+            if (resync)
+            {
+                resync = false; // the same member, no pause: away again, it would find its revision compacted again
+                continue;
+            }
             endpoint = (endpoint + 1) % endpoints.Count;
             try
             {
