@@ -79,10 +79,15 @@ public sealed class MvccStore : IDisposable
         {
             var index = new TreeIndex();
             StoreState restored;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            // Every entry's checksum is checked here: Restore reads the whole key bucket, Verify the meta bucket.
+            backend.Verify(backend.Bucket(MetaBucketName));
             using (var read = backend.BeginRead())
             {
                 restored = Restore(read, backend.Bucket(KeyBucketName), backend.Bucket(MetaBucketName), index, logger);
             }
+            logger.LogInformation("mvcc store checked every entry of {Path} in {Elapsed:F0} ms", backendPath,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             logger.LogInformation("mvcc store opened at {Path}: revision {Revision}, compacted {Compacted}, consistent index {Index}, {Keys} keys",
                 backendPath, restored.Revision, restored.CompactedRevision, restored.ConsistentIndex, index.Count);
             return new MvccStore(backend, index, restored, logger);
@@ -99,8 +104,10 @@ public sealed class MvccStore : IDisposable
         ulong consistentIndex = read.TryGet(meta, ConsistentIndexKey, out var indexBytes) ? BinaryPrimitives.ReadUInt64BigEndian(indexBytes) : 0;
         var compacted = read.TryGet(meta, FinishedCompactKey, out var compactBytes) ? BinaryPrimitives.ReadInt64BigEndian(compactBytes) : -1;
         long revision = 1;
+        long entries = 0;
         read.Scan(keys, default, (key, value) =>
         {
+            entries++;
             var at = Revision.Decode(key, out var tombstone);
             var kv = KeyValue.Parser.ParseFrom(value);
             revision = Math.Max(revision, at.Main);
@@ -114,6 +121,7 @@ public sealed class MvccStore : IDisposable
             }
             return true;
         });
+        read.CheckEntryCount(keys, entries);
         return new StoreState(Math.Max(revision, compacted), compacted, consistentIndex);
     }
 

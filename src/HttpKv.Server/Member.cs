@@ -54,7 +54,7 @@ public sealed class Member : IAsyncDisposable
         Directory.CreateDirectory(snapDir);
         var backendPath = Path.Combine(snapDir, "db");
         var walDir = string.IsNullOrEmpty(options.WalDir) ? Path.Combine(dataDir, "member", "wal") : Path.GetFullPath(options.WalDir);
-        var wal = WriteAheadLog.Open(walDir, new WalOptions(), loggerFactory.CreateLogger<WriteAheadLog>());
+        var wal = WriteAheadLog.Open(walDir, new WalOptions { SegmentSizeBytes = options.WalSegmentSizeBytes }, loggerFactory.CreateLogger<WriteAheadLog>());
         StoreSlot? stores = null;
         try
         {

@@ -88,6 +88,10 @@ public sealed class MemberOptions
     /// fault injector between members (the robustness harness) can tell the callers apart on one host.</summary>
     public bool PeerBindSource { get; set; }
 
+    /// <summary>HttpKv's own setting (no etcd flag): the size past which a WAL segment is closed and the next one
+    /// started (etcd's 64 MB). Smaller segments let tests damage a middle segment without writing 128 MB.</summary>
+    public long WalSegmentSizeBytes { get; set; } = 64L << 20;
+
     /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
     public string AuthToken { get; set; } = "simple";
     /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>

@@ -53,7 +53,21 @@ builder.WebHost.ConfigureKestrel((context, kestrel) => KestrelSetup.Configure(ke
 
 var app = builder.Build();
 app.MapHttpKvApi();
-await app.RunAsync();
+try
+{
+    await app.StartAsync();
+}
+catch (Exception exception) when (exception is not OutOfMemoryException)
+{
+    // Damaged data (a corrupt WAL record, a backend entry failing its checksum, a truncated file) and any other
+    // reason the member cannot open: one clear line naming what is wrong, and a non-zero exit.
+    var reasons = exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(inner => inner.Message) : [exception.Message];
+    app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HttpKv").LogCritical("failed to start: {Error:l}", string.Join("; ", reasons));
+    await app.DisposeAsync();
+    return 1;
+}
+await app.WaitForShutdownAsync();
+await app.DisposeAsync();
 return 0;
 
 /// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>

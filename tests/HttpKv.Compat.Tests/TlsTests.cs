@@ -76,6 +76,24 @@ public sealed class TlsTests : IDisposable
         return Tool.RunAsync("etcdctl", ["--endpoints", server.Url, .. timeouts, .. tls, .. arguments]);
     }
 
+    /// <summary>etcdctl sends an https:// endpoint's whole URL as the HTTP/2 :authority for endpoint commands (see
+    /// <see cref="EndpointUrlTests"/>); after TLS it must be served as by etcd.</summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Endpoint_status_and_hashkv_work_with_an_https_URL_endpoint(string kind)
+    {
+        await using var server = ServerProcess.CreateHttps(kind, ServerFlags());
+        await server.StartAsync();
+
+        var status = await EtcdctlAsync(server, "client", "endpoint", "status", "-w", "json");
+        var hash = await EtcdctlAsync(server, "client", "endpoint", "hashkv", "-w", "json");
+
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.True(hash.ExitCode == 0, hash.ToString());
+        Assert.Equal(server.Url, (string)JsonNode.Parse(status.Stdout)![0]!["Endpoint"]!);
+        Assert.Equal(server.Url, (string)JsonNode.Parse(hash.Stdout)![0]!["Endpoint"]!);
+    }
+
     [Fact]
     public async Task Curl_with_a_trusted_client_certificate_gets_etcds_bodies_over_HTTP_2_and_HTTP_1_1_and_is_refused_without_one()
     {

@@ -35,6 +35,27 @@ public sealed class LinearizabilityCheckerTests
     }
 
     [Fact]
+    public void A_violation_names_the_operation_that_cannot_return_and_draws_the_operations_around_it()
+    {
+        var early = Put("k", "0", 0, 10);
+        var stale = Get("k", "1", 10_040_000, 10_050_000);
+        var result = LinearizabilityChecker.Check([early, Put("k", "1", 10_000_000, 10_010_000), Put("k", "2", 10_020_000, 10_030_000, client: 3), stale], Limit);
+
+        Assert.Equal(stale, result.Blocked);
+        Assert.Equal("2", result.StateAtBlock);
+        var window = Timeline.Window(result);
+        Assert.DoesNotContain(early, window); // ten seconds earlier: outside the window
+        Assert.Contains(stale, window);
+        Assert.Equal(3, window.Count);
+        Assert.Contains($"→ {stale}", Timeline.Describe(result), StringComparison.Ordinal);
+        var html = Timeline.Html(result, ["10015 ms: kill -9 m1 for 2.0s", "90000 ms: SIGSTOP m2 for 1.5s"]);
+        Assert.Contains("<svg", html, StringComparison.Ordinal);
+        Assert.Contains("#f4a0a0", html, StringComparison.Ordinal); // the blocked operation in red
+        Assert.Contains("kill -9 m1", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("SIGSTOP", html, StringComparison.Ordinal); // outside the window
+    }
+
+    [Fact]
     public void A_read_concurrent_with_a_write_may_see_either_value()
     {
         Assert.Equal(Verdict.Linearizable, Check(Put("k", "1", 0, 10), Put("k", "2", 20, 50), Get("k", "1", 30, 40)));

@@ -26,6 +26,8 @@ for (var i = 0; i < args.Length; i++)
 var failed = 0;
 var operations = 0;
 var faults = 0;
+var violations = 0;
+var undecided = 0;
 foreach (var seed in seeds)
 {
     var options = new RunOptions(seed, duration, members, clients);
@@ -33,6 +35,8 @@ foreach (var seed in seeds)
     var report = await Runner.RunAsync(options, Console.Out);
     operations += report.Operations;
     faults += report.Faults.Count;
+    violations += report.Problems.Count;
+    if (report.Linearizability == HttpKv.Robustness.Checking.Verdict.Unknown) undecided++;
     Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions " +
         $"({report.WatchResyncs} watch resyncs), {report.Leases} leases, {report.Ranges} prefix ranges ({report.RangesJudged} judged), " +
         $"{report.ProgressNotifications} progress notifications, linearizability: {report.Linearizability}, " +
@@ -43,7 +47,8 @@ foreach (var seed in seeds)
     Console.WriteLine($"  history, logs and data kept in {report.SavedTo}");
     Console.WriteLine($"  replay: {options.ReplayCommand}");
 }
-Console.WriteLine($"{seeds.Count} runs, {operations} operations, {faults} faults, {seeds.Count} histories checked, {failed} failed");
+Console.WriteLine($"{seeds.Count} runs, {operations} operations, {faults} faults injected, {seeds.Count} histories checked " +
+    $"({undecided} undecided by the linearizability checker's time limit), {violations} violations found in {failed} runs");
 return failed == 0 ? 0 : 1;
 
 static TimeSpan ParseDuration(string text) =>

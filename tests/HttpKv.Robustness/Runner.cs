@@ -93,8 +93,7 @@ public static class Runner
             verdict = check.Verdict;
             await log.WriteLineAsync($"  linearizability: {check.Verdict}; slowest partition {check.Slowest.Partition} ({check.Slowest.Operations} operations, " +
                 $"{check.Slowest.Took.TotalSeconds:0.0}s){(check.Undecided.Count > 0 ? "; undecided in time: " + string.Join(", ", check.Undecided) : "")}");
-            if (check.Verdict == Verdict.NotLinearizable)
-                problems.Add($"not linearizable on key {check.Key}:\n  " + string.Join("\n  ", check.Operations!.Select(op => op.ToString())));
+            if (check.Verdict == Verdict.NotLinearizable) problems.Add(Timeline.Describe(check));
             problems.AddRange(WatchChecker.Check(history.Watches, operations));
             problems.AddRange(RangeChecker.Check(history.Watches, history.Ranges, operations, out rangesJudged));
             foreach (var watch in history.Watches.OrderBy(watch => watch.Id))
@@ -102,7 +101,7 @@ public static class Runner
                     $"{watch.Reconnects} reconnects, {watch.CompactedGaps.Count} compacted gaps, {watch.Progress.Count} progress notifications" +
                     (watch.Errors.Count > 0 ? $"; {watch.Errors.Count} errors, first: {watch.Errors[0]}" : ""));
             await log.WriteLineAsync($"  prefix ranges: {history.Ranges.Count}, up to revision {history.Ranges.Select(read => read.Revision).DefaultIfEmpty(0).Max()}, {rangesJudged} judged");
-            if (problems.Count > 0) await SaveAsync(root, cluster, history, problems);
+            if (problems.Count > 0) await SaveAsync(root, cluster, history, problems, check);
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
             problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count), history.Ranges.Count, rangesJudged,
@@ -290,8 +289,9 @@ public static class Runner
         }
     }
 
-    private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems)
+    private static async Task SaveAsync(string root, TestCluster cluster, History history, IReadOnlyList<string> problems, CheckResult check)
     {
+        if (check.Verdict == Verdict.NotLinearizable) await File.WriteAllTextAsync(Path.Combine(root, "timeline.html"), Timeline.Html(check, history.Faults));
         var text = new StringBuilder();
         text.AppendLine("problems:").AppendJoin('\n', problems).AppendLine().AppendLine("faults:").AppendJoin('\n', history.Faults).AppendLine();
         text.AppendLine("compactions: " + string.Join(", ", history.Compactions));

@@ -26,6 +26,7 @@ public static class ClusterBootstrap
     {
         var store = start.Stores.Current;
         var fresh = store.ConsistentIndex == 0 && start.Wal.Entries.Count == 0 && start.Wal.HardState == default;
+        if (!fresh) CheckBackendCoversWal(start);
         var logger = start.LoggerFactory.CreateLogger("HttpKv.Server.Cluster");
         var storage = new MemoryStorage();
         Membership membership;
@@ -120,6 +121,35 @@ public static class ClusterBootstrap
         start.Stores.Current.Sync();
         await start.Wal.AppendAsync(new WalSnapshot(1, 1), [], new Storage.Wal.HardState(1, 0, 1));
         return (membership, confState);
+    }
+
+    /// <summary>The backend must hold every entry the WAL no longer does: the WAL's entries (or its snapshot marker)
+    /// start right after the backend's consistent index or earlier. A backend that is behind (deleted, truncated to
+    /// nothing, replaced by an older copy) while the WAL's older segments are released would make the member serve
+    /// a state with entries missing: refuse to start instead.</summary>
+    internal static void CheckBackendCoversWal(Start start) =>
+        CheckBackendCoversWal(start.Stores.Current.ConsistentIndex, start.Wal.Entries.Count > 0 ? start.Wal.Entries[0].Index : null,
+            start.Wal.Snapshot?.Index, start.Wal.CreatedAtOpen, start.BackendPath);
+
+    /// <summary>See <see cref="CheckBackendCoversWal(Start)"/>. Also refuses a WAL created at this start (no segment
+    /// was found) beside a backend that has applied entries: the WAL's files were deleted, and with them the member's
+    /// Raft term and vote (a member that forgot its vote may vote twice in one term).</summary>
+    public static void CheckBackendCoversWal(ulong consistentIndex, ulong? firstWalEntry, ulong? walSnapshot, bool walCreatedAtOpen, string backendPath)
+    {
+        if (consistentIndex > 0 && walCreatedAtOpen)
+        {
+            throw new InvalidOperationException(
+                $"the WAL had no segment (a new one was created) but the backend '{backendPath}' has applied entries up to index {consistentIndex}: the member's Raft term and vote " +
+                "are lost (the WAL directory was deleted or replaced); restore this member from a snapshot or remove it and add it back with an empty data dir");
+        }
+        var needed = firstWalEntry is { } first ? first - 1 : walSnapshot ?? 0;
+        if (consistentIndex < needed)
+        {
+            throw new InvalidOperationException(
+                $"the backend '{backendPath}' is at log index {consistentIndex}, but the WAL holds entries only after index {needed}: " +
+                $"entries {consistentIndex + 1} to {needed} are in neither (the backend was deleted, truncated or replaced by an older copy); " +
+                "restore this member from a snapshot or remove it and add it back with an empty data dir");
+        }
     }
 
     /// <summary>Rebuilds the Raft storage: the backend's applied state as the snapshot, the WAL's later entries and hard state.</summary>

@@ -18,6 +18,9 @@ public sealed partial class ClusterLog
     internal const string ConfStateMeta = "conf_state";
     internal const string ClusterIdMeta = "cluster_id";
 
+    /// <summary>A Ready that takes longer than this holds up ticks and messages: worth a warning.</summary>
+    private static readonly TimeSpan SlowReady = TimeSpan.FromSeconds(1);
+
     private async Task RunLoopAsync()
     {
         var reader = commands.Reader;
@@ -26,7 +29,13 @@ public sealed partial class ClusterLog
             while (await reader.WaitToReadAsync())
             {
                 for (var handled = 0; handled < MaxCommandsPerRound && reader.TryRead(out var command); handled++) command();
-                while (node.HasReady()) await HandleReadyAsync(node.GetReady());
+                while (node.HasReady())
+                {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    await HandleReadyAsync(node.GetReady());
+                    var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                    if (took > SlowReady) logger.LogWarning("Handling one Raft Ready took {Milliseconds:0} ms", took.TotalMilliseconds);
+                }
             }
         }
         catch (Exception exception) when (exception is ObjectDisposedException && stopped)

@@ -67,16 +67,25 @@ public sealed partial class ClusterLog
     }
 
     /// <summary>A snapshot from the leader: its backend file is complete at <paramref name="path"/>.</summary>
-    public bool ReceiveSnapshot(byte[] message, string path) => Post(() =>
+    public bool ReceiveSnapshot(byte[] message, string path)
     {
         var decoded = Message.Decode(message);
-        if (decoded.Snapshot is null) return;
-        receivedSnapshots[decoded.Snapshot.Metadata.Index] = path;
-        node.Step(decoded);
-    });
+        if (decoded.Snapshot is null) throw new FormatException($"a snapshot stream whose Raft message ({decoded.Type}) carries no snapshot");
+        return Post(() =>
+        {
+            receivedSnapshots[decoded.Snapshot.Metadata.Index] = path;
+            node.Step(decoded);
+        });
+    }
 
-    /// <summary>A message from a peer; dropped (Raft resends) when the loop is saturated.</summary>
-    public bool Deliver(byte[] message) => Post(() => node.Step(Message.Decode(message)));
+    /// <summary>A message from a peer; dropped (Raft resends) when the loop is saturated. A malformed one throws
+    /// <see cref="FormatException"/> here, on the caller's thread: the Raft loop never sees it (an exception there
+    /// stops the member).</summary>
+    public bool Deliver(byte[] message)
+    {
+        var decoded = Message.Decode(message);
+        return Post(() => node.Step(decoded));
+    }
 
     private void InstallSnapshot(Snapshot snapshot)
     {

@@ -18,6 +18,12 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
     private const int MaxMessagesPerBatch = 256;
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>A write to a peer's stream that has not completed in this long means the connection carries nothing
+    /// (a peer that accepted the connection and never answered, a half-dead path): it is replaced by a new one, as
+    /// etcd's 5 s write timeout on peer connections does. Without it such a stream stays "connected" for good while
+    /// every message to that peer is dropped.</summary>
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<ulong, PeerConnection> peers = new();
     private readonly ILogger logger = loggerFactory.CreateLogger<PeerTransport>();
 
@@ -83,9 +89,11 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
     {
         private readonly ulong id;
         private readonly PeerTransport owner;
-        private readonly GrpcChannel channel;
+        private GrpcChannel channel;
         private readonly Channel<byte[]> queue = Channel.CreateBounded<byte[]>(
-            new BoundedChannelOptions(MaxQueuedMessagesPerPeer) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+            // Wait, not DropWrite: with DropWrite TryWrite answers true for a message it drops, so a full queue (a stream
+            // that no longer drains) was never reported to Raft. TryWrite never waits in either mode.
+            new BoundedChannelOptions(MaxQueuedMessagesPerPeer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         private readonly CancellationTokenSource stopping = new();
         private readonly Task sender;
         private bool connected;
@@ -95,15 +103,43 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             this.id = id;
             this.owner = owner;
             Url = url;
-            channel = owner.Tls.CreateChannel(url, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
-            Client = new RaftPeer.RaftPeerClient(channel);
+            channel = NewChannel();
+            client = new RaftPeer.RaftPeerClient(channel);
             sender = Task.Run(SendLoopAsync);
         }
 
-        public string Url { get; }
-        public RaftPeer.RaftPeerClient Client { get; }
+        private volatile RaftPeer.RaftPeerClient client;
 
-        public bool TryEnqueue(byte[] message) => queue.Writer.TryWrite(message);
+        public string Url { get; }
+        public RaftPeer.RaftPeerClient Client => client;
+
+        private GrpcChannel NewChannel() =>
+            owner.Tls.CreateChannel(Url, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
+
+        /// <summary>Drops the channel (and its HTTP/2 connections) for a new one: a new call on the old channel could
+        /// land on the same stalled connection.</summary>
+        private void Reconnect()
+        {
+            var old = channel;
+            channel = NewChannel();
+            client = new RaftPeer.RaftPeerClient(channel);
+            old.Dispose();
+        }
+
+        private int full;
+
+        public bool TryEnqueue(byte[] message)
+        {
+            if (queue.Writer.TryWrite(message))
+            {
+                Volatile.Write(ref full, 0);
+                return true;
+            }
+            if (!stopping.IsCancellationRequested && Interlocked.Exchange(ref full, 1) == 0)
+                owner.logger.LogWarning("The queue to peer {PeerId:x16} at {Url} is full ({Queued} messages, connected: {Connected}); dropping messages",
+                    id, Url, MaxQueuedMessagesPerPeer, connected);
+            return false;
+        }
 
         private async Task SendLoopAsync()
         {
@@ -111,7 +147,13 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             {
                 try
                 {
-                    await StreamAsync();
+                    if (!await StreamAsync()) continue;
+                    if (stopping.IsCancellationRequested) return;
+                    owner.logger.LogWarning("The stream to peer {PeerId:x16} at {Url} took no data for {Seconds} s; reconnecting on a new connection",
+                        id, Url, StallTimeout.TotalSeconds);
+                    connected = false;
+                    while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
+                    Reconnect();
                 }
                 catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or OperationCanceledException)
                 {
@@ -125,10 +167,18 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                     while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
                     try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
                 }
+                catch (Exception exception) when (!stopping.IsCancellationRequested)
+                {
+                    owner.logger.LogError(exception, "The stream to peer {PeerId:x16} at {Url} failed unexpectedly", id, Url);
+                    connected = false;
+                    while (queue.Reader.TryRead(out _)) { }
+                    try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
+                }
             }
         }
 
-        private async Task StreamAsync()
+        /// <summary>Streams queued messages until the stream fails (an exception) or stalls (true).</summary>
+        private async Task<bool> StreamAsync()
         {
             await queue.Reader.WaitToReadAsync(stopping.Token);
             using var call = Client.Stream(cancellationToken: stopping.Token);
@@ -137,10 +187,22 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             {
                 batch.Messages.Clear();
                 while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message)) batch.Messages.Add(ByteString.CopyFrom(message));
-                await call.RequestStream.WriteAsync(batch, stopping.Token);
+                var write = call.RequestStream.WriteAsync(batch, stopping.Token);
+                try
+                {
+                    await write.WaitAsync(StallTimeout, stopping.Token);
+                }
+                catch (TimeoutException)
+                {
+                    // Disposing the call (leaving this scope) cancels the write; its failure is of no further interest.
+                    _ = write.ContinueWith(static task => _ = task.Exception, CancellationToken.None,
+                        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    return true;
+                }
                 if (!connected) owner.logger.LogInformation("Streaming to peer {PeerId:x16} at {Url}", id, Url);
                 connected = true;
             }
+            return false;
         }
 
         public async ValueTask DisposeAsync()

@@ -11,10 +11,28 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
     public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
     {
         var member = await host.Opened;
-        await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
+        ulong from = 0;
+        long batches = 0, dropped = 0;
+        try
         {
-            CheckCluster(member, batch.ClusterId, batch.From);
-            foreach (var message in batch.Messages) member.Log.Deliver(message.ToByteArray());
+            await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                CheckCluster(member, batch.ClusterId, batch.From);
+                if (from == 0) logger.LogInformation("Stream from peer {PeerId:x16} opened", from = batch.From);
+                batches++;
+                foreach (var message in batch.Messages)
+                {
+                    if (!Decoded(() => member.Log.Deliver(message.ToByteArray())) && dropped++ == 0)
+                        logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
+                }
+            }
+            logger.LogInformation("Stream from peer {PeerId:x16} completed after {Batches} batches ({Dropped} messages dropped)", from, batches, dropped);
+        }
+        catch (Exception exception)
+        {
+            logger.LogInformation("Stream from peer {PeerId:x16} ended after {Batches} batches ({Dropped} messages dropped): {Error}",
+                from, batches, dropped, exception.Message);
+            throw;
         }
         return new PeerAck();
     }
@@ -43,7 +61,7 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
             }
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
-            if (!member.Log.ReceiveSnapshot(message, path)) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            if (!Decoded(() => member.Log.ReceiveSnapshot(message, path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
             return new PeerAck();
         }
         catch
@@ -59,6 +77,19 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
         var response = new HelloResponse { ClusterId = member.Identity.ClusterId };
         response.Members.AddRange(member.Log.Members);
         return response;
+    }
+
+    /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>
+    private static bool Decoded(Func<bool> deliver)
+    {
+        try
+        {
+            return deliver();
+        }
+        catch (FormatException exception)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "malformed raft message: " + exception.Message));
+        }
     }
 
     private static void CheckCluster(Member member, ulong clusterId, ulong from)

@@ -74,6 +74,7 @@ public sealed class WriteAheadLog : IDisposable
         _entriesAtOpen = replay.Entries.AsReadOnly();
         _hardState = _writtenHardState = replay.HardState;
         Snapshot = replay.Snapshot;
+        CreatedAtOpen = replay.SegmentCount == 0;
         _lastIndex = _writtenLastIndex = replay.Entries.Count > 0 ? replay.Entries[^1].Index : replay.Snapshot?.Index ?? 0;
         _segment = segment;
         _segmentName = segmentName;
@@ -96,6 +97,10 @@ public sealed class WriteAheadLog : IDisposable
 
     /// <summary>The last snapshot marker found at <see cref="Open"/>, if any: <see cref="Entries"/> continue after it.</summary>
     public WalSnapshot? Snapshot { get; }
+
+    /// <summary>True when <see cref="Open"/> found no segment and created the first one: a new log (or one whose files
+    /// were deleted).</summary>
+    public bool CreatedAtOpen { get; }
 
     /// <summary>The index of the last entry made durable (0 when there is none).</summary>
     public ulong LastIndex

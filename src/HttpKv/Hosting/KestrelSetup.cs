@@ -28,11 +28,16 @@ public static class KestrelSetup
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
                     listen.UseHttps(https => security.Client.ConfigureHttps(https, logger));
+                    AuthorityNormalizer.Use(listen);
                 });
                 continue;
             }
             kestrel.Listen(new DemuxEndPoint(address, HttpProtocols.Http1), listen => listen.Protocols = HttpProtocols.Http1);
-            kestrel.Listen(new DemuxEndPoint(address, HttpProtocols.Http2), listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(new DemuxEndPoint(address, HttpProtocols.Http2), listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                AuthorityNormalizer.Use(listen);
+            });
         }
         // Members talk gRPC (HTTP/2: prior knowledge on http, ALPN h2 on https) to each other on the peer URLs.
         foreach (var url in MemberOptions.SplitUrls(options.ListenPeerUrls))

@@ -8,8 +8,11 @@ public enum Verdict
     Unknown,
 }
 
-/// <summary>The result for a whole history, and for a violation the key and the operations on it.</summary>
-public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null)
+/// <summary>The result for a whole history, and for a violation the key, the operations on it and where the search
+/// got furthest: the operation whose return no order could reach (<see cref="Blocked"/>), with the states the partition
+/// could be in there (<see cref="StateAtBlock"/>) — the place to look, as Porcupine's longest partial linearization.</summary>
+public sealed record CheckResult(Verdict Verdict, string? Key = null, IReadOnlyList<Operation>? Operations = null,
+    Operation? Blocked = null, string? StateAtBlock = null)
 {
     /// <summary>The partitions the search could not decide in time (verdict Unknown).</summary>
     public IReadOnlyList<string> Undecided { get; init; } = [];
@@ -35,12 +38,12 @@ public static class LinearizabilityChecker
         {
             var operations = group.ToList();
             var started = System.Diagnostics.Stopwatch.StartNew();
-            var verdict = CheckKey(operations, deadline);
+            var (verdict, blocked, stateAtBlock) = CheckKey(operations, deadline);
             if (started.Elapsed > slowest.Item3) slowest = (group.Key, operations.Count, started.Elapsed);
             switch (verdict)
             {
                 case Verdict.NotLinearizable:
-                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList()) { Slowest = slowest };
+                    return new CheckResult(Verdict.NotLinearizable, group.Key, operations.OrderBy(op => op.Call).ToList(), blocked, stateAtBlock?.ToString()) { Slowest = slowest };
                 case Verdict.Unknown:
                     undecided.Add(group.Key);
                     break;
@@ -60,7 +63,7 @@ public static class LinearizabilityChecker
         public Event? Next { get; set; }
     }
 
-    private static Verdict CheckKey(List<Operation> operations, DateTime deadline)
+    private static (Verdict Verdict, Operation? Blocked, KvStates? StateAtBlock) CheckKey(List<Operation> operations, DateTime deadline)
     {
         var events = new List<Event>(operations.Count * 2);
         for (var i = 0; i < operations.Count; i++)
@@ -94,10 +97,13 @@ public static class LinearizabilityChecker
         var state = KvStates.Initial(operations);
         var entry = head.Next;
         var steps = 0;
+        var deepest = -1;
+        Operation? blocked = null;
+        KvStates? stateAtBlock = null;
         while (head.Next is not null)
         {
-            if (++steps % 4096 == 0 && DateTime.UtcNow > deadline) return Verdict.Unknown;
-            if (entry is null) return Verdict.NotLinearizable; // cannot happen: a return always ends the scan
+            if (++steps % 4096 == 0 && DateTime.UtcNow > deadline) return (Verdict.Unknown, null, null);
+            if (entry is null) return (Verdict.NotLinearizable, blocked, stateAtBlock); // cannot happen: a return always ends the scan
             if (entry.IsCall)
             {
                 var next = state.Step(entry.Op);
@@ -119,7 +125,11 @@ public static class LinearizabilityChecker
             else
             {
                 // A return of an operation not yet linearized: every order tried so far fails; undo the last choice.
-                if (stack.Count == 0) return Verdict.NotLinearizable;
+                if (stack.Count > deepest)
+                {
+                    (deepest, blocked, stateAtBlock) = (stack.Count, entry.Op, state);
+                }
+                if (stack.Count == 0) return (Verdict.NotLinearizable, blocked, stateAtBlock);
                 var (call, previous) = stack.Pop();
                 state = previous;
                 linearized[call.Index] = false;
@@ -127,14 +137,14 @@ public static class LinearizabilityChecker
                 entry = call.Next;
             }
         }
-        return Verdict.Linearizable;
+        return (Verdict.Linearizable, null, null);
     }
 
     private static string Key(bool[] linearized, KvStates state)
     {
         var text = new char[linearized.Length];
         for (var i = 0; i < linearized.Length; i++) text[i] = linearized[i] ? '1' : '0';
-        return new string(text) + "|" + state;
+        return new string(text) + "|" + state.Memo;
     }
 
     private static void Lift(Event call)
@@ -253,5 +263,13 @@ public sealed class KvStates
         return next.Count == 0 ? null : new KvStates(slots, next);
     }
 
-    public override string ToString() => string.Join(",", worlds);
+    /// <summary>The states as one string, for the search's memo.</summary>
+    internal string Memo => string.Join("\u0002", worlds);
+
+    public override string ToString() => string.Join(" | ", worlds.Select(world =>
+    {
+        var parts = world.Split('\u0001');
+        return (parts[0] == "1" ? "lease exists; " : "") + string.Join(", ", slots.OrderBy(slot => slot.Value)
+            .Select(slot => $"{slot.Key}={(parts[1 + slot.Value] == Absent ? "∅" : parts[1 + slot.Value])}"));
+    }));
 }

@@ -50,6 +50,37 @@ public sealed class MemberProcess : IAsyncDisposable
         if (first != ready.Task) throw new InvalidOperationException($"{Name} did not become ready (exited: {process.HasExited})\n{Output}");
     }
 
+    /// <summary>Starts the member and waits until it serves clients (null) or exits (its exit code), e.g. when it
+    /// refuses a damaged data dir.</summary>
+    public async Task<int?> StartOrExitAsync()
+    {
+        Launch(failpoints: null);
+        var exited = process!.WaitForExitAsync();
+        var first = await Task.WhenAny(ready.Task, exited, Task.Delay(StartTimeout));
+        if (first == exited) return process.ExitCode;
+        if (first == ready.Task) return null;
+        throw new InvalidOperationException($"{Name} neither became ready nor exited in {StartTimeout.TotalSeconds} s\n{Output}");
+    }
+
+    /// <summary>The exit code once the process has ended on its own or been killed; null while it runs.</summary>
+    public int? ExitCode => process is { HasExited: true } ? process.ExitCode : null;
+
+    /// <summary>Waits until the process ends on its own; false when the time is up first.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        if (process is null) return true;
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Starts the member with HTTPKV_FAILPOINTS set, and waits until it crashes there (true) or the time is up.</summary>
     public async Task<bool> RunUntilFailpointAsync(string failpoints, TimeSpan timeout)
     {
