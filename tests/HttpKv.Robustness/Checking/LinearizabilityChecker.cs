@@ -266,7 +266,11 @@ public sealed class KvStates
     /// <summary>The states as one string, for the search's memo.</summary>
     internal string Memo => string.Join("\u0002", worlds);
 
-    public override string ToString() => string.Join(" | ", worlds.Select(world =>
+    /// <summary>A single key's possible values ("\u0000" absent), comma-separated; else each possible state of the
+    /// partition's keys (and lease).</summary>
+    public override string ToString() => slots.Count == 1 && worlds.All(world => world[0] == '0')
+        ? string.Join(",", worlds.Select(world => world.Split('\u0001')[1]))
+        : string.Join(" | ", worlds.Select(world =>
     {
         var parts = world.Split('\u0001');
         return (parts[0] == "1" ? "lease exists; " : "") + string.Join(", ", slots.OrderBy(slot => slot.Value)
