@@ -44,5 +44,8 @@ public sealed class RobustnessRunTests
         Assert.True(report.Faults.Count >= (minFaults ?? Runner.FaultKinds), $"only {report.Faults.Count} faults were injected");
         Assert.True(report.Compactions > 0, "the run compacted nothing");
         Assert.True(report.Operations - report.Unknown > 100, $"only {report.Operations - report.Unknown} operations completed");
+        Assert.True(report.Leases > 10, $"only {report.Leases} leases were granted");
+        Assert.True(report.RangesJudged > 20, $"only {report.RangesJudged} of {report.Ranges} prefix ranges could be judged");
+        Assert.True(report.ProgressNotifications > 0, "no progress notification came");
     }
 }

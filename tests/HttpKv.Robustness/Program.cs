@@ -45,7 +45,8 @@ foreach (var seed in seeds)
     violations += report.Problems.Count;
     if (report.Linearizability == HttpKv.Robustness.Checking.Verdict.Unknown) undecided++;
     Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions " +
-        $"({report.WatchResyncs} watch resyncs), linearizability: {report.Linearizability}, " +
+        $"({report.WatchResyncs} watch resyncs), {report.Leases} leases, {report.Ranges} prefix ranges ({report.RangesJudged} judged), " +
+        $"{report.ProgressNotifications} progress notifications, linearizability: {report.Linearizability}, " +
         (report.Passed ? "passed" : "FAILED"));
     if (report.Passed) continue;
     failed++;

@@ -26,7 +26,8 @@ public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, in
 
 /// <summary>What a run did and found.</summary>
 public sealed record RunReport(RunOptions Options, int Operations, int Unknown, IReadOnlyList<string> Faults, Verdict Linearizability,
-    IReadOnlyList<string> Problems, string? SavedTo, int Compactions = 0, int WatchResyncs = 0)
+    IReadOnlyList<string> Problems, string? SavedTo, int Compactions = 0, int WatchResyncs = 0, int Ranges = 0, int RangesJudged = 0,
+    int Leases = 0, int ProgressNotifications = 0)
 {
     public bool Passed => Linearizability != Verdict.NotLinearizable && Problems.Count == 0;
 }
@@ -60,6 +61,7 @@ public static class Runner
         var problems = new List<string>();
         var keys = Enumerable.Range(0, options.Keys).Select(i => $"{Prefix}{i}").ToList();
         var verdict = Verdict.Unknown;
+        var rangesJudged = 0;
         await using (var cluster = new TestCluster(options.Members, root, options.SnapshotCount, options.SnapshotCatchUpEntries))
         {
             await cluster.StartAsync();
@@ -103,12 +105,21 @@ public static class Runner
             var operations = history.Operations;
             var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
             verdict = check.Verdict;
+            await log.WriteLineAsync($"  linearizability: {check.Verdict}; slowest partition {check.Slowest.Partition} ({check.Slowest.Operations} operations, " +
+                $"{check.Slowest.Took.TotalSeconds:0.0}s){(check.Undecided.Count > 0 ? "; undecided in time: " + string.Join(", ", check.Undecided) : "")}");
             if (check.Verdict == Verdict.NotLinearizable) problems.Add(Timeline.Describe(check));
             problems.AddRange(WatchChecker.Check(history.Watches, operations));
+            problems.AddRange(RangeChecker.Check(history.Watches, history.Ranges, operations, out rangesJudged));
+            foreach (var watch in history.Watches.OrderBy(watch => watch.Id))
+                await log.WriteLineAsync($"  watch {watch.Id}: {watch.Events.Count} events through revision {(watch.Events.Count > 0 ? watch.Events[^1].Revision : 0)}, " +
+                    $"{watch.Reconnects} reconnects, {watch.CompactedGaps.Count} compacted gaps, {watch.Progress.Count} progress notifications" +
+                    (watch.Errors.Count > 0 ? $"; {watch.Errors.Count} errors, first: {watch.Errors[0]}" : ""));
+            await log.WriteLineAsync($"  prefix ranges: {history.Ranges.Count}, up to revision {history.Ranges.Select(read => read.Revision).DefaultIfEmpty(0).Max()}, {rangesJudged} judged");
             if (problems.Count > 0) await SaveAsync(root, cluster, history, problems, check);
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
-            problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count));
+            problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count), history.Ranges.Count, rangesJudged,
+            history.Operations.Count(op => op.Kind == OpKind.LeaseGrant), history.Watches.Sum(watch => watch.Progress.Count));
         if (problems.Count == 0) Directory.Delete(root, recursive: true);
         return report;
     }
@@ -276,9 +287,16 @@ public static class Runner
         text.AppendLine("problems:").AppendJoin('\n', problems).AppendLine().AppendLine("faults:").AppendJoin('\n', history.Faults).AppendLine();
         text.AppendLine("compactions: " + string.Join(", ", history.Compactions));
         text.AppendLine("operations (call order):").AppendJoin('\n', history.Operations).AppendLine();
+        text.AppendLine("prefix ranges (call order):").AppendJoin('\n', history.Ranges.OrderBy(read => read.Call)).AppendLine();
         foreach (var watch in history.Watches)
-            text.AppendLine($"watch {watch.Id} on {watch.Member} from {watch.StartRevision}, {watch.Reconnects} reconnects:")
-                .AppendJoin('\n', watch.Events.Select(e => $"  @{e.Revision} {(e.IsDelete ? "delete" : "put")} {e.Key} {e.Value}")).AppendLine();
+        {
+            var lines = watch.Events.Select((e, i) => (2 * i + 1, $"  @{e.Revision} {(e.IsDelete ? "delete" : "put")} {e.Key} {e.Value} (response {e.Response}, prev {e.PrevValue ?? "-"}@{e.PrevModRevision})"))
+                .Concat(watch.Progress.Select(p => (2 * p.AfterEvents, $"  progress notification @{p.Revision}")))
+                .Concat(watch.Resumes.Select(r => (2 * r.AfterEvents, $"  resumed at {r.Revision}")))
+                .OrderBy(line => line.Item1).Select(line => line.Item2);
+            text.AppendLine($"watch {watch.Id} on {watch.Member} from {watch.StartRevision}, {watch.Reconnects} reconnects, gaps {string.Join(", ", watch.CompactedGaps)}:")
+                .AppendJoin('\n', lines).AppendLine();
+        }
         await File.WriteAllTextAsync(Path.Combine(root, "history.txt"), text.ToString());
         foreach (var member in cluster.Members) await File.WriteAllTextAsync(Path.Combine(root, member.Name + ".log"), member.Output);
     }

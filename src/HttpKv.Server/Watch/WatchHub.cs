@@ -127,6 +127,24 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
         }
     }
 
+    /// <summary>The revision a progress notification for <paramref name="watchers"/> may claim: the last published
+    /// revision, if every one of them has delivered every event through it (see <see cref="Watcher.Delivered"/>);
+    /// otherwise false, since a notification must never be ahead of the events its watchers have yet to send. Not
+    /// the store's revision: a commit whose Publish is pending has events not offered to any watcher yet.</summary>
+    public bool TryProgress(IEnumerable<Watcher> watchers, out long revision)
+    {
+        ArgumentNullException.ThrowIfNull(watchers);
+        lock (gate)
+        {
+            revision = published;
+            foreach (var watcher in watchers)
+            {
+                if (!watcher.IsCaughtUp) return false;
+            }
+            return true;
+        }
+    }
+
     /// <summary>Caller holds the gate.</summary>
     internal bool TryJoin(Watcher watcher, long through)
     {

@@ -6,7 +6,7 @@ namespace HttpKv.Server.Watch;
 
 /// <summary>One watch stream (a gRPC Watch call or a /v3/watch request), as etcd's serverWatchStream: create
 /// requests start watchers (client-chosen watch_id, or the next free id from 0), cancel requests stop them,
-/// progress requests answer with the current revision. Responses come out of <see cref="Responses"/> in order:
+/// progress requests answer with a revision every watcher of the stream has sent all its events through. Responses come out of <see cref="Responses"/> in order:
 /// a watcher's created response before its events. Bounded: a slow client stalls the pumps, so watchers fall
 /// behind into their own bounded queues and catch up from history.</summary>
 public sealed class WatchSession : IAsyncDisposable
@@ -32,6 +32,10 @@ public sealed class WatchSession : IAsyncDisposable
     private long pendingBytes;
     private TaskCompletionSource? budgetFreed;
     private long nextWatchId;
+    private int progressPending;
+
+    /// <summary>How often a deferred progress request checks whether the watchers have caught up.</summary>
+    private static readonly TimeSpan ProgressRetry = TimeSpan.FromMilliseconds(10);
 
     /// <summary>What etcd's watch server adds to --max-request-bytes for its fragment limit (its gRPC overhead).</summary>
     public const int FragmentOverheadBytes = 512 * 1024;
@@ -74,9 +78,50 @@ public sealed class WatchSession : IAsyncDisposable
                 await CancelAsync(request.CancelRequest.WatchId, cancellationToken);
                 break;
             case WatchRequest.RequestUnionOneofCase.ProgressRequest:
-                await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = -1 }, cancellationToken);
+                await RequestProgressAsync(cancellationToken);
                 break;
         }
+    }
+
+    private bool TryProgress(out long revision)
+    {
+        List<Watcher> current;
+        lock (watchers) current = [.. watchers.Values.Select(entry => entry.Watcher)];
+        return hub.TryProgress(current, out revision);
+    }
+
+    /// <summary>A progress request is answered with a revision through which every watcher of the stream has sent all
+    /// its events, never ahead of them: at once when they all have, else as soon as they have (etcd defers it the
+    /// same way while a watcher is unsynced). Requests made while one waits are answered by it.</summary>
+    private async Task RequestProgressAsync(CancellationToken cancellationToken)
+    {
+        if (TryProgress(out var revision))
+        {
+            await SendAsync(new WatchResponse { Header = header(revision), WatchId = -1 }, cancellationToken);
+            return;
+        }
+        if (Interlocked.Exchange(ref progressPending, 1) == 1) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                long through;
+                while (!TryProgress(out through)) await Task.Delay(ProgressRetry, closing.Token);
+                await SendAsync(new WatchResponse { Header = header(through), WatchId = -1 }, closing.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // the stream closed
+            }
+            catch (ChannelClosedException)
+            {
+                // the stream closed
+            }
+            finally
+            {
+                Volatile.Write(ref progressPending, 0);
+            }
+        }, CancellationToken.None);
     }
 
     private async Task CreateAsync(WatchCreateRequest create, CancellationToken cancellationToken)
@@ -139,7 +184,7 @@ public sealed class WatchSession : IAsyncDisposable
                 // progress_notify: a synced watcher that received nothing for an interval is told the current revision, as etcd.
                 while (progressNotify && await Task.WhenAny(read, Task.Delay(progressNotifyInterval, cancellationToken)) != read)
                 {
-                    if (watcher.IsSynced) await SendAsync(new WatchResponse { Header = header(hub.Revision), WatchId = id }, cancellationToken);
+                    if (hub.TryProgress([watcher], out var through)) await SendAsync(new WatchResponse { Header = header(through), WatchId = id }, cancellationToken);
                 }
                 if (await read is not { } batch) return;
                 if (batch.CompactRevision != 0)
@@ -160,6 +205,7 @@ public sealed class WatchSession : IAsyncDisposable
                 {
                     foreach (var part in WatchFragments.Split(response, fragmentLimitBytes)) await SendAsync(part, cancellationToken);
                 }
+                watcher.Delivered();
             }
         }
         catch (OperationCanceledException)

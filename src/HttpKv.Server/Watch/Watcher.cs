@@ -19,6 +19,7 @@ public sealed class Watcher : IDisposable
     private TaskCompletionSource? signal;
     private long enqueuedThrough;
     private long queuedBytes;
+    private int inFlight; // batches handed to the reader and not yet reported Delivered
     private bool isSynced;
     private bool closed;
 
@@ -96,6 +97,7 @@ public sealed class Watcher : IDisposable
                 if (queue.TryDequeue(out var next))
                 {
                     queuedBytes -= next.Bytes;
+                    inFlight++;
                     return WithPrevious(next);
                 }
                 if (isSynced) wait = (signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
@@ -115,17 +117,33 @@ public sealed class Watcher : IDisposable
             catch (EtcdException exception) when (exception.Error == EtcdErrors.Compacted)
             {
                 lock (hub.Gate) closed = true;
-                return new WatchBatch([], hub.History.CurrentRevision, Math.Max(hub.History.CompactedRevision, 1));
+                // The compact revision is where the client may resume. Compaction at C drops a tombstone at C, so
+                // history is complete only after C: a watch from C itself is told C + 1 (etcd would serve it and miss
+                // such a delete); answering C, as before, made a client that resumes there loop forever.
+                var compacted = Math.Max(hub.History.CompactedRevision, 1);
+                return new WatchBatch([], hub.History.CurrentRevision, from >= compacted ? from + 1 : compacted);
             }
             var wanted = events.Where(Spec.Wants).ToList();
             lock (hub.Gate)
             {
                 enqueuedThrough = Math.Max(enqueuedThrough, through);
                 if (!closed && hub.TryJoin(this, enqueuedThrough)) isSynced = true;
+                if (wanted.Count > 0) inFlight++;
             }
             if (wanted.Count > 0) return WithPrevious(new WatchBatch(wanted, through));
         }
     }
+
+    /// <summary>The reader reports that the last batch it read has been passed on (queued for the client, in order):
+    /// until then a progress notification must not claim its revision.</summary>
+    public void Delivered()
+    {
+        lock (hub.Gate) inFlight = Math.Max(0, inFlight - 1);
+    }
+
+    /// <summary>Caller holds the hub's gate. True when every event through the last published revision has been
+    /// delivered: synced, nothing queued, nothing read and not yet delivered (or closed: nothing more will come).</summary>
+    internal bool IsCaughtUp => closed || isSynced && queue.Count == 0 && inFlight == 0;
 
     private WatchBatch WithPrevious(WatchBatch batch)
     {

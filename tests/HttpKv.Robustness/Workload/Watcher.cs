@@ -8,7 +8,8 @@ namespace HttpKv.Robustness.Workload;
 /// <summary>Watches the workload's key prefix on one member from revision 1, as a client that must not miss
 /// anything: when the stream breaks it reconnects (to the next member if need be) and resumes from the revision
 /// after the last one it saw; when that revision has been compacted meanwhile, it records the gap etcd reports and
-/// resumes from the compact revision.</summary>
+/// resumes from the compact revision. It asks for prev_kv, numbers the responses (so the checker sees which events
+/// came together) and, every few hundred milliseconds, asks for a progress notification (WatchProgressRequest).</summary>
 public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int firstEndpoint)
 {
     /// <summary>How long a watcher stays connected before it goes away for <see cref="Away"/>, as a client restarting
@@ -20,6 +21,9 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
     {
         var endpoint = firstEndpoint;
         var next = log.StartRevision;
+        var responses = 0;
+        var resync = false;
+        var random = new Random(log.Id);
         while (!stop.IsCancellationRequested)
         {
             try
@@ -28,27 +32,49 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
                 using var call = new Etcdserverpb.Watch.WatchClient(channel).Watch(cancellationToken: stop);
                 var key = ByteString.CopyFromUtf8(prefix);
                 var end = ByteString.CopyFromUtf8(prefix[..^1] + (char)(prefix[^1] + 1));
-                await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next } }, stop);
+                if (log.Events.Count > 0 || log.Reconnects > 0)
+                {
+                    lock (log.Events) log.Resumes.Add((log.Events.Count, next));
+                }
+                await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next, PrevKv = true } }, stop);
+                using var connection = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                var progress = RequestProgressAsync(call.RequestStream, random, connection.Token);
                 var connected = System.Diagnostics.Stopwatch.StartNew();
+                try
+                {
                 while (connected.Elapsed < Stay && await call.ResponseStream.MoveNext(stop))
                 {
                     var response = call.ResponseStream.Current;
+                    responses++;
+                    if (response.WatchId == -1 && response.Events.Count == 0 && !response.Created && !response.Canceled)
+                    {
+                        lock (log.Events) log.Progress.Add((log.Events.Count, response.Header.Revision));
+                        continue;
+                    }
                     if (response.Canceled && response.CompactRevision > next)
                     {
                         lock (log.Events) log.CompactedGaps.Add((next, response.CompactRevision - 1));
-                        next = response.CompactRevision; // as a client must: resync from what is left
+                        next = response.CompactRevision; // as a client must: resync from what is left, at once
+                        resync = true;
                         break;
                     }
-                    if (response.Canceled) throw new InvalidOperationException($"watch cancelled: {response.CancelReason} (compact revision {response.CompactRevision})");
+                    if (response.Canceled) throw new InvalidOperationException($"watch from {next} cancelled: {response.CancelReason} (compact revision {response.CompactRevision}, header revision {response.Header.Revision}, member {response.Header.MemberId:x})");
                     foreach (var change in response.Events)
                     {
                         lock (log.Events)
                         {
                             log.Events.Add(new SeenEvent(change.Kv.ModRevision, change.Kv.Key.ToStringUtf8(),
-                                change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8()));
+                                change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8(),
+                                responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0));
                         }
                         next = Math.Max(next, change.Kv.ModRevision + 1);
                     }
+                }
+                }
+                finally
+                {
+                    await connection.CancelAsync();
+                    await progress;
                 }
             }
             catch (RpcException) when (!stop.IsCancellationRequested)
@@ -62,7 +88,16 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
             {
                 return;
             }
-            log.Reconnects++;
+            catch (Exception exception) when (exception is InvalidOperationException or IOException or ObjectDisposedException && !stop.IsCancellationRequested)
+            {
+                lock (log.Events) log.Errors.Add(exception.Message); // reported with the run; the watcher goes on elsewhere
+            }
+            lock (log.Events) log.Reconnects++;
+            if (resync)
+            {
+                resync = false; // the same member, no pause: away again, it would find its revision compacted again
+                continue;
+            }
             endpoint = (endpoint + 1) % endpoints.Count;
             try
             {
@@ -72,6 +107,23 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>Asks for a progress notification now and then while the connection lasts.</summary>
+    private static async Task RequestProgressAsync(IClientStreamWriter<WatchRequest> requests, Random random, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(100, 400)), stop);
+                await requests.WriteAsync(new WatchRequest { ProgressRequest = new WatchProgressRequest() }, stop);
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or RpcException or InvalidOperationException)
+        {
+            // the connection ended
         }
     }
 }

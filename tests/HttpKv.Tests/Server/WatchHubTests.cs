@@ -207,6 +207,60 @@ public sealed class WatchHubTests : IDisposable
         Assert.Equal(2, progress.Header.Revision);
     }
 
+    [Fact]
+    public async Task A_watch_from_the_compacted_revision_itself_is_told_the_next_one_so_that_resuming_there_makes_progress()
+    {
+        // Found by the robustness harness: the cancel of a watch from exactly the compacted revision C named C as
+        // the compact revision, and a client resuming there (as etcd's clients do) was cancelled again, forever.
+        NewHub();
+        Apply(Put("foo", "1")); // 2
+        Apply(Delete("foo")); // 3
+        Apply(Put("foo", "4")); // 4
+        Apply(new LogRequest { Compaction = new CompactionRequest { Revision = 3 } });
+        using var timeout = new CancellationTokenSource(Deadline);
+        using (var before = hub!.Watch(Spec("foo", start: 2)))
+            Assert.Equal(3, (await before.ReadAsync(timeout.Token))!.CompactRevision); // as etcd: resume at 3
+        using (var at = hub.Watch(Spec("foo", start: 3)))
+            Assert.Equal(4, (await at.ReadAsync(timeout.Token))!.CompactRevision); // the delete at 3 is gone: resume at 4
+        using var after = hub.Watch(Spec("foo", start: 4));
+        Assert.Equal(["Put foo=4@4"], (await ReadEventsAsync(after, 1)).Select(Describe));
+    }
+
+    [Fact]
+    public async Task A_progress_notification_is_never_ahead_of_the_events_its_watchers_have_yet_to_send()
+    {
+        // Found by the robustness harness: a progress request was answered at once with the store's revision while a
+        // watcher still had events at or below it to send (catching up from history, or queued), so a client that
+        // trusted the notification and resumed after it lost them.
+        NewHub();
+        for (var i = 0; i < 30; i++) Apply([.. Enumerable.Range(0, 100).Select(j => Put($"k{j}", $"{i}"))]); // revisions 2..3001
+        await using var session = new WatchSession(hub!, revision => new ResponseHeader { Revision = revision });
+        await session.HandleAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = B("k"), RangeEnd = B("l"), StartRevision = 1 } }, default);
+        await session.HandleAsync(new WatchRequest { ProgressRequest = new WatchProgressRequest() }, default); // the watcher is far behind
+        using var timeout = new CancellationTokenSource(Deadline);
+        Assert.True((await session.Responses.ReadAsync(timeout.Token)).Created);
+        long last = 0, progress = 0;
+        while (progress == 0)
+        {
+            var response = await session.Responses.ReadAsync(timeout.Token);
+            if (response.WatchId == -1) progress = response.Header.Revision;
+            else last = response.Events[^1].Kv.ModRevision;
+        }
+        Assert.Equal(3001, last); // every event through the notification's revision came before it
+        Assert.Equal(3001, progress);
+
+        // Caught up and idle: answered at once with the last published revision; then live events come after it.
+        await session.HandleAsync(new WatchRequest { ProgressRequest = new WatchProgressRequest() }, default);
+        var idle = await session.Responses.ReadAsync(timeout.Token);
+        Assert.Equal((-1L, 3001L), (idle.WatchId, idle.Header.Revision));
+        Apply(Put("k1", "live"));
+        await session.HandleAsync(new WatchRequest { ProgressRequest = new WatchProgressRequest() }, default);
+        var next = await session.Responses.ReadAsync(timeout.Token);
+        Assert.Equal(3002, Assert.Single(next.Events).Kv.ModRevision);
+        var after = await session.Responses.ReadAsync(timeout.Token);
+        Assert.Equal((-1L, 3002L), (after.WatchId, after.Header.Revision));
+    }
+
     public void Dispose()
     {
         stores.Dispose();
