@@ -73,7 +73,7 @@ public static class Runner
             var watches = cluster.Voters.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
-                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i).RunAsync(Prefix, stop.Token)))
+                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i, () => history.Now).RunAsync(Prefix, stop.Token)))
                 .Append(CompactAsync(endpoints, history, stop.Token)).Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
             var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options, log);
             try
@@ -102,7 +102,8 @@ public static class Runner
             problems.AddRange(learnerReader.Problems);
             if (learnerReader.Reads > 0)
                 history.Faults.Enqueue($"learner reads: {learnerReader.Reads} serializable ({learnerReader.Verified} compared with a voter), {learnerReader.Refusals} linearizable refused");
-            var operations = history.Operations;
+            var operations = HistoryPatcher.Patch(history.Operations, [.. history.Watches], out var patched);
+            await log.WriteLineAsync($"  unknown writes: {patched.Resolved} seen by the watchers (made known), {patched.Dropped} never applied (left out), {patched.Left} left unknown");
             var check = LinearizabilityChecker.Check(operations, TimeSpan.FromSeconds(60));
             verdict = check.Verdict;
             await log.WriteLineAsync($"  linearizability: {check.Verdict}; slowest partition {check.Slowest.Partition} ({check.Slowest.Operations} operations, " +

@@ -46,7 +46,8 @@ public sealed record RangeRead(int Id, int Client, int Endpoint, bool Serializab
 
 /// <summary>One event as a watcher saw it: <see cref="Response"/> numbers the WatchResponse it came in (per watcher,
 /// across reconnections), <see cref="PrevValue"/> is its prev_kv (null: none given).</summary>
-public sealed record SeenEvent(long Revision, string Key, bool IsDelete, string? Value, int Response = 0, string? PrevValue = null, long PrevModRevision = 0)
+public sealed record SeenEvent(long Revision, string Key, bool IsDelete, string? Value, int Response = 0, string? PrevValue = null, long PrevModRevision = 0,
+    long At = 0)
 {
     /// <summary>What happened, without how it was delivered: watchers must agree on this.</summary>
     public (long Revision, string Key, bool IsDelete, string? Value) Change => (Revision, Key, IsDelete, Value);

@@ -10,7 +10,7 @@ namespace HttpKv.Robustness.Workload;
 /// after the last one it saw; when that revision has been compacted meanwhile, it records the gap etcd reports and
 /// resumes from the compact revision. It asks for prev_kv, numbers the responses (so the checker sees which events
 /// came together) and, every few hundred milliseconds, asks for a progress notification (WatchProgressRequest).</summary>
-public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int firstEndpoint)
+public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int firstEndpoint, Func<long>? clock = null)
 {
     /// <summary>How long a watcher stays connected before it goes away for <see cref="Away"/>, as a client restarting
     /// or on a bad network would; away longer than the compactor's retention, it meets compacted revisions.</summary>
@@ -65,7 +65,7 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
                         {
                             log.Events.Add(new SeenEvent(change.Kv.ModRevision, change.Kv.Key.ToStringUtf8(),
                                 change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8(),
-                                responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0));
+                                responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0, clock?.Invoke() ?? 0));
                         }
                         next = Math.Max(next, change.Kv.ModRevision + 1);
                     }
