@@ -11,11 +11,6 @@ namespace HttpKv.Api.Grpc;
 /// client calls and pass.</summary>
 public sealed class AuthorizationInterceptor(Authorizer authorizer) : Interceptor
 {
-    private static bool IsClientCall(string method) =>
-        method.StartsWith("/etcdserverpb.", StringComparison.Ordinal)
-        || method.StartsWith("/v3lockpb.", StringComparison.Ordinal)
-        || method.StartsWith("/v3electionpb.", StringComparison.Ordinal);
-
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -32,7 +27,7 @@ public sealed class AuthorizationInterceptor(Authorizer authorizer) : Intercepto
     }
 
     private ValueTask<AuthInfo?> AuthorizeAsync<TRequest>(TRequest request, ServerCallContext context) =>
-        IsClientCall(context.Method) && request is IMessage message
+        ClientCalls.IsClientCall(context.Method) && request is IMessage message
             ? authorizer.AuthorizeAsync(message, CallerCredentials.FromGrpc(context))
             : ValueTask.FromResult<AuthInfo?>(null);
 }

@@ -9,15 +9,10 @@ namespace HttpKv.Api.Grpc;
 /// (<see cref="LearnerRequests"/>). Member-to-member calls pass.</summary>
 public sealed class LearnerInterceptor(MemberHost host) : Interceptor
 {
-    private static bool IsClientCall(string method) =>
-        method.StartsWith("/etcdserverpb.", StringComparison.Ordinal)
-        || method.StartsWith("/v3lockpb.", StringComparison.Ordinal)
-        || method.StartsWith("/v3electionpb.", StringComparison.Ordinal);
-
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (IsClientCall(context.Method)) await LearnerRequests.CheckAsync(host, request);
+        if (ClientCalls.IsClientCall(context.Method)) await LearnerRequests.CheckAsync(host, request);
         return await continuation(request, context);
     }
 
@@ -39,6 +34,6 @@ public sealed class LearnerInterceptor(MemberHost host) : Interceptor
 
     private async ValueTask CheckStreamAsync(ServerCallContext context)
     {
-        if (IsClientCall(context.Method) && context.Method != LearnerRequests.SnapshotMethod) await LearnerRequests.CheckAsync(host, null);
+        if (ClientCalls.IsClientCall(context.Method) && context.Method != LearnerRequests.SnapshotMethod) await LearnerRequests.CheckAsync(host, null);
     }
 }

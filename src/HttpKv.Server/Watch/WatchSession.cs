@@ -195,6 +195,7 @@ public sealed class WatchSession : IAsyncDisposable
                         CancelReason = "etcdserver: mvcc: required revision has been compacted",
                     }, cancellationToken);
                     lock (watchers) watchers.Remove(id);
+                    watcher.Delivered();
                     watcher.Dispose();
                     return;
                 }

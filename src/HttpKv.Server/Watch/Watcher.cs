@@ -116,7 +116,11 @@ public sealed class Watcher : IDisposable
             }
             catch (EtcdException exception) when (exception.Error == EtcdErrors.Compacted)
             {
-                lock (hub.Gate) closed = true;
+                lock (hub.Gate)
+                {
+                    closed = true;
+                    inFlight++; // the cancel is news the client has not had: no progress notification before it
+                }
                 // The compact revision is where the client may resume. Compaction at C drops a tombstone at C, so
                 // history is complete only after C: a watch from C itself is told C + 1 (etcd would serve it and miss
                 // such a delete); answering C, as before, made a client that resumes there loop forever.
@@ -142,8 +146,9 @@ public sealed class Watcher : IDisposable
     }
 
     /// <summary>Caller holds the hub's gate. True when every event through the last published revision has been
-    /// delivered: synced, nothing queued, nothing read and not yet delivered (or closed: nothing more will come).</summary>
-    internal bool IsCaughtUp => closed || isSynced && queue.Count == 0 && inFlight == 0;
+    /// delivered: nothing read and not yet delivered (a compaction cancel included), and synced with nothing queued or
+    /// closed (nothing more will come).</summary>
+    internal bool IsCaughtUp => inFlight == 0 && (closed || isSynced && queue.Count == 0);
 
     private WatchBatch WithPrevious(WatchBatch batch)
     {

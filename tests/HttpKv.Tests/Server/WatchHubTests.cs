@@ -227,6 +227,28 @@ public sealed class WatchHubTests : IDisposable
     }
 
     [Fact]
+    public async Task A_watcher_cancelled_by_compaction_holds_progress_back_until_its_cancel_is_delivered()
+    {
+        // Found by the robustness harness (fresh-clone CI run, seed 1): a watcher whose start revision was compacted
+        // counted as caught up as soon as it closed, so a pending progress request was answered with the store's
+        // revision before the cancel reached the client, which then resumed below that revision and got events the
+        // notification had claimed were delivered.
+        NewHub();
+        Apply(Put("foo", "1")); // 2
+        Apply(Put("foo", "2")); // 3
+        Apply(new LogRequest { Compaction = new CompactionRequest { Revision = 3 } });
+        using var timeout = new CancellationTokenSource(Deadline);
+        using var watcher = hub!.Watch(Spec("foo", start: 2));
+
+        var cancel = await watcher.ReadAsync(timeout.Token);
+
+        Assert.Equal(3, cancel!.CompactRevision);
+        Assert.False(hub.TryProgress([watcher], out _)); // the cancel is read, not yet passed on
+        watcher.Delivered();
+        Assert.True(hub.TryProgress([watcher], out _));
+    }
+
+    [Fact]
     public async Task A_progress_notification_is_never_ahead_of_the_events_its_watchers_have_yet_to_send()
     {
         // Found by the robustness harness: a progress request was answered at once with the store's revision while a
