@@ -126,16 +126,20 @@ public sealed class MvccStore : IDisposable
     }
 
     /// <summary>Reads keys at the current or a given revision; safe to call concurrently with an apply batch.
-    /// Throws <see cref="EtcdException"/> (Compacted, FutureRevision). The header is left null.</summary>
+    /// Throws <see cref="EtcdException"/> (Compacted, FutureRevision). The header carries only the store's revision the
+    /// read saw (the rest is the server's): read afterwards, a write applied meanwhile would put a revision on the
+    /// answer that its data does not show.</summary>
     public RangeResponse Range(RangeRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         RangePlan plan;
         BackendReadTransaction read;
+        long revision;
         Index.Lock.EnterReadLock();
         try
         {
             var current = state;
+            revision = current.Revision;
             plan = RangeQuery.Plan(Index, request, current.Revision, current.CompactedRevision);
             read = Backend.BeginRead();
         }
@@ -145,7 +149,9 @@ public sealed class MvccStore : IDisposable
         }
         using (read)
         {
-            return RangeQuery.Execute(plan, request, new BackendValues(read, KeyBucket));
+            var response = RangeQuery.Execute(plan, request, new BackendValues(read, KeyBucket));
+            response.Header = new ResponseHeader { Revision = revision };
+            return response;
         }
     }
 
