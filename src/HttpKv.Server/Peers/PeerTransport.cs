@@ -151,8 +151,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                     if (stopping.IsCancellationRequested) return;
                     owner.logger.LogWarning("The stream to peer {PeerId:x16} at {Url} took no data for {Seconds} s; reconnecting on a new connection",
                         id, Url, StallTimeout.TotalSeconds);
-                    connected = false;
-                    while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
+                    Disconnect();
                     Reconnect();
                 }
                 catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or OperationCanceledException)
@@ -163,17 +162,35 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                         owner.RemovedByPeer?.Invoke();
                     }
                     if (connected) owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
-                    connected = false;
-                    while (queue.Reader.TryRead(out _)) { } // Raft resends what matters
-                    try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
+                    if (!await DisconnectAndWaitAsync()) return;
                 }
                 catch (Exception exception) when (!stopping.IsCancellationRequested)
                 {
                     owner.logger.LogError(exception, "The stream to peer {PeerId:x16} at {Url} failed unexpectedly", id, Url);
-                    connected = false;
-                    while (queue.Reader.TryRead(out _)) { }
-                    try { await Task.Delay(ReconnectDelay, stopping.Token); } catch (OperationCanceledException) { return; }
+                    if (!await DisconnectAndWaitAsync()) return;
                 }
+            }
+        }
+
+        /// <summary>Forgets the stream and what was queued for it: Raft resends what matters.</summary>
+        private void Disconnect()
+        {
+            connected = false;
+            while (queue.Reader.TryRead(out _)) { }
+        }
+
+        /// <summary><see cref="Disconnect"/>, then a pause before the next try; false when the transport is stopping.</summary>
+        private async Task<bool> DisconnectAndWaitAsync()
+        {
+            Disconnect();
+            try
+            {
+                await Task.Delay(ReconnectDelay, stopping.Token);
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
             }
         }
 
