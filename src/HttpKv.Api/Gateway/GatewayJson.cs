@@ -14,6 +14,13 @@ public static class GatewayJson
     /// <summary>One line of a gateway stream: <c>{"result": message}</c> and a newline, as grpc-gateway frames them.</summary>
     public static string ResultLine(IMessage message) => "{\"result\":" + Formatter.Format(message) + "}\n";
 
+    /// <summary>Writes <paramref name="message"/> as the gateway's JSON, UTF-8, to <paramref name="output"/>.</summary>
+    public static void WriteResponse(IMessage message, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        System.Text.EncodingExtensions.GetBytes(System.Text.Encoding.UTF8, Formatter.Format(message).AsSpan(), output);
+    }
+
     /// <summary>Strict: unknown fields are removed before parsing (<see cref="ReadRequest"/>), so an unknown enum
     /// name is still an error, as in etcd's gateway (Google.Protobuf's IgnoreUnknownFields would drop it silently).</summary>
     public static readonly JsonParser Parser = new(JsonParser.Settings.Default);
