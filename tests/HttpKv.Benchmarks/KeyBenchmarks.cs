@@ -45,7 +45,7 @@ public class KeyBenchmarks
 
     /// <summary>What a range does per key it loads (BackendValues.Load without LMDB).</summary>
     [Benchmark]
-    public KeyValue KeyValueDecode() => KeyValue.Parser.ParseFrom(storedKv);
+    public KeyValue KeyValueDecode() => KeyValue.Parser.ParseFrom(storedKv.AsSpan());
 
     /// <summary>The key index lookup of a put or a single-key range, in an index of 10,000 keys.</summary>
     [Benchmark]
