@@ -65,9 +65,21 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     /// <summary>The changes applied so far, in revision order, as watchers receive them: a PUT carries the new
     /// KeyValue, a DELETE a KeyValue with only the key and the delete's mod_revision (as etcd fills it).
     /// For the watch hub to hand out after <see cref="Commit"/>; the instances must not be modified.</summary>
-    public IReadOnlyList<Event> Events => writes.Select(write => write.Tombstone
-        ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = write.Kv.Key, ModRevision = write.Revision.Main } }
-        : new Event { Type = Event.Types.EventType.Put, Kv = write.Kv }).ToList();
+    public IReadOnlyList<Event> Events
+    {
+        get
+        {
+            var events = new Event[writes.Count];
+            for (var i = 0; i < events.Length; i++)
+            {
+                var (revision, tombstone, kv) = writes[i];
+                events[i] = tombstone
+                    ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = kv.Key, ModRevision = revision.Main } }
+                    : new Event { Type = Event.Types.EventType.Put, Kv = kv };
+            }
+            return events;
+        }
+    }
 
     /// <summary>Applies one log entry. Returns its PutResponse / DeleteRangeResponse / TxnResponse / CompactionResponse
     /// with Header.Revision set. Throws <see cref="EtcdException"/> with the state unchanged (the entry still counts

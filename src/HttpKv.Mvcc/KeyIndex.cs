@@ -42,7 +42,14 @@ internal sealed class KeyIndex
     /// <summary>A key to search the index with; holds no history and must never be stored or changed.</summary>
     public static KeyIndex Probe(ReadOnlyMemory<byte> key) => new(key, NoGenerations);
 
-    public ReadOnlyMemory<byte> Key { get; }
+    public ReadOnlyMemory<byte> Key { get; private set; }
+
+    /// <summary>Points a probe at another key (so a lookup need not allocate one); only for probes.</summary>
+    public void Reprobe(ReadOnlyMemory<byte> key)
+    {
+        if (!ReferenceEquals(generations, NoGenerations)) throw new InvalidOperationException("only a probe may change its key");
+        Key = key;
+    }
 
     /// <summary>True when the index holds no revision at all (only an empty live generation).</summary>
     public bool IsEmpty => generations.Count == 1 && generations[0].Revisions.Count == 0;

@@ -19,13 +19,28 @@ internal sealed class TreeIndex
 
     public int Count => keys.Count;
 
-    public KeyIndex? Find(ReadOnlyMemory<byte> key) =>
-        keys.TryGetValue(KeyIndex.Probe(key), out var found) ? found : null;
+    // One probe per thread for point lookups (every put and single-key read makes one): a lookup runs to its end on
+    // its thread, and the probe lets go of the caller's key afterwards.
+    [ThreadStatic] private static KeyIndex? lookupProbe;
+
+    public KeyIndex? Find(ReadOnlyMemory<byte> key)
+    {
+        var probe = lookupProbe ??= KeyIndex.Probe(ReadOnlyMemory<byte>.Empty);
+        probe.Reprobe(key);
+        try
+        {
+            return keys.TryGetValue(probe, out var found) ? found : null;
+        }
+        finally
+        {
+            probe.Reprobe(ReadOnlyMemory<byte>.Empty);
+        }
+    }
 
     /// <summary>Finds or adds the key (copying it); caller holds the write lock.</summary>
     public KeyIndex GetOrAdd(ReadOnlyMemory<byte> key)
     {
-        if (keys.TryGetValue(KeyIndex.Probe(key), out var found)) return found;
+        if (Find(key) is { } found) return found;
         var added = new KeyIndex(key.ToArray());
         keys.Add(added);
         return added;

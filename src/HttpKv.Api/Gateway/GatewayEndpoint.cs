@@ -44,7 +44,8 @@ public static class GatewayEndpoint
             var response = await call(request, context.RequestAborted);
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync(GatewayJson.Formatter.Format(response), context.RequestAborted);
+            GatewayJson.WriteResponse(response, context.Response.BodyWriter);
+            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
         }
         catch (EtcdException exception)
         {
@@ -54,9 +55,31 @@ public static class GatewayEndpoint
 
     private static async Task<TRequest> ReadRequestAsync<TRequest>(HttpContext context) where TRequest : IMessage<TRequest>, new()
     {
-        using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-        return GatewayJson.ReadRequest<TRequest>(body.GetBuffer().AsSpan(0, (int)body.Length));
+        // Into a pooled buffer of the declared length (one more byte, so the read that finds the end needs no growth),
+        // growing only for a body without Content-Length: no MemoryStream and its doubling copies per request.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(context.Request.ContentLength ?? 0, 256, 4 << 20) + 1);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted);
+                if (read == 0) break;
+                length += read;
+            }
+            return GatewayJson.ReadRequest<TRequest>(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>A stream on a learner: refused as etcd's gateway relays its gRPC refusal (true: the error is written).</summary>

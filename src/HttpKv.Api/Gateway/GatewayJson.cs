@@ -18,6 +18,7 @@ public static class GatewayJson
     public static void WriteResponse(IMessage message, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (GatewayJsonWriter.TryWrite(message, output)) return; // the KV answers: no intermediate string
         System.Text.EncodingExtensions.GetBytes(System.Text.Encoding.UTF8, Formatter.Format(message).AsSpan(), output);
     }
 
@@ -33,6 +34,14 @@ public static class GatewayJson
         if (body.Trim(" \t\r\n"u8).IsEmpty) return new TRequest();
         // JSON is UTF-8; refusing other bytes here keeps them from failing deep inside a transcoder as a 500.
         if (!System.Text.Unicode.Utf8.IsValid(body)) throw new FormatException("the request body is not valid UTF-8");
+        if (GatewayJsonReader.TryRead(body, out TRequest read)) return read; // one pass for the usual put and range bodies
+        return ReadGeneral<TRequest>(body);
+    }
+
+    /// <summary>Any body of valid UTF-8 (see <see cref="ReadRequest{TRequest}"/>): unknown fields dropped through a
+    /// JsonDocument, then Google.Protobuf's parser.</summary>
+    internal static TRequest ReadGeneral<TRequest>(ReadOnlySpan<byte> body) where TRequest : IMessage<TRequest>, new()
+    {
         var reader = new Utf8JsonReader(body);
         using var document = JsonDocument.ParseValue(ref reader);
         if (document.RootElement.ValueKind == JsonValueKind.Null) return new TRequest();

@@ -97,7 +97,8 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
     }
 
     /// <summary>Called by the apply loop after each commit, with the batch's events (in revision order) and the
-    /// revision after it. Cheap: matches and enqueues; a watcher whose queue is full becomes unsynced.</summary>
+    /// revision after it. Cheap: matches and enqueues; a watcher whose queue is full becomes unsynced. Neither the list nor
+    /// its events may change afterwards: watchers that want every event of the batch keep the list itself.</summary>
     public void Publish(IReadOnlyList<Event> events, long revision)
     {
         lock (gate)

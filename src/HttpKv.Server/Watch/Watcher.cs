@@ -54,20 +54,32 @@ public sealed class Watcher : IDisposable
     /// <paramref name="previous"/> from history.</summary>
     internal bool Offer(IReadOnlyList<Event> events, int[] sizes, long revision, long previous)
     {
-        List<Event>? wanted = null;
+        var count = 0;
         var bytes = 0L;
         for (var i = 0; i < events.Count; i++)
         {
-            var change = events[i];
-            if (change.Kv.ModRevision <= enqueuedThrough || !Spec.Wants(change)) continue;
-            (wanted ??= []).Add(change);
+            if (!Takes(events[i])) continue;
+            count++;
             bytes += sizes[i];
         }
-        if (wanted is null) return true;
+        if (count == 0) return true;
         if (queue.Count >= hub.QueueCapacity || queue.Count > 0 && queuedBytes + bytes > hub.QueueBytes)
         {
             Unsync(previous);
             return false;
+        }
+        // A watcher that wants the whole batch (the usual prefix watch) shares the hub's list, which never changes
+        // once published: no copy per watcher. Otherwise an exactly sized array of the events it wants.
+        IReadOnlyList<Event> wanted = events;
+        if (count < events.Count)
+        {
+            var some = new Event[count];
+            var next = 0;
+            for (var i = 0; i < events.Count; i++)
+            {
+                if (Takes(events[i])) some[next++] = events[i];
+            }
+            wanted = some;
         }
         queue.Enqueue(new WatchBatch(wanted, revision) { Bytes = bytes });
         queuedBytes += bytes;
@@ -75,6 +87,8 @@ public sealed class Watcher : IDisposable
         signal?.TrySetResult();
         return true;
     }
+
+    private bool Takes(Event change) => change.Kv.ModRevision > enqueuedThrough && Spec.Wants(change);
 
     /// <summary>Caller holds the hub's gate and removes the watcher from the synced set.</summary>
     internal void Unsync(long through)

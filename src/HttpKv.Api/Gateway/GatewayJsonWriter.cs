@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using Etcdserverpb;
+using Google.Protobuf;
+using Google.Protobuf.Collections;
+using Mvccpb;
+
+namespace HttpKv.Api.Gateway;
+
+/// <summary>
+/// The gateway JSON of the KV answers (RangeResponse, PutResponse, DeleteRangeResponse), written as UTF-8 straight
+/// into the response's buffer: the same bytes as <see cref="GatewayJson.Formatter"/> (a test compares them), without
+/// its intermediate string, which for a large range was several times the size of the answer and then encoded again.
+/// </summary>
+/// <remarks>Google.Protobuf's layout: <c>{ "name": value, … }</c>, <c>{ }</c> for an empty message, <c>[ a, b ]</c>;
+/// fields in number order, zero values left out, 64-bit integers as quoted decimals, bytes as padded base64.</remarks>
+internal static class GatewayJsonWriter
+{
+    /// <summary>Writes <paramref name="message"/> when it is a type this writer knows; false (nothing written) otherwise.</summary>
+    public static bool TryWrite(IMessage message, IBufferWriter<byte> output)
+    {
+        switch (message)
+        {
+            case RangeResponse range:
+                WriteRange(output, range);
+                return true;
+            case PutResponse put:
+                WritePut(output, put);
+                return true;
+            case DeleteRangeResponse delete:
+                WriteDeleteRange(output, delete);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static void WriteRange(IBufferWriter<byte> output, RangeResponse range)
+    {
+        var first = true;
+        Raw(output, "{"u8);
+        if (range.Header is { } header)
+        {
+            Name(output, ref first, "header"u8);
+            WriteHeader(output, header);
+        }
+        if (range.Kvs.Count > 0)
+        {
+            Name(output, ref first, "kvs"u8);
+            WriteKeyValues(output, range.Kvs);
+        }
+        if (range.More)
+        {
+            Name(output, ref first, "more"u8);
+            Raw(output, "true"u8);
+        }
+        Int64(output, ref first, "count"u8, range.Count);
+        Raw(output, " }"u8);
+    }
+
+    private static void WritePut(IBufferWriter<byte> output, PutResponse put)
+    {
+        var first = true;
+        Raw(output, "{"u8);
+        if (put.Header is { } header)
+        {
+            Name(output, ref first, "header"u8);
+            WriteHeader(output, header);
+        }
+        if (put.PrevKv is { } previous)
+        {
+            Name(output, ref first, "prev_kv"u8);
+            WriteKeyValue(output, previous);
+        }
+        Raw(output, " }"u8);
+    }
+
+    private static void WriteDeleteRange(IBufferWriter<byte> output, DeleteRangeResponse delete)
+    {
+        var first = true;
+        Raw(output, "{"u8);
+        if (delete.Header is { } header)
+        {
+            Name(output, ref first, "header"u8);
+            WriteHeader(output, header);
+        }
+        Int64(output, ref first, "deleted"u8, delete.Deleted);
+        if (delete.PrevKvs.Count > 0)
+        {
+            Name(output, ref first, "prev_kvs"u8);
+            WriteKeyValues(output, delete.PrevKvs);
+        }
+        Raw(output, " }"u8);
+    }
+
+    private static void WriteHeader(IBufferWriter<byte> output, ResponseHeader header)
+    {
+        var first = true;
+        Raw(output, "{"u8);
+        UInt64(output, ref first, "cluster_id"u8, header.ClusterId);
+        UInt64(output, ref first, "member_id"u8, header.MemberId);
+        Int64(output, ref first, "revision"u8, header.Revision);
+        UInt64(output, ref first, "raft_term"u8, header.RaftTerm);
+        Raw(output, " }"u8);
+    }
+
+    private static void WriteKeyValues(IBufferWriter<byte> output, RepeatedField<KeyValue> kvs)
+    {
+        Raw(output, "[ "u8);
+        for (var i = 0; i < kvs.Count; i++)
+        {
+            if (i > 0) Raw(output, ", "u8);
+            WriteKeyValue(output, kvs[i]);
+        }
+        Raw(output, " ]"u8);
+    }
+
+    private static void WriteKeyValue(IBufferWriter<byte> output, KeyValue kv)
+    {
+        var first = true;
+        Raw(output, "{"u8);
+        Bytes(output, ref first, "key"u8, kv.Key);
+        Int64(output, ref first, "create_revision"u8, kv.CreateRevision);
+        Int64(output, ref first, "mod_revision"u8, kv.ModRevision);
+        Int64(output, ref first, "version"u8, kv.Version);
+        Bytes(output, ref first, "value"u8, kv.Value);
+        Int64(output, ref first, "lease"u8, kv.Lease);
+        Raw(output, " }"u8);
+    }
+
+    private static void Name(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name)
+    {
+        Raw(output, first ? " \""u8 : ", \""u8);
+        Raw(output, name);
+        Raw(output, "\": "u8);
+        first = false;
+    }
+
+    private static void Int64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, long value)
+    {
+        if (value == 0) return;
+        Name(output, ref first, name);
+        var span = output.GetSpan(22);
+        span[0] = (byte)'"';
+        value.TryFormat(span[1..], out var written, default, CultureInfo.InvariantCulture);
+        span[1 + written] = (byte)'"';
+        output.Advance(written + 2);
+    }
+
+    private static void UInt64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, ulong value)
+    {
+        if (value == 0) return;
+        Name(output, ref first, name);
+        var span = output.GetSpan(22);
+        span[0] = (byte)'"';
+        value.TryFormat(span[1..], out var written, default, CultureInfo.InvariantCulture);
+        span[1 + written] = (byte)'"';
+        output.Advance(written + 2);
+    }
+
+    private static void Bytes(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, ByteString value)
+    {
+        if (value.Length == 0) return;
+        Name(output, ref first, name);
+        var encodedLength = Base64.GetMaxEncodedToUtf8Length(value.Length);
+        var span = output.GetSpan(encodedLength + 2);
+        span[0] = (byte)'"';
+        Base64.EncodeToUtf8(value.Span, span[1..], out _, out var written);
+        span[1 + written] = (byte)'"';
+        output.Advance(written + 2);
+    }
+
+    private static void Raw(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        var span = output.GetSpan(bytes.Length);
+        bytes.CopyTo(span);
+        output.Advance(bytes.Length);
+    }
+}
