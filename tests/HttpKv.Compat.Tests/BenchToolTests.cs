@@ -42,7 +42,7 @@ public sealed class BenchToolTests(ITestOutputHelper log)
 
         AssertClean(await BenchAsync(server, "range", "--consistency=s", "--total", "300", "--clients", "2", "--key-space-size", "50"), 300);
 
-        var http = await BenchAsync(server, "put", "--transport", "http", "--total", "300", "--clients", "4", "--conns", "2");
+        var http = await BenchAsync(server, "put", "--transport", "http", "--total", "300", "--clients", "4", "--conns", "2", "--val-size", "12");
         AssertClean(http, 300);
         Assert.Equal("http", http.GetProperty("transport").GetString());
 
@@ -56,7 +56,7 @@ public sealed class BenchToolTests(ITestOutputHelper log)
 
         // What a put --transport http stored is readable as the value the bench wrote.
         var get = await Tool.EtcdctlAsync(server, null, "get", "00000000", "--print-value-only");
-        Assert.Equal("abcdefgh", get.Stdout.Trim());
+        Assert.Equal("abcdefghijkl", get.Stdout.Trim());
     }
 
     [Fact]
