@@ -1,6 +1,7 @@
 using HttpKv.Bench;
 
-// httpkv-bench <workload> [flags]: exit 0 when the run happened (even with errors), 2 for bad flags.
+// httpkv-bench <workload> [flags]: exit 0 when the run happened (even with errors), 1 when it could not start
+// (no server, authentication refused), 2 for bad flags.
 BenchOptions options;
 try
 {
@@ -14,27 +15,16 @@ catch (UsageException error)
 }
 
 RunResult result;
-if (options.Workload == "fsync")
+try
 {
-    result = await FsyncWorkload.RunAsync(options);
+    result = await RunAsync(options);
 }
-else
+catch (Exception error) when (error is Grpc.Core.RpcException or BenchError or HttpRequestException or IOException
+                                   or UnauthorizedAccessException or TimeoutException)
 {
-    using var connections = await Connections.OpenAsync(options);
-    switch (options.Workload)
-    {
-        case "watch":
-            result = await new WatchWorkload(options, connections).RunAsync();
-            break;
-        case "lease-keepalive":
-            result = await new LeaseWorkload(options, connections).RunAsync();
-            break;
-        default:
-            var kv = new KvWorkloads(options, connections);
-            if (options.Prefill) await kv.PrefillAsync();
-            result = await Runner.RunAsync(options, kv.Operation);
-            break;
-    }
+    // The run could not start (no server, authentication refused, watchers not created, no such --dir): exit 1.
+    Console.Error.WriteLine($"httpkv-bench: {options.Workload}: {RunResult.ErrorText(error)}");
+    return 1;
 }
 
 // With --json - the JSON alone is on stdout, so a script can read it; the summary then goes to stderr.
@@ -53,3 +43,20 @@ if (options.JsonPath is { } path)
     }
 }
 return 0;
+
+static async Task<RunResult> RunAsync(BenchOptions options)
+{
+    if (options.Workload == "fsync") return await FsyncWorkload.RunAsync(options);
+    using var connections = await Connections.OpenAsync(options);
+    switch (options.Workload)
+    {
+        case "watch":
+            return await new WatchWorkload(options, connections).RunAsync();
+        case "lease-keepalive":
+            return await new LeaseWorkload(options, connections).RunAsync();
+        default:
+            var kv = new KvWorkloads(options, connections);
+            if (options.Prefill) await kv.PrefillAsync();
+            return await Runner.RunAsync(options, kv.Operation);
+    }
+}
