@@ -25,7 +25,10 @@ public sealed class RunResult
         ErrorCounts.AddOrUpdate(ErrorText(error), 1, (_, n) => n + 1);
     }
 
-    public static string ErrorText(Exception error) => error switch
+    /// <summary>One line per distinct error: the gRPC status detail, the HTTP status and message, or the exception.</summary>
+    public static string ErrorText(Exception error) => string.Join(' ', Describe(error).Split('\n', StringSplitOptions.TrimEntries));
+
+    private static string Describe(Exception error) => error switch
     {
         RpcException rpc when rpc.Status.Detail.Length > 0 => rpc.Status.Detail,
         RpcException rpc => rpc.StatusCode.ToString(),
