@@ -216,30 +216,36 @@ start_server() {
   pids[$server]="${pidlist[*]}"
 }
 
-# stop_server SERVER [GRACE]: SIGTERM, then SIGKILL what is left after GRACE seconds (default 5: the data is thrown
-# away, and members stopping together can wait long on each other: HttpKv's inbound peer streams hold its shutdown
-# to ASP.NET's 30 s timeout, etcd's leader tries to hand over to a member that is stopping too).
-stop_server() {
-  local server=$1 grace=${2:-5} pid
-  for pid in ${pids[$server]}; do kill "$pid" 2>/dev/null || true; done
+# stop_pids GRACE PID...: SIGTERM, then SIGKILL what is left after GRACE seconds. The short default (5 s) is for
+# clusters whose data is thrown away: members stopping together can wait long on each other (HttpKv's inbound peer
+# streams hold its shutdown to ASP.NET's 30 s timeout; etcd's leader tries to hand over to a member that is stopping).
+stop_pids() {
+  local grace=$1 pid; shift
+  for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq $((grace * 10))); do
     local alive=false
-    for pid in ${pids[$server]}; do kill -0 "$pid" 2>/dev/null && alive=true; done
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=true; done
     $alive || break; sleep 0.1
   done
-  for pid in ${pids[$server]}; do
-    kill -0 "$pid" 2>/dev/null && log "$(name_of "$server") pid $pid still running $grace s after SIGTERM: SIGKILL"
+  for pid in "$@"; do
+    kill -0 "$pid" 2>/dev/null && log "pid $pid ($(ps -o args= -p "$pid" | cut -c1-60)) still running $grace s after SIGTERM: SIGKILL"
     kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   done
-  pids[$server]=""
 }
+# shellcheck disable=SC2086 # the pid lists are space-separated on purpose
+stop_server() { stop_pids "${2:-5}" ${pids[$1]}; pids[$1]=""; }
 
 start_both() {
   log "starting etcd and HttpKv, $1 member(s) each"
   start_server etcd "$1"; start_server httpkv "$1"
   wait_healthy etcd 120; wait_healthy httpkv 120
 }
-stop_both() { stop_server etcd; stop_server httpkv; if ! $keep; then rm -rf "${dirs[etcd]}" "${dirs[httpkv]}"; fi; }
+stop_both() {
+  # shellcheck disable=SC2086
+  stop_pids 5 ${pids[etcd]} ${pids[httpkv]}
+  pids[etcd]=""; pids[httpkv]=""
+  if ! $keep; then rm -rf "${dirs[etcd]}" "${dirs[httpkv]}"; fi
+}
 
 # ---------------------------------------------------------------------------------------------------- measuring
 name_of() { case $1 in etcd) echo etcd ;; httpkv) echo HttpKv ;; esac; }
@@ -342,19 +348,18 @@ if selected range-l range-s range-http; then
   stop_both
 fi
 
-if selected watch; then
+if selected watch lease-keepalive; then
   start_both 1
-  bench_limit=600
-  warm watch --watchers 100 --watch-streams 10 --puts 200 --clients 16 --conns 2
-  ab watch watch --watchers 1000 --watch-streams 10 --puts "$watch_puts" --clients 16 --conns 2
-  bench_limit=$((duration + 120))
-  stop_both
-fi
-
-if selected lease-keepalive; then
-  start_both 1
-  warm lease-keepalive "${c64[@]}" "${warm_for[@]}"
-  ab lease-keepalive lease-keepalive "${c64[@]}" "${dur[@]}"
+  if selected watch; then
+    bench_limit=600
+    warm watch --watchers 1000 --watch-streams 10 --puts 100 --clients 16 --conns 2
+    ab watch watch --watchers 1000 --watch-streams 10 --puts "$watch_puts" --clients 16 --conns 2
+    bench_limit=$((duration + 120))
+  fi
+  if selected lease-keepalive; then
+    warm lease-keepalive "${c64[@]}" "${warm_for[@]}"
+    ab lease-keepalive lease-keepalive "${c64[@]}" "${dur[@]}"
+  fi
   stop_both
 fi
 
@@ -437,7 +442,7 @@ if selected memory; then
 fi
 
 # ---------------------------------------------------------------------------------------------------- facts
-fact mode "$($quick && echo "quick (1 member, ${duration} s runs)" || echo "full (${duration} s runs)")"
+fact mode "$($quick && echo "quick run (1 member, ${duration} s runs" || echo "full run (${duration} s runs")${only:+, only $only})"
 fact rounds "$rounds"
 fact command "$command_line"
 fact date "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -547,11 +552,14 @@ if any(k[0] == "put-empty" for k in runs):
         None if fh is None else fh >= 0.8, "put-full", "put-full")
     for via, label in (("grpc", "gRPC (etcdctl)"), ("json", "JSON (curl)")):
         if M(f"range_{via}_hwm_mb", "etcd") or M(f"range_{via}_hwm_mb", "httpkv"):
-            row(f"range of all {keys} keys over {label}: peak RSS", M(f"range_{via}_hwm_mb", "etcd"), M(f"range_{via}_hwm_mb", "httpkv"), "MB", False)
+            row(f"range of all {keys} keys over {label}: peak RSS (growth)", M(f"range_{via}_hwm_mb", "etcd"), M(f"range_{via}_hwm_mb", "httpkv"), "MB", False)
+            for i, s in ((1, "etcd"), (2, "httpkv")):
+                if M(f"range_{via}_hwm_mb", s) is not None and M(f"range_{via}_rss_before_mb", s) is not None:
+                    cells = list(rows[-1]); cells[i] += f" (+{M(f'range_{via}_hwm_mb', s) - M(f'range_{via}_rss_before_mb', s):,.0f})"; rows[-1] = tuple(cells)
             row(f"range of all {keys} keys over {label}: time", M(f"range_{via}_s", "etcd"), M(f"range_{via}_s", "httpkv"), "s", False)
 
 out = []
-out.append(f"### etcd against HttpKv: {facts['mode']}, {facts['date']}")
+out.append(f"### etcd 3.4 against HttpKv: {facts['mode']}, {facts['date']}")
 out.append("")
 out.append(f"Each value is the **mean** of {facts['rounds']} runs per server, run alternately (etcd, HttpKv, etcd, HttpKv). "
            "**ratio** = HttpKv ÷ etcd for throughput, etcd ÷ HttpKv for latency, memory and time: **above 1 means HttpKv is better**.")
@@ -576,7 +584,9 @@ out.append("<details><summary>every run</summary>")
 out.append("")
 out.append("| workload | server | run | ops/s | p50 ms | p99 ms | max ms | errors |")
 out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
-for (wid, s), rs in runs.items():
+order = ["put", "put-1client", "put-http", "txn-put", "range-l", "range-s", "range-http", "watch", "lease-keepalive",
+         "put-3m", "put-empty", "load", "put-full"]
+for (wid, s), rs in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
     for rnd, r in sorted(rs, key=lambda x: x[0]):
         l = r["latencyMs"]
         errs = f"{r['errors']:,}" + (": " + "; ".join(f"{k} ×{v}" for k, v in list(r.get("errorCounts", {}).items())[:3]) if r.get("errorCounts") else "")
