@@ -561,7 +561,8 @@ if any(k[0] == "put-empty" for k in runs):
 out = []
 out.append(f"### etcd 3.4 against HttpKv: {facts['mode']}, {facts['date']}")
 out.append("")
-out.append(f"Each value is the **mean** of {facts['rounds']} runs per server, run alternately (etcd, HttpKv, etcd, HttpKv). "
+out.append(f"Each value is the **mean** of {facts['rounds']} runs per server, run alternately (etcd, HttpKv, etcd, HttpKv) "
+           "after an unrecorded 1-2 s warm-up of each; each group of workloads starts on fresh data dirs. "
            "**ratio** = HttpKv ÷ etcd for throughput, etcd ÷ HttpKv for latency, memory and time: **above 1 means HttpKv is better**.")
 out.append("")
 out.append("| workload | etcd | HttpKv | ratio (>1 = HttpKv better) | target | met? |")
