@@ -134,6 +134,7 @@ all_pids=()
 cleanup() {
   local pid
   trap - EXIT INT TERM
+  [[ -n ${bench_pid:-} ]] && { kill "$bench_pid" 2>/dev/null || true; wait "$bench_pid" 2>/dev/null || true; }
   for pid in "${all_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq 100); do
     local alive=false
@@ -264,10 +265,17 @@ print(f"{r['opsPerSec']:>10,.0f} ops/s  p50 {l.get('p50', 0):.3f} ms  p99 {l.get
 PY
 }
 
-# bench SERVER ARGS...: httpkv-bench against SERVER's endpoints; output to a log (the caller reads the JSON).
+# bench SERVER ARGS...: httpkv-bench against SERVER's endpoints (the caller reads the JSON). In the background
+# and waited for, so that Ctrl-C or SIGTERM stops the script at once rather than after the run.
+bench_pid=""
 bench() {
-  local server=$1; shift
-  timeout -k 10 "$bench_limit" dotnet "$bench_dll" "$@" --endpoints "${eps[$server]}" --quiet
+  local server=$1 status=0 endpoints=(); shift
+  [[ -n ${eps[$server]:-} ]] && endpoints=(--endpoints "${eps[$server]}")
+  timeout -k 10 "$bench_limit" dotnet "$bench_dll" "$@" "${endpoints[@]}" --quiet &
+  bench_pid=$!
+  wait "$bench_pid" || status=$?
+  bench_pid=""
+  return "$status"
 }
 
 # run ID SERVER ROUND ARGS...: one measured run; its JSON result goes to results/ID__SERVER__ROUND.json.
@@ -320,8 +328,9 @@ log "data dirs in $work ($(findmnt -n -T "$work" -o SOURCE,FSTYPE | tr -s ' '); 
 # The fsync floor: one acknowledged write cannot be faster than one write + fdatasync on this disk.
 log "fsync latency of the data dirs' disk"
 bench_limit=300
-if timeout -k 10 300 dotnet "$bench_dll" fsync --dir "$work" --total "$($quick && echo 300 || echo 1000)" --quiet \
-     --json "$res/fsync.json" >"$work/logs/fsync.log" 2>&1; then
+eps[disk]=""  # fsync is local: no endpoints
+if bench disk fsync --dir "$work" --total "$($quick && echo 300 || echo 1000)" --json "$res/fsync.json" \
+     >"$work/logs/fsync.log" 2>&1; then
   printf '%s   %-15s        ' "$(date -u +%H:%M:%S)" fsync >&2; summary "$res/fsync.json" >&2
 else
   log "fsync measurement failed:"; tail -n 15 "$work/logs/fsync.log" >&2
