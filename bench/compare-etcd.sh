@@ -108,7 +108,7 @@ if [[ ${#need_apt[@]} -gt 0 ]]; then
   sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
   log "installing ${need_apt[*]} (apt-get)"
   "${sudo[@]}" apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${need_apt[@]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}" >&2
 fi
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is needed: see README.md"
 
