@@ -500,7 +500,7 @@ def num(v, unit):
     if v is None: return "n/a"
     if unit == "ops": return f"{v:,.0f}"
     if unit == "%": return f"{v:.0%}"
-    if unit in ("ms", "s"): return f"{v:.3g} {unit}" if v < 100 else f"{v:,.0f} {unit}"
+    if unit in ("ms", "s"): return f"{v:.2f} {unit}" if v < 10 else (f"{v:.1f} {unit}" if v < 100 else f"{v:,.0f} {unit}")
     if unit == "MB": return f"{v:,.0f} MB"
     return str(v)
 
