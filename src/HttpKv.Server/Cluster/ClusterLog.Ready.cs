@@ -60,8 +60,14 @@ public sealed partial class ClusterLog
             Volatile.Write(ref committedIndex, hard.Commit);
         }
         if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
+        // A leader sends before its own write, so followers write in parallel with it (Raft thesis §10.2.1, as
+        // etcd does): their acknowledgements are stepped only after this write completes (the loop runs one Ready
+        // at a time), so no commit ever counts the leader's copy of an entry before it is durable. Everyone else
+        // must persist first: a vote or an acknowledgement sent ahead of its state could be lost in a crash.
+        var leading = role == RaftRole.Leader;
+        if (leading) Send(ready.Messages);
         await PersistAsync(ready);
-        Send(ready.Messages);
+        if (!leading) Send(ready.Messages);
         if (ready.CommittedEntries.Count > 0)
         {
             Failpoints.Hit("raftBeforeApply");
@@ -72,8 +78,11 @@ public sealed partial class ClusterLog
         MaybeSnapshot();
     }
 
+    private RaftRole role;
+
     private void OnSoftState(SoftState soft)
     {
+        role = soft.Role;
         var previous = Leader;
         Volatile.Write(ref leader, soft.Leader);
         if (previous == soft.Leader) return;
@@ -90,7 +99,7 @@ public sealed partial class ClusterLog
         var entries = ready.Entries.Select(ToWal).ToList();
         WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
         WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
-        await wal.AppendAsync(marker, entries, hard);
+        await wal.AppendAsync(marker, entries, hard, sync: ready.MustSync);
         if (ready.Snapshot is { } snapshot) storage.ApplySnapshot(snapshot);
         if (ready.Entries.Count > 0) storage.Append(ready.Entries);
         if (ready.HardState is { } state) storage.SetHardState(state);

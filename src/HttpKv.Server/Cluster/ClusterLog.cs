@@ -128,8 +128,13 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Runs <paramref name="command"/> on the loop; false when the member is stopping.</summary>
     private bool Post(Action command) => !stopped && commands.Writer.TryWrite(command);
 
+    /// <summary>etcd's maxGapBetweenApplyAndCommitIndex: past this many committed entries not yet applied, new
+    /// proposals are refused with "too many requests" instead of queueing behind an apply that cannot keep up.</summary>
+    internal const ulong MaxCommittedNotApplied = 5000;
+
     public async Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
     {
+        if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied) throw EtcdErrors.TooManyRequests.ToException();
         request.Id = NextRequestId();
         var data = request.ToByteArray();
         return await WaitForAppliedAsync(request.Id, () => node.Propose(data), cancellationToken);

@@ -58,6 +58,7 @@ public sealed class WriteAheadLog : IDisposable
 
     // Owned by the writer thread (and by Open/Dispose when it is not running).
     private FileStream _segment;
+    private bool _segmentUnsynced;
     private WalSegmentName _segmentName;
     private long _segmentBytes;
     private ulong _writtenLastIndex;
@@ -228,7 +229,16 @@ public sealed class WriteAheadLog : IDisposable
     /// marker when <paramref name="snapshot"/> is given: the log then continues after the snapshot's index, and a
     /// replay drops every entry before the marker (the snapshot holds them).
     /// </summary>
-    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default)
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
+        AppendAsync(snapshot, entries, hardState, sync: true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{LogEntry}, HardState?, CancellationToken)"/>; when
+    /// <paramref name="sync"/> is false the task completes once the records are written, without an fdatasync of its
+    /// own (Raft's MustSync: a hard state whose only change is the commit index may be lost in a crash). A later
+    /// synced batch, or the segment's rotation, makes it durable.
+    /// </summary>
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
         long bytes = EncodedBytes(entries, hardState) + (snapshot is null ? 0 : WalRecordFormat.SnapshotRecordBytes);
@@ -236,7 +246,7 @@ public sealed class WriteAheadLog : IDisposable
         {
             return Task.FromCanceled(cancellationToken);
         }
-        var pending = new PendingAppend(entries, hardState, bytes) { Snapshot = snapshot };
+        var pending = new PendingAppend(entries, hardState, bytes) { Snapshot = snapshot, Sync = sync || snapshot is not null || entries.Count > 0 };
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -420,10 +430,11 @@ public sealed class WriteAheadLog : IDisposable
                 Failpoints.Hit("walBeforeWrite");
                 _segment.Write(buffer, 0, length);
                 _segmentBytes += length;
-                Failpoints.Hit("walBeforeSync");
-                FileSync.SyncData(_segment);
-                Interlocked.Increment(ref _fsyncCount);
-                Failpoints.Hit("walAfterSync");
+                _segmentUnsynced = true;
+                if (MustSync(batch))
+                {
+                    SyncSegment();
+                }
             }
         }
         catch (Exception exception)
@@ -499,6 +510,27 @@ public sealed class WriteAheadLog : IDisposable
         }
     }
 
+    private static bool MustSync(List<PendingAppend> batch)
+    {
+        foreach (PendingAppend pending in batch)
+        {
+            if (pending.Sync)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void SyncSegment()
+    {
+        Failpoints.Hit("walBeforeSync");
+        FileSync.SyncData(_segment);
+        _segmentUnsynced = false;
+        Interlocked.Increment(ref _fsyncCount);
+        Failpoints.Hit("walAfterSync");
+    }
+
     private bool TryRotateIfFull()
     {
         if (_segmentBytes < _options.SegmentSizeBytes)
@@ -507,6 +539,11 @@ public sealed class WriteAheadLog : IDisposable
         }
         try
         {
+            // A closed segment is whole on disk: a torn record is only tolerated at the tail of the last one.
+            if (_segmentUnsynced)
+            {
+                SyncSegment();
+            }
             var name = new WalSegmentName(_segmentName.Sequence + 1, _writtenLastIndex + 1);
             FileStream next = CreateSegment(_directory, name, _writtenHardState, _logger, out long segmentBytes);
             _segment.Dispose();
@@ -591,5 +628,6 @@ public sealed class WriteAheadLog : IDisposable
         public bool Admitted { get; set; }
         public CancellationTokenRegistration Registration { get; set; }
         public Exception? Failure { get; set; }
+        public bool Sync { get; init; } = true;
     }
 }

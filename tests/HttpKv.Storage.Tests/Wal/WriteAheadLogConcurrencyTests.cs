@@ -48,6 +48,33 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_only_hard_state_is_written_without_its_own_fsync_and_a_rotation_syncs_it()
+    {
+        var options = new WalOptions { SegmentSizeBytes = 1 << 20 };
+        using (WriteAheadLog wal = Open(_directory, options: options))
+        {
+            await wal.AppendAsync([Entry(1)], new HardState(1, 1, 0)).WaitAsync(Patience);
+            long afterEntry = wal.FsyncCount;
+            await wal.AppendAsync(null, [], new HardState(1, 1, 1), sync: false).WaitAsync(Patience);
+            Assert.Equal(afterEntry, wal.FsyncCount);
+            // Entries always sync, whatever the caller says: an acknowledged entry is durable.
+            await wal.AppendAsync(null, [Entry(2)], null, sync: false).WaitAsync(Patience);
+            Assert.Equal(afterEntry + 1, wal.FsyncCount);
+        }
+        using (WriteAheadLog reopened = Open(_directory, options: options))
+        {
+            Assert.Equal(new HardState(1, 1, 1), reopened.HardState); // written, and here after a clean close
+        }
+
+        var small = new WalOptions { SegmentSizeBytes = 1 };
+        var rotating = Open(_directory, options: small);
+        long before = rotating.FsyncCount;
+        await rotating.AppendAsync(null, [], new HardState(1, 1, 2), sync: false).WaitAsync(Patience);
+        rotating.Dispose(); // waits for the writer, which rotates after completing the batch
+        Assert.True(rotating.FsyncCount > before, "closing a segment with an unsynced tail must sync it first");
+    }
+
+    [Fact]
     public async Task Unhindered_concurrent_appends_are_all_durable_in_call_order()
     {
         using (WriteAheadLog wal = Open(_directory))
