@@ -109,13 +109,13 @@ public sealed class MvccStore : IDisposable
         {
             entries++;
             var at = Revision.Decode(key, out var tombstone);
-            var kv = KeyValue.Parser.ParseFrom(value);
+            var kv = StoredKeyValue.Read(value);
             revision = Math.Max(revision, at.Main);
             if (!tombstone)
             {
-                index.GetOrAdd(kv.Key.Memory).Put(at, kv.CreateRevision, kv.Version);
+                index.GetOrAdd(kv.Key.ToArray()).Put(at, kv.CreateRevision, kv.Version);
             }
-            else if (index.Find(kv.Key.Memory) is not { } existing || !existing.Tombstone(at))
+            else if (index.Find(kv.Key.ToArray()) is not { } existing || !existing.Tombstone(at))
             {
                 logger.LogWarning("tombstone at {Revision} for a key with no live revision; ignored", at);
             }

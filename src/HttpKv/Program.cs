@@ -24,7 +24,13 @@ if (commandLine.ShowVersion || commandLine.ShowHelp)
     return 0;
 }
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = hostArguments, ContentRootPath = Directory.GetCurrentDirectory() });
+// No reload of appsettings.json on change: its watcher covers the content root recursively, and the data directory
+// usually lives there (./default.httpkv), so every WAL and backend write woke it (5% of a core under load).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = [.. hostArguments, "--hostBuilder:reloadConfigOnChange=false"],
+    ContentRootPath = Directory.GetCurrentDirectory(),
+});
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
 var memberOptions = builder.Configuration.GetSection(MemberOptions.Section).Get<MemberOptions>() ?? new MemberOptions();
 // Certificates and TLS flags are checked before anything starts, so a bad file stops the member with one line, as

@@ -13,6 +13,15 @@ public static class Paths
 #endif
         "net10.0", "httpkv.dll");
 
+    /// <summary>The built load generator (src/HttpKv.Bench), from the same configuration as the tests.</summary>
+    public static string HttpKvBenchDll { get; } = Path.Combine(RepositoryRoot, "src", "HttpKv.Bench", "bin",
+#if DEBUG
+        "Debug",
+#else
+        "Release",
+#endif
+        "net10.0", "httpkv-bench.dll");
+
     private static string FindRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Etcdserverpb;
 using Grpc.Core;
 using HttpKv.Server;
@@ -14,10 +15,7 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
         var member = await host.Ready;
         var aborted = context.CancellationToken;
         await using var session = CallerCredentials.NewWatchSession(member, authorizer, CallerCredentials.FromGrpc(context));
-        var writer = Task.Run(async () =>
-        {
-            await foreach (var response in session.Responses.ReadAllAsync(aborted)) await responseStream.WriteAsync(response, aborted);
-        }, CancellationToken.None);
+        var writer = Task.Run(() => WriteAllAsync(session.Responses, responseStream, aborted), CancellationToken.None);
         try
         {
             while (await requestStream.MoveNext(aborted)) await session.HandleAsync(requestStream.Current, aborted);
@@ -30,6 +28,22 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
         catch (IOException) when (aborted.IsCancellationRequested)
         {
             // the client went away
+        }
+    }
+
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
+    /// <summary>Writes the session's responses; a response with more queued behind it is only buffered, so a burst
+    /// (one put seen by a hundred watchers on this stream) goes out with one flush instead of one per response.</summary>
+    private static async Task WriteAllAsync(ChannelReader<WatchResponse> responses, IServerStreamWriter<WatchResponse> stream, CancellationToken aborted)
+    {
+        while (await responses.WaitToReadAsync(aborted))
+        {
+            while (responses.TryRead(out var response))
+            {
+                stream.WriteOptions = responses.TryPeek(out _) ? Buffered : null;
+                await stream.WriteAsync(response, aborted);
+            }
         }
     }
 }

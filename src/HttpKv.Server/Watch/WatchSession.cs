@@ -286,6 +286,10 @@ public sealed class WatchSession : IAsyncDisposable
         }
 
         public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => inner.WaitToReadAsync(cancellationToken);
+
+        public override bool CanPeek => inner.CanPeek;
+
+        public override bool TryPeek([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out WatchResponse item) => inner.TryPeek(out item);
     }
 
     public async ValueTask DisposeAsync()
