@@ -112,8 +112,15 @@ if [[ ${#need_apt[@]} -gt 0 ]]; then
 fi
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is needed: see README.md"
 
-# Build when a dll is missing or any source is newer than it (the Release build is what is measured).
-stale() { [[ ! -f $1 ]] || [[ -n $(find "$root/src" \( -name '*.cs' -o -name '*.csproj' -o -name '*.proto' \) -newer "$1" -print -quit) ]]; }
+# Build when a dll is missing or a source is newer than the newest HttpKv dll beside it (the Release build is what
+# is measured). The project dlls beside it count: a change inside a dependency need not rewrite the program's dll.
+newest_source=$(find "$root/src" \( -name obj -o -name bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.proto' \) \
+                  -printf '%T@\n' | sort -n | tail -n 1)
+stale() {
+  [[ -f $1 ]] || return 0
+  local built; built=$(find "$(dirname "$1")" -maxdepth 1 \( -name 'HttpKv*.dll' -o -name "$(basename "$1")" \) -printf '%T@\n' | sort -n | tail -n 1)
+  awk -v s="${newest_source:-0}" -v b="$built" 'BEGIN { exit !(s > b) }'
+}
 if $build && [[ -z ${HTTPKV_DLL:-}${HTTPKV_BENCH_DLL:-} ]] && { stale "$httpkv_dll" || stale "$bench_dll"; }; then
   log "building HttpKv (dotnet build -c Release HttpKv.sln)"
   (cd "$root" && dotnet build -c Release HttpKv.sln -nologo -v:q >&2)
@@ -236,10 +243,18 @@ stop_pids() {
 # shellcheck disable=SC2086 # the pid lists are space-separated on purpose
 stop_server() { stop_pids "${2:-5}" ${pids[$1]}; pids[$1]=""; }
 
+members=1; group_warm=(); restartable=true; restart_group=false
 start_both() {
-  log "starting etcd and HttpKv, $1 member(s) each"
-  start_server etcd "$1"; start_server httpkv "$1"
+  members=$1
+  log "starting etcd and HttpKv, $members member(s) each"
+  start_server etcd "$members"; start_server httpkv "$members"
   wait_healthy etcd 120; wait_healthy httpkv 120
+}
+# group MEMBERS WARM-UP ARGS...: a group of workloads starts: fresh etcd and HttpKv clusters, then the warm-up (see
+# warm) on each; the same is done again if a server dies within the group.
+group() {
+  start_both "$1"; shift
+  group_warm=("$@"); warm "$@"
 }
 stop_both() {
   # shellcheck disable=SC2086
@@ -283,15 +298,28 @@ run() {
   local id=$1 server=$2 round=$3; shift 3
   local out="$res/${id}__${server}__${round}.json" blog="$work/logs/${id}__${server}__${round}.log" pid
   printf '%s   %-15s %-6s #%s ' "$(date -u +%H:%M:%S)" "$id" "$(name_of "$server")" "$round" >&2
+  local ok=true
   if bench "$server" "$@" --json "$out" >"$blog" 2>&1 && [[ -s $out ]]; then
     summary "$out" >&2
   else
-    echo "FAILED (exit $?); last lines of its output:" >&2; tail -n 15 "$blog" >&2
-    rm -f "$out"; printf '%s\t%s\t%s\n' "$id" "$server" "$round" >> "$res/failed.tsv"
+    echo "FAILED (exit $?); last lines of its output:" >&2; tail -n 15 "$blog" >&2; ok=false
   fi
+  # A member that exited during the run (a crash, or a kill from outside): the run does not count; the group's
+  # servers are started afresh for the next one (the memory section cannot: its data is gone).
   for pid in ${pids[$server]}; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "${dirs[$server]}"/*.log >&2; die "$server (pid $pid) died during $id"; }
+    kill -0 "$pid" 2>/dev/null && continue
+    local status=0; wait "$pid" || status=$?
+    log "$(name_of "$server") pid $pid exited with status $status$( ((status > 128)) && echo " (signal $((status - 128)))") during this run; its log ends:"
+    tail -n 20 "${dirs[$server]}"/*.log >&2
+    $restartable || die "cannot go on without it"
+    ok=false; restart_group=true
   done
+  if ! $ok; then rm -f "$out"; printf '%s\t%s\t%s\n' "$id" "$server" "$round" >> "$res/failed.tsv"; fi
+  if $restart_group; then
+    restart_group=false
+    stop_both; start_both "$members"
+    warm "${group_warm[@]}"
+  fi
 }
 
 # ab ID ARGS...: the workload on etcd and HttpKv alternately, $rounds times each (A, B, A, B), if ID is selected.
@@ -338,8 +366,7 @@ fi
 bench_limit=$((duration + 120))
 
 if selected put put-1client put-http txn-put; then
-  start_both 1
-  warm "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
+  group 1 "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
   ab put         "${put_args[@]}" "${c64[@]}" "${dur[@]}"
   ab put-1client "${put_args[@]}" --clients 1 --conns 1 "${dur[@]}"
   ab put-http    "${put_args[@]}" "${c64[@]}" --transport http "${dur[@]}"
@@ -348,33 +375,30 @@ if selected put put-1client put-http txn-put; then
 fi
 
 if selected range-l range-s range-http; then
-  start_both 1
-  # Put every key of the range key space once (not measured); the runs then read existing keys.
-  warm "${range_args[@]}" --prefill "${c64[@]}" "${warm_for[@]}"
+  # The warm-up puts every key of the range key space once (not measured); the runs then read existing keys.
+  group 1 "${range_args[@]}" --prefill "${c64[@]}" "${warm_for[@]}"
   ab range-l    "${range_args[@]}" --consistency l "${c64[@]}" "${dur[@]}"
   ab range-s    "${range_args[@]}" --consistency s "${c64[@]}" "${dur[@]}"
   ab range-http "${range_args[@]}" --consistency l --transport http "${c64[@]}" "${dur[@]}"
   stop_both
 fi
 
-if selected watch lease-keepalive; then
-  start_both 1
-  if selected watch; then
-    bench_limit=600
-    warm watch --watchers 1000 --watch-streams 10 --puts 100 --clients 16 --conns 2
-    ab watch watch --watchers 1000 --watch-streams 10 --puts "$watch_puts" --clients 16 --conns 2
-    bench_limit=$((duration + 120))
-  fi
-  if selected lease-keepalive; then
-    warm lease-keepalive "${c64[@]}" "${warm_for[@]}"
-    ab lease-keepalive lease-keepalive "${c64[@]}" "${dur[@]}"
-  fi
-  stop_both
+if selected watch; then
+  bench_limit=600
+  group 1 watch --watchers 1000 --watch-streams 10 --puts 100 --clients 16 --conns 2
+  ab watch watch --watchers 1000 --watch-streams 10 --puts "$watch_puts" --clients 16 --conns 2
+  bench_limit=$((duration + 120))
 fi
+if selected lease-keepalive; then
+  # Shares the watch group's servers when there is one.
+  if [[ -n ${pids[etcd]:-} ]]; then group_warm=(lease-keepalive "${c64[@]}" "${warm_for[@]}"); warm "${group_warm[@]}"
+  else group 1 lease-keepalive "${c64[@]}" "${warm_for[@]}"; fi
+  ab lease-keepalive lease-keepalive "${c64[@]}" "${dur[@]}"
+fi
+if [[ -n ${pids[etcd]:-} ]]; then stop_both; fi
 
 if selected put-3m; then
-  start_both 3
-  warm "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
+  group 3 "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
   ab put-3m "${put_args[@]}" "${c64[@]}" "${dur[@]}"
   stop_both
 fi
@@ -424,9 +448,9 @@ large_range() {
 }
 
 if selected memory; then
-  start_both 1
   mem_put=(put --key-size 32 --val-size 256 --key-space-size "$mem_keys" "${c64[@]}")
-  warm "${mem_put[@]}" "${warm_for[@]}"
+  group 1 "${mem_put[@]}" "${warm_for[@]}"
+  restartable=false
   rounds_of put-empty "${mem_put[@]}" "${dur[@]}"
   bench_limit=1200
   for server in etcd httpkv; do
