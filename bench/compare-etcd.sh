@@ -9,7 +9,8 @@
 #   --quick              1 member, --duration 3s, 1,000 watch puts, no memory section
 #   --only GLOBS         workload ids: put put-1client put-http txn-put range-l range-s range-http watch
 #                        lease-keepalive put-3m memory
-#   --duration D         seconds per measured run (default 8, quick 3); watch and the memory load use totals
+#   --duration D         seconds per measured run (default 6, quick 3); watch and the memory load use totals,
+#                        so their time depends on the machine (about 5 of the full run's 15 minutes)
 #   --rounds N           runs per server and workload (default 2: etcd, HttpKv, etcd, HttpKv)
 #   --with-memory        run the memory and restart section (default in the full run)
 #   --no-memory          skip it
@@ -68,7 +69,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 duration=${duration%s}
-[[ -z $duration ]] && { if $quick; then duration=3; else duration=8; fi; }
+[[ -z $duration ]] && { if $quick; then duration=3; else duration=6; fi; }
 [[ -z $watch_puts ]] && { if $quick; then watch_puts=1000; else watch_puts=10000; fi; }
 [[ -z $memory ]] && { if $quick; then memory=false; else memory=true; fi; }
 [[ $duration =~ ^[0-9]+$ && $duration -gt 0 ]] || die "--duration takes whole seconds, e.g. 10 or 10s"
