@@ -54,6 +54,7 @@ public static class ClusterBootstrap
             confState = ConfState.Empty;
             Restore(start, storage, confState);
         }
+        start.Wal.ForgetEntriesAtOpen(); // the Raft storage holds what it needs of them
         var identity = start.FlagIdentity with { ClusterId = clusterId, MemberId = memberId };
         var transport = new PeerTransport(memberId, clusterId, start.PeerTls, start.LoggerFactory);
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);

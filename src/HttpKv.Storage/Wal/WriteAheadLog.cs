@@ -44,7 +44,7 @@ public sealed class WriteAheadLog : IDisposable
     private readonly ILogger _logger;
     private readonly Queue<PendingAppend> _waitingForSpace = new();
     private readonly Thread _writer;
-    private readonly IReadOnlyList<LogEntry> _entriesAtOpen;
+    private IReadOnlyList<LogEntry> _entriesAtOpen;
     private readonly FileStream _directoryLock;
 
     // Guarded by _gate.
@@ -95,6 +95,11 @@ public sealed class WriteAheadLog : IDisposable
     /// slices of the segment bytes read at Open, which stay in memory while any entry is referenced.
     /// </summary>
     public IReadOnlyList<LogEntry> Entries => _entriesAtOpen;
+
+    /// <summary>Drops <see cref="Entries"/> (and with them the segment bytes read at Open, unless the caller kept
+    /// entries of its own): once the caller has rebuilt its state from them they are only memory — a whole log
+    /// since the last snapshot, tens of megabytes.</summary>
+    public void ForgetEntriesAtOpen() => _entriesAtOpen = [];
 
     /// <summary>The last snapshot marker found at <see cref="Open"/>, if any: <see cref="Entries"/> continue after it.</summary>
     public WalSnapshot? Snapshot { get; }
