@@ -36,6 +36,19 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
     public static TheoryData<string> Kinds() => new() { "etcd", "httpkv" };
 
     [Theory, MemberData(nameof(Kinds))]
+    public async Task A_whole_cluster_asked_to_stop_with_SIGTERM_exits_well_before_the_30_s_shutdown_timeout(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        Assert.Equal("OK\n", (await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "put", "stop/key", "v")).Stdout);
+
+        await Task.WhenAll(cluster.Members.Select(member => member.TerminateAsync()));
+        // Each member holds the others' peer streams open; they must end with the member, not at Kestrel's 30 s timeout.
+        var exited = await Task.WhenAll(cluster.Members.Select(member => member.WaitForExitAsync(TimeSpan.FromSeconds(25))));
+        Assert.All(exited, Assert.True);
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
     public async Task Cluster_put_on_one_member_is_read_from_each_and_status_shows_one_leader(string kind)
     {
         await using var cluster = ClusterProcess.Create(kind);

@@ -130,6 +130,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>SIGCONT.</summary>
     public Task ResumeAsync() => SignalAsync("CONT");
 
+    /// <summary>SIGTERM: the orderly stop a service manager asks for.</summary>
+    public Task TerminateAsync() => SignalAsync("TERM");
+
     private async Task SignalAsync(string signal)
     {
         if (!IsRunning) throw new InvalidOperationException($"{Name} is not running");
