@@ -13,6 +13,13 @@ public sealed partial class LeaseTests
     [GeneratedRegex(@"remaining\(-?\d+s\)")]
     private static partial Regex Remaining();
 
+    /// <summary>etcd lists a lease's keys from a Go map, in no fixed order: the transcript sorts them.</summary>
+    [GeneratedRegex(@"attached keys\(\[([^\]]*)\]\)")]
+    private static partial Regex AttachedKeys();
+
+    private static string SortAttachedKeys(string text) => AttachedKeys().Replace(text, match =>
+        $"attached keys([{string.Join(' ', match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal))}])");
+
     /// <summary>The etcdctl lease commands on one server; IDs (hex and decimal) and the remaining seconds masked.</summary>
     private static async Task<List<string>> LeaseTranscriptAsync(ServerProcess server)
     {
@@ -25,7 +32,7 @@ public sealed partial class LeaseTests
             var text = $"etcdctl {string.Join(' ', arguments)}\nexit {result.ExitCode}\n{result.Stdout}{errors}";
             foreach (var (id, index) in ids.Select((id, index) => (id, index)))
                 text = text.Replace(id.ToString("x"), $"<ID{index}>").Replace(id.ToString(), $"<ID{index}>");
-            transcript.Add(Remaining().Replace(text, "remaining(<N>s)"));
+            transcript.Add(SortAttachedKeys(Remaining().Replace(text, "remaining(<N>s)")));
             return result.Stdout;
         }
         async Task<string> GrantAsync(string ttl)
