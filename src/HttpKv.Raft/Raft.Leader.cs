@@ -69,7 +69,8 @@ internal sealed partial class Raft
         for (var i = 0; i < entries.Count; i++)
             stamped[i] = entries[i] with { Term = Term, Index = last + 1 + (ulong)i };
         last = Log.Append(stamped);
-        // The leader counts its own entries at once: the Ready contract persists them before any message goes out.
+        // The leader counts its own entries at once. They are durable before any acknowledgement can count with them:
+        // the caller steps messages only after the Ready that carries these entries has been persisted.
         if (Tracker.Progress.TryGetValue(Id, out var self)) self.MaybeUpdate(last);
         MaybeCommit();
     }

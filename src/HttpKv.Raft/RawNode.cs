@@ -34,6 +34,19 @@ public sealed class RawNode
     public void Propose(ReadOnlyMemory<byte> data) =>
         ProposeEntry(new Entry(0, 0, EntryType.Normal, data), "no leader, leadership transfer in progress, or not a member");
 
+    /// <summary>Proposes several entries in one message: the leader appends them together and sends them to each
+    /// follower in one append (a follower forwards them to the leader in one message). As <see cref="Propose(ReadOnlyMemory{byte})"/> otherwise.</summary>
+    /// <exception cref="ProposalDroppedException">as for Propose; then none of them was accepted.</exception>
+    public void Propose(IReadOnlyList<ReadOnlyMemory<byte>> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) return;
+        var entries = new Entry[batch.Count];
+        for (var i = 0; i < entries.Length; i++) entries[i] = new Entry(0, 0, EntryType.Normal, batch[i]);
+        if (!raft.Step(new Message { Type = MessageType.Propose, From = raft.Id, Entries = entries }))
+            throw new ProposalDroppedException("no leader, leadership transfer in progress, or not a member");
+    }
+
     /// <summary>Proposes a membership change. Apply it with <see cref="ApplyConfChange"/> once it is committed.</summary>
     /// <exception cref="ProposalDroppedException">as for Propose, or the previous conf change is not applied yet.</exception>
     public void ProposeConfChange(ConfChange change) =>

@@ -66,6 +66,23 @@ public class FeatureTests
     }
 
     [Fact]
+    public void BatchProposal_TravelsAsOneAppendPerFollowerAndCommitsInOrder()
+    {
+        var c = new TestCluster(1, 2, 3);
+        c.Elect(1);
+        c[3].Propose([Data("a"), Data("b"), Data("c")]);
+        var forwarded = Assert.Single(c.CollectReadies());
+        Assert.Equal((MessageType.Propose, 3), (forwarded.Type, forwarded.Entries.Count));
+        c.Deliver(forwarded);
+        var appends = c.CollectReadies().Where(message => message.Type == MessageType.Append).ToList();
+        Assert.Equal([2UL, 3UL], appends.Select(message => message.To).Order());
+        Assert.All(appends, append => Assert.Equal(["a", "b", "c"], append.Entries.Select(TestCluster.Text)));
+        foreach (var append in appends) c.Deliver(append);
+        c.Stabilize();
+        Assert.All(c.Nodes.Keys, id => Assert.Equal(["a", "b", "c"], c.AppliedTexts(id)));
+    }
+
+    [Fact]
     public void ReadIndex_ConcurrentReadsShareOneHeartbeatRound()
     {
         var c = new TestCluster(1, 2, 3);

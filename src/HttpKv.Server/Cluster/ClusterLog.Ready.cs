@@ -29,6 +29,7 @@ public sealed partial class ClusterLog
             while (await reader.WaitToReadAsync())
             {
                 for (var handled = 0; handled < MaxCommandsPerRound && reader.TryRead(out var command); handled++) command();
+                ProposeQueued();
                 while (node.HasReady())
                 {
                     var started = System.Diagnostics.Stopwatch.GetTimestamp();

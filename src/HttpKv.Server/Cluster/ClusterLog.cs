@@ -137,7 +137,43 @@ public sealed partial class ClusterLog : IReplicatedLog
         if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied) throw EtcdErrors.TooManyRequests.ToException();
         request.Id = NextRequestId();
         var data = request.ToByteArray();
-        return await WaitForAppliedAsync(request.Id, () => node.Propose(data), cancellationToken);
+        return await WaitForAppliedAsync(request.Id, waiter => QueueProposal(data, waiter), cancellationToken);
+    }
+
+    /// <summary>Proposals of one round of commands, proposed together when the round ends (or when they reach
+    /// <see cref="MaxProposalBatchBytes"/>): one Raft message, so one append per follower for all of them instead of
+    /// one per request. Owned by the loop.</summary>
+    private readonly List<(ReadOnlyMemory<byte> Data, TaskCompletionSource<IMessage> Waiter)> proposals = [];
+    private readonly List<ReadOnlyMemory<byte>> proposalData = [];
+    private int proposalBytes;
+    private const int MaxProposalBatchBytes = 1 << 20;
+
+    private void QueueProposal(byte[] data, TaskCompletionSource<IMessage> waiter)
+    {
+        proposals.Add((data, waiter));
+        proposalBytes += data.Length;
+        if (proposalBytes >= MaxProposalBatchBytes) ProposeQueued();
+    }
+
+    /// <summary>Proposes what <see cref="QueueProposal"/> gathered; on the loop.</summary>
+    private void ProposeQueued()
+    {
+        if (proposals.Count == 0) return;
+        try
+        {
+            foreach (var (data, _) in proposals) proposalData.Add(data);
+            node.Propose(proposalData);
+        }
+        catch (ProposalDroppedException)
+        {
+            foreach (var (_, waiter) in proposals) waiter.TrySetException(EtcdErrors.NoLeader.ToException());
+        }
+        finally
+        {
+            proposals.Clear();
+            proposalData.Clear();
+            proposalBytes = 0;
+        }
     }
 
     /// <summary>Proposes a membership change about <paramref name="member"/> and waits for it to be applied here.</summary>
@@ -146,7 +182,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         var id = NextRequestId();
         var context = new ConfChangeContext { Id = id, Member = member };
         var change = new ConfChange(type, member.ID, context.ToByteArray());
-        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(id, () => node.ProposeConfChange(change), cancellationToken);
+        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(id, _ => node.ProposeConfChange(change), cancellationToken);
     }
 
     /// <summary>Asks the node (the leader) to hand leadership to <paramref name="transferee"/>; completes when this
@@ -188,8 +224,9 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Whether this member is a learner in the applied configuration.</summary>
     public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
 
-    /// <summary>Runs <paramref name="propose"/> on the loop and waits for the entry with <paramref name="id"/> to be applied.</summary>
-    private async Task<IMessage> WaitForAppliedAsync(ulong id, Action propose, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="propose"/> (given the waiter, to fail if Raft drops the proposal) on the loop and
+    /// waits for the entry with <paramref name="id"/> to be applied.</summary>
+    private async Task<IMessage> WaitForAppliedAsync(ulong id, Action<TaskCompletionSource<IMessage>> propose, CancellationToken cancellationToken)
     {
         var waiter = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         waiters[id] = waiter;
@@ -198,7 +235,7 @@ public sealed partial class ClusterLog : IReplicatedLog
             if (stopped) throw EtcdErrors.Stopped.ToException();
             var posted = Post(() =>
             {
-                try { propose(); }
+                try { propose(waiter); }
                 catch (ProposalDroppedException) { waiter.TrySetException(EtcdErrors.NoLeader.ToException()); }
             });
             if (!posted) throw EtcdErrors.TooManyRequests.ToException();
