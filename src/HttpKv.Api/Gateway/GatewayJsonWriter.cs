@@ -137,20 +137,17 @@ internal static class GatewayJsonWriter
         first = false;
     }
 
-    private static void Int64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, long value)
-    {
-        if (value == 0) return;
-        Name(output, ref first, name);
-        var span = output.GetSpan(22);
-        span[0] = (byte)'"';
-        value.TryFormat(span[1..], out var written, default, CultureInfo.InvariantCulture);
-        span[1 + written] = (byte)'"';
-        output.Advance(written + 2);
-    }
+    private static void Int64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, long value) =>
+        Number(output, ref first, name, value);
 
-    private static void UInt64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, ulong value)
+    private static void UInt64(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, ulong value) =>
+        Number(output, ref first, name, value);
+
+    /// <summary>A 64-bit integer as protobuf's JSON writes it: a quoted decimal, left out when zero.</summary>
+    private static void Number<T>(IBufferWriter<byte> output, ref bool first, ReadOnlySpan<byte> name, T value)
+        where T : struct, System.Numerics.IBinaryInteger<T>
     {
-        if (value == 0) return;
+        if (T.IsZero(value)) return;
         Name(output, ref first, name);
         var span = output.GetSpan(22);
         span[0] = (byte)'"';
