@@ -38,6 +38,7 @@ public static class HttpKvApi
 
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
+        StreamsEndOnStop.Use(app);
         app.MapGrpcService<KvGrpcService>();
         app.MapGrpcService<ClusterGrpcService>();
         app.MapGrpcService<MaintenanceGrpcService>();

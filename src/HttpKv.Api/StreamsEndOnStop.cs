@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace HttpKv.Api;
+
+/// <summary>Long-lived client streams — watches (gRPC, JSON and SSE), lease keep-alives, election observers — end when
+/// the member stops, as etcd's do. Kestrel otherwise waits for each one still open until its 30 s shutdown timeout,
+/// so a member with one idle `etcdctl watch` attached took 30 s to stop. The request's abort token is linked with the
+/// application's stopping token; only these routes pay for the link.</summary>
+internal static class StreamsEndOnStop
+{
+    private static readonly string[] StreamPathSuffixes =
+    [
+        "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive", "/v3electionpb.Election/Observe",
+        "/watch", "/watch/sse", "/lease/keepalive", "/election/observe",
+    ];
+
+    public static void Use(WebApplication app)
+    {
+        var stopping = app.Lifetime.ApplicationStopping;
+        app.Use(async (context, next) =>
+        {
+            if (!IsStream(context.Request.Path))
+            {
+                await next(context);
+                return;
+            }
+            using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+            context.RequestAborted = ended.Token;
+            await next(context);
+        });
+    }
+
+    private static bool IsStream(PathString path)
+    {
+        var value = path.Value;
+        if (value is null) return false;
+        foreach (var suffix in StreamPathSuffixes)
+        {
+            if (value.EndsWith(suffix, StringComparison.Ordinal)) return true;
+        }
+        return false;
+    }
+}
