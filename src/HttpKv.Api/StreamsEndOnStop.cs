@@ -3,9 +3,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace HttpKv.Api;
 
-/// <summary>Long-lived client streams — watches (gRPC, JSON and SSE), lease keep-alives, election observers — end when
-/// the member stops, as etcd's do. Kestrel otherwise waits for each one still open until its 30 s shutdown timeout,
-/// so a member with one idle `etcdctl watch` attached took 30 s to stop. The request's abort token is linked with the
+/// <summary>Long-lived streams — watches (gRPC, JSON and SSE), lease keep-alives, election observers, and the Raft
+/// streams from the other members — end when the member stops, as etcd's do. Kestrel otherwise waits for each one
+/// still open until its 30 s shutdown timeout, so a member with one idle `etcdctl watch` attached, or any member of a
+/// stopping cluster (each holds the others' Raft streams), took 30 s to stop. The request's abort token is linked with the
 /// application's stopping token; only these routes pay for the link.</summary>
 internal static class StreamsEndOnStop
 {
@@ -13,6 +14,7 @@ internal static class StreamsEndOnStop
     [
         "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive", "/v3electionpb.Election/Observe",
         "/watch", "/watch/sse", "/lease/keepalive", "/election/observe",
+        "/httpkv.peer.RaftPeer/Stream",
     ];
 
     public static void Use(WebApplication app)

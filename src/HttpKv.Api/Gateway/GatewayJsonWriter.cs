@@ -40,11 +40,7 @@ internal static class GatewayJsonWriter
     {
         var first = true;
         Raw(output, "{"u8);
-        if (range.Header is { } header)
-        {
-            Name(output, ref first, "header"u8);
-            WriteHeader(output, header);
-        }
+        Header(output, ref first, range.Header);
         if (range.Kvs.Count > 0)
         {
             Name(output, ref first, "kvs"u8);
@@ -63,11 +59,7 @@ internal static class GatewayJsonWriter
     {
         var first = true;
         Raw(output, "{"u8);
-        if (put.Header is { } header)
-        {
-            Name(output, ref first, "header"u8);
-            WriteHeader(output, header);
-        }
+        Header(output, ref first, put.Header);
         if (put.PrevKv is { } previous)
         {
             Name(output, ref first, "prev_kv"u8);
@@ -80,11 +72,7 @@ internal static class GatewayJsonWriter
     {
         var first = true;
         Raw(output, "{"u8);
-        if (delete.Header is { } header)
-        {
-            Name(output, ref first, "header"u8);
-            WriteHeader(output, header);
-        }
+        Header(output, ref first, delete.Header);
         Int64(output, ref first, "deleted"u8, delete.Deleted);
         if (delete.PrevKvs.Count > 0)
         {
@@ -92,6 +80,13 @@ internal static class GatewayJsonWriter
             WriteKeyValues(output, delete.PrevKvs);
         }
         Raw(output, " }"u8);
+    }
+
+    private static void Header(IBufferWriter<byte> output, ref bool first, ResponseHeader? header)
+    {
+        if (header is null) return;
+        Name(output, ref first, "header"u8);
+        WriteHeader(output, header);
     }
 
     private static void WriteHeader(IBufferWriter<byte> output, ResponseHeader header)

@@ -143,14 +143,15 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Proposals of one round of commands, proposed together when the round ends (or when they reach
     /// <see cref="MaxProposalBatchBytes"/>): one Raft message, so one append per follower for all of them instead of
     /// one per request. Owned by the loop.</summary>
-    private readonly List<(ReadOnlyMemory<byte> Data, TaskCompletionSource<IMessage> Waiter)> proposals = [];
-    private readonly List<ReadOnlyMemory<byte>> proposalData = [];
+    private readonly List<ReadOnlyMemory<byte>> proposals = [];
+    private readonly List<TaskCompletionSource<IMessage>> proposers = [];
     private int proposalBytes;
     private const int MaxProposalBatchBytes = 1 << 20;
 
     private void QueueProposal(byte[] data, TaskCompletionSource<IMessage> waiter)
     {
-        proposals.Add((data, waiter));
+        proposals.Add(data);
+        proposers.Add(waiter);
         proposalBytes += data.Length;
         if (proposalBytes >= MaxProposalBatchBytes) ProposeQueued();
     }
@@ -161,17 +162,16 @@ public sealed partial class ClusterLog : IReplicatedLog
         if (proposals.Count == 0) return;
         try
         {
-            foreach (var (data, _) in proposals) proposalData.Add(data);
-            node.Propose(proposalData);
+            node.Propose(proposals);
         }
         catch (ProposalDroppedException)
         {
-            foreach (var (_, waiter) in proposals) waiter.TrySetException(EtcdErrors.NoLeader.ToException());
+            foreach (var waiter in proposers) waiter.TrySetException(EtcdErrors.NoLeader.ToException());
         }
         finally
         {
             proposals.Clear();
-            proposalData.Clear();
+            proposers.Clear();
             proposalBytes = 0;
         }
     }

@@ -1,25 +1,21 @@
 using Grpc.Core;
 using HttpKv.Protocol.Peer;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server.Peers;
 
 /// <summary>The receiving end of <see cref="PeerTransport"/>, served on --listen-peer-urls: Raft messages and
 /// snapshots from the other members, and the cluster's ID and members for a member that joins.</summary>
-public sealed class RaftPeerService(MemberHost host, IHostApplicationLifetime lifetime, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
+public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
 {
     public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
     {
         var member = await host.Opened;
         ulong from = 0;
         long batches = 0, dropped = 0;
-        // A stopping member ends its peers' streams: Kestrel would otherwise wait for them, as for any request in
-        // flight, until its 30 s shutdown timeout (every member of a stopping cluster holds the others' streams).
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await foreach (var batch in requestStream.ReadAllAsync(ended.Token))
+            await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
             {
                 CheckCluster(member, batch.ClusterId, batch.From);
                 if (from == 0) logger.LogInformation("Stream from peer {PeerId:x16} opened", from = batch.From);
