@@ -24,6 +24,7 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();
+        services.AddSingleton<IKeyHistoryService, KeyHistoryServer>();
         services.AddSingleton<IClusterService, ClusterServer>();
         services.AddSingleton<IMaintenanceService, MaintenanceServer>();
         services.AddSingleton<Leases.ILeaseService, Leases.LeaseServer>();
