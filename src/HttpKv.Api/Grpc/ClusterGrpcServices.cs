@@ -25,7 +25,7 @@ public sealed class ClusterGrpcService(IClusterService cluster) : Cluster.Cluste
 
 /// <summary>etcd's <c>etcdserverpb.Maintenance</c> service over gRPC: Status, MoveLeader and HashKV so far
 /// (the rest answer Unimplemented until the operations issue).</summary>
-public sealed class MaintenanceGrpcService(IMaintenanceService maintenance) : Maintenance.MaintenanceBase
+public sealed partial class MaintenanceGrpcService(IMaintenanceService maintenance) : Maintenance.MaintenanceBase
 {
     public override Task<StatusResponse> Status(StatusRequest request, ServerCallContext context) =>
         maintenance.StatusAsync(request, context.CancellationToken);
