@@ -43,7 +43,7 @@ public sealed class SnapshotTests(ITestOutputHelper log)
     {
         for (var round = 1; round <= 3; round++)
         {
-            var script = string.Concat(Enumerable.Range(0, 40).Select(i => $"put snap/k{i:D2} value-{i}-{round}\n\n"));
+            var script = string.Concat(Enumerable.Range(0, 40).Select(i => $"put snap/k{i:D2} value-{i}-{round}\n"));
             // One txn per round: 40 puts, one revision (etcd's --max-txn-ops default is 128).
             await MustTxnAsync(server, script);
         }
@@ -58,7 +58,8 @@ public sealed class SnapshotTests(ITestOutputHelper log)
 
     private static async Task MustTxnAsync(ServerProcess server, string successOps)
     {
-        var result = await Tool.EtcdctlAsync(server, "\n" + successOps + "\n", "txn");
+        // etcdctl txn reads compares, success ops and failure ops, each list ended by an empty line.
+        var result = await Tool.EtcdctlAsync(server, "\n" + successOps + "\n\n", "txn");
         Assert.True(result.ExitCode == 0 && result.Stdout.StartsWith("SUCCESS", StringComparison.Ordinal), $"txn: {result}");
     }
 
