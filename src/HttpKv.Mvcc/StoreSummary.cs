@@ -18,7 +18,7 @@ public static class StoreSummaries
         using var read = store.Backend.BeginRead();
         uint hash = 0;
         long total = 0;
-        foreach (var bucket in new[] { store.KeyBucket, store.MetaBucket }.OrderBy(bucket => bucket.Name, StringComparer.Ordinal))
+        foreach (var bucket in store.Backend.BucketNames.Order(StringComparer.Ordinal).Select(store.Backend.Bucket))
         {
             hash = Crc32C.Append(hash, System.Text.Encoding.UTF8.GetBytes(bucket.Name));
             long entries = 0;

@@ -32,6 +32,7 @@ public sealed class Member : IAsyncDisposable
         Log = log;
         this.transport = transport;
         this.logger = logger;
+        Quota = new BackendQuota(options.QuotaBackendBytes);
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
             leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
@@ -41,6 +42,7 @@ public sealed class Member : IAsyncDisposable
     public MemberIdentity Identity { get; }
     public StoreSlot Stores { get; }
     public ClusterLog Log { get; }
+    public BackendQuota Quota { get; }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
         ILoggerFactory loggerFactory)
@@ -123,6 +125,7 @@ public sealed class Member : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
         if (request.CalculateSize() > Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
+        await Quota.CheckAsync(this, request, cancellationToken);
         var response = (T)await Log.ProposeAsync(request, cancellationToken);
         response.Header = Header(response.Header?.Revision ?? Stores.Current.CurrentRevision);
         return response;

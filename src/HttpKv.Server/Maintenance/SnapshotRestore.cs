@@ -38,10 +38,6 @@ public sealed record SnapshotRestoreResult(string DataDir, ulong MemberId, ulong
 /// </remarks>
 public static class SnapshotRestore
 {
-    /// <summary>Meta entries that describe the old cluster's state rather than its data, dropped by a restore (names
-    /// starting with these). Alarms: a restored cluster starts without any, as one founded anew.</summary>
-    public static readonly IReadOnlyList<string> ClearedMetaPrefixes = ["alarm"];
-
     public static async Task<SnapshotRestoreResult> RestoreAsync(SnapshotRestoreOptions options, CopyProgress? progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -78,10 +74,7 @@ public static class SnapshotRestore
                 revision = store.CurrentRevision;
                 using (var batch = store.BeginApply())
                 {
-                    foreach (var prefix in ClearedMetaPrefixes)
-                    {
-                        foreach (var (name, _) in store.ReadMetaPrefix(prefix)) batch.DeleteMeta(name);
-                    }
+                    batch.DeleteMeta(Alarms.MetaName); // a new cluster starts without alarms, as one founded anew
                     batch.Commit();
                 }
                 using var wal = WriteAheadLog.Open(walDir, new WalOptions(), NullLogger.Instance);
