@@ -95,6 +95,16 @@ public sealed class SnapshotTests(ITestOutputHelper log)
                 (lease, revision) = await FillAsync(source);
                 keys = await AllKeysAsync(source.Endpoint);
                 hash = await HashKvAsync(source.Endpoint, revision);
+                if (kind == "httpkv")
+                {
+                    // An alarm raised on the source belongs to the old cluster: restore clears it (writes work after).
+                    var memberId = (await ClusterProcess.StatusAsync([source]))[0].MemberId;
+                    using var http = new HttpClient();
+                    using var raised = await http.PostAsync($"{source.Url}/v3/maintenance/alarm",
+                        new StringContent($$"""{"action":"ACTIVATE","memberID":"{{memberId}}","alarm":"NOSPACE"}"""));
+                    Assert.True(raised.IsSuccessStatusCode, await raised.Content.ReadAsStringAsync());
+                    Assert.Contains("NOSPACE", (await MustAsync(source.Endpoint, "alarm", "list")).Stdout);
+                }
                 var saved = await Tool.EtcdctlAsync(source, null, "snapshot", "save", file);
                 Assert.True(saved.ExitCode == 0 && saved.Stdout.Contains($"Snapshot saved at {file}"), $"snapshot save: {saved}");
             }
@@ -131,6 +141,7 @@ public sealed class SnapshotTests(ITestOutputHelper log)
                 Assert.Equal(keys, await AllKeysAsync(member.Endpoint));
                 Assert.Equal(hash, await HashKvAsync(member.Endpoint, revision));
             }
+            Assert.Equal("", (await MustAsync(cluster.Endpoints, "alarm", "list")).Stdout);
             Assert.Contains(lease, (await MustAsync(cluster.Endpoints, "lease", "list")).Stdout);
             Assert.Contains("snap/leased4", (await MustAsync(cluster.Endpoints, "lease", "timetolive", lease, "--keys")).Stdout);
 
