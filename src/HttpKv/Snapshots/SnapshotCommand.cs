@@ -32,10 +32,18 @@ public static class SnapshotCommand
             await (args.Count == 0 ? errors : output).WriteLineAsync(Usage);
             return args.Count == 0 ? 2 : 0;
         }
+        if (args[0] is not ("status" or "restore"))
+        {
+            var hint = args[0] == "save" ? "saving is etcdctl's: etcdctl --endpoints=HOST:PORT snapshot save FILE" : $"unknown snapshot command \"{args[0]}\"";
+            await errors.WriteLineAsync($"Error: {hint}\n\n{Usage}");
+            return 2;
+        }
         ParsedFlags flags;
         try
         {
-            flags = ParsedFlags.Parse(args.Skip(1), args[0] == "restore" ? RestoreFlags : StatusFlags, ["--skip-hash-check"]);
+            flags = args[0] == "restore"
+                ? ParsedFlags.Parse(args.Skip(1), RestoreFlags, ["--skip-hash-check"])
+                : ParsedFlags.Parse(args.Skip(1), StatusFlags, []);
         }
         catch (ArgumentException exception)
         {
@@ -50,42 +58,7 @@ public static class SnapshotCommand
         var file = flags.Positional[0];
         try
         {
-            switch (args[0])
-            {
-                case "status":
-                    var format = flags.Get("--write-out", flags.Get("-w", "simple"));
-                    if (format is not ("simple" or "table" or "json" or "fields"))
-                    {
-                        await errors.WriteLineAsync($"Error: unknown output format \"{format}\" (simple, table, json or fields)");
-                        return 2;
-                    }
-                    var status = await SnapshotFile.StatusAsync(file, Progress(errors, "checking"));
-                    await output.WriteAsync(Format(status, format));
-                    return 0;
-                case "restore":
-                    var options = new SnapshotRestoreOptions
-                    {
-                        SnapshotPath = file,
-                        Name = flags.Get("--name", "default"),
-                        DataDir = flags.Get("--data-dir", ""),
-                        WalDir = flags.Get("--wal-dir", ""),
-                        InitialCluster = flags.Get("--initial-cluster", ""),
-                        InitialClusterToken = flags.Get("--initial-cluster-token", "etcd-cluster"),
-                        InitialAdvertisePeerUrls = flags.Get("--initial-advertise-peer-urls", "http://localhost:2380"),
-                        SkipHashCheck = flags.Has("--skip-hash-check"),
-                    };
-                    // etcdctl's default --initial-cluster is this member alone at its advertised peer URLs.
-                    if (options.InitialCluster.Length == 0)
-                        options = options with { InitialCluster = string.Join(',', MemberOptions.SplitUrls(options.InitialAdvertisePeerUrls).Select(url => $"{options.Name}={url}")) };
-                    await errors.WriteLineAsync($"restoring snapshot {file} into {Path.GetFullPath(string.IsNullOrEmpty(options.DataDir) ? options.Name + ".httpkv" : options.DataDir)}");
-                    var result = await SnapshotRestore.RestoreAsync(options, Progress(errors, "restoring"));
-                    await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"restored snapshot {file} into {result.DataDir}: member {options.Name} ({MemberIds.ToHex(result.MemberId)}) of new cluster {MemberIds.ToHex(result.ClusterId)} with {result.Members} members, revision {result.Revision}, {HumanBytes(result.DatabaseBytes)}"));
-                    return 0;
-                default:
-                    await errors.WriteLineAsync($"Error: unknown snapshot command \"{args[0]}\"\n\n{Usage}");
-                    return 2;
-            }
+            return args[0] == "status" ? await StatusAsync(file, flags, output, errors) : await RestoreAsync(file, flags, output, errors);
         }
         catch (SnapshotFileException exception)
         {
@@ -102,6 +75,44 @@ public static class SnapshotCommand
             await errors.WriteLineAsync($"Error: {exception.Message}");
             return 1;
         }
+    }
+
+    private static async Task<int> StatusAsync(string file, ParsedFlags flags, TextWriter output, TextWriter errors)
+    {
+        var format = flags.Get("--write-out", flags.Get("-w", "simple"));
+        if (format is not ("simple" or "table" or "json" or "fields"))
+        {
+            await errors.WriteLineAsync($"Error: unknown output format \"{format}\" (simple, table, json or fields)");
+            return 2;
+        }
+        var status = await SnapshotFile.StatusAsync(file, Progress(errors, "checking"));
+        await output.WriteAsync(Format(status, format));
+        return 0;
+    }
+
+    private static async Task<int> RestoreAsync(string file, ParsedFlags flags, TextWriter output, TextWriter errors)
+    {
+        var options = new SnapshotRestoreOptions
+        {
+            SnapshotPath = file,
+            Name = flags.Get("--name", "default"),
+            DataDir = flags.Get("--data-dir", ""),
+            WalDir = flags.Get("--wal-dir", ""),
+            InitialCluster = flags.Get("--initial-cluster", ""),
+            InitialClusterToken = flags.Get("--initial-cluster-token", "etcd-cluster"),
+            InitialAdvertisePeerUrls = flags.Get("--initial-advertise-peer-urls", "http://localhost:2380"),
+            SkipHashCheck = flags.Has("--skip-hash-check"),
+        };
+        // etcdctl's default --initial-cluster is this member alone at its advertised peer URLs.
+        if (options.InitialCluster.Length == 0)
+            options = options with { InitialCluster = string.Join(',', MemberOptions.SplitUrls(options.InitialAdvertisePeerUrls).Select(url => $"{options.Name}={url}")) };
+        var dataDir = Path.GetFullPath(string.IsNullOrEmpty(options.DataDir) ? options.Name + ".httpkv" : options.DataDir);
+        await errors.WriteLineAsync($"restoring snapshot {file} into {dataDir}");
+        var result = await SnapshotRestore.RestoreAsync(options, Progress(errors, "restoring"));
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"restored snapshot {file} into {result.DataDir}: member {options.Name} ({MemberIds.ToHex(result.MemberId)}) of new cluster " +
+            $"{MemberIds.ToHex(result.ClusterId)} with {result.Members} members, revision {result.Revision}, {HumanBytes(result.DatabaseBytes)}"));
+        return 0;
     }
 
     private static readonly string[] StatusFlags = ["-w", "--write-out"];

@@ -127,6 +127,9 @@ public sealed class SnapshotToolTests
             (exit, _, errors) = await RunAsync("status", snapshot, "--bogus");
             Assert.Equal(2, exit);
             Assert.Contains("unknown flag: --bogus", errors);
+            (exit, _, errors) = await RunAsync("save", snapshot);
+            Assert.Equal(2, exit);
+            Assert.Contains("etcdctl --endpoints=HOST:PORT snapshot save FILE", errors);
         }
         finally
         {
