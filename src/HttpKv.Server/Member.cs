@@ -20,6 +20,8 @@ public sealed class Member : IAsyncDisposable
     private readonly ILogger logger;
     private readonly LeaseExpiry leaseExpiry;
     private readonly LeaseCheckpointer? leaseCheckpointer;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task corruptionChecks = Task.CompletedTask;
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
@@ -33,6 +35,9 @@ public sealed class Member : IAsyncDisposable
         this.transport = transport;
         this.logger = logger;
         Quota = new BackendQuota(options.QuotaBackendBytes);
+        Corruption = new CorruptionCheck(this, transport, logger);
+        if (options.CorruptCheckInterval > TimeSpan.Zero)
+            corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, TimeProvider.System, stopping.Token);
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
             leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
@@ -43,6 +48,7 @@ public sealed class Member : IAsyncDisposable
     public StoreSlot Stores { get; }
     public ClusterLog Log { get; }
     public BackendQuota Quota { get; }
+    public CorruptionCheck Corruption { get; }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
         ILoggerFactory loggerFactory)
@@ -143,6 +149,8 @@ public sealed class Member : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+        await stopping.CancelAsync();
+        await corruptionChecks;
         await leaseExpiry.DisposeAsync();
         if (leaseCheckpointer is not null) await leaseCheckpointer.DisposeAsync();
         await Log.DisposeAsync();
