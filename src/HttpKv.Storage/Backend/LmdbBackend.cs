@@ -285,6 +285,7 @@ public sealed class LmdbBackend : IDisposable
             var paused = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this); // closed meanwhile: drop the copy
                 var last = TakeJournal(keepRecording: false);
                 replayed += copy.Replay(last);
                 copy.Environment.Flush(force: true);
@@ -325,10 +326,20 @@ public sealed class LmdbBackend : IDisposable
         }
     }
 
+    /// <summary>Closes the backend once no write transaction (nor a defragmentation's last step) is running; the
+    /// environment itself closes when its last reader ends.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        Volatile.Read(ref current).Release();
+        writeGate.Wait();
+        try
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            Volatile.Read(ref current).Release();
+        }
+        finally
+        {
+            writeGate.Release();
+        }
     }
 
     /// <summary>One open LMDB environment with its databases. Counted: the backend holds one reference while it is
