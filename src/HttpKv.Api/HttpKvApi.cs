@@ -53,7 +53,7 @@ public static class HttpKvApi
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
-            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway().MapAuthGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapSnapshotGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway().MapAuthGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();
