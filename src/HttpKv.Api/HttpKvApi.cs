@@ -57,6 +57,7 @@ public static class HttpKvApi
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();
+        Rest.KeysEndpoints.MapKeysApi(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>
         {
