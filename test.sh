@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every HttpKv test: unit, integration (WebApplicationFactory) and compatibility tests that drive the real
-# httpkv process with etcdctl, curl, python3-etcd3, python3-etcd3gw and dotnet-etcd.
+# httpkv process with etcdctl, curl, python3-etcd3, python3-etcd3gw and dotnet-etcd, and browser tests of the
+# dashboard in Debian's chromium.
 # Installs the Debian packages the tests need when they are missing. Ends with one line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +11,7 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)   # the oracle the compatibility tests compare against
 command -v cc >/dev/null 2>&1 || missing+=(gcc)           # compiles the vendored LMDB
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)           # the dashboard's browser tests (Playwright cannot download browsers here)
 /usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
 /usr/bin/python3 -c 'import etcd3gw' >/dev/null 2>&1 || missing+=(python3-etcd3gw)
 if [ ${#missing[@]} -gt 0 ]; then

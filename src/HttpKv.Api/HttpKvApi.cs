@@ -58,6 +58,7 @@ public static class HttpKvApi
         }
         app.MapInfoEndpoints();
         Rest.KeysEndpoints.MapKeysApi(app);
+        Dashboard.DashboardEndpoints.MapDashboard(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>
         {
