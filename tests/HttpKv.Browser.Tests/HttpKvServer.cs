@@ -11,7 +11,7 @@ namespace HttpKv.Browser.Tests;
 public sealed class HttpKvServer : IAsyncDisposable
 {
     private readonly StringBuilder output = new();
-    private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Process? process;
 
     public int Port { get; } = FreePort();
@@ -20,8 +20,10 @@ public sealed class HttpKvServer : IAsyncDisposable
     public string Url => $"http://127.0.0.1:{Port}";
     public string Output { get { lock (output) return output.ToString(); } }
 
+    /// <summary>Starts the process (again, after <see cref="KillAsync"/>: same port, same data dir).</summary>
     public async Task StartAsync()
     {
+        ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var argument in new[] { Paths.HttpKvDll, "--data-dir", DataDir, "--listen-client-urls", Url, "--advertise-client-urls", Url,
             "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}" }) start.ArgumentList.Add(argument);
@@ -41,7 +43,8 @@ public sealed class HttpKvServer : IAsyncDisposable
         if (line.Contains("ready to serve client requests", StringComparison.Ordinal)) ready.TrySetResult();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>kill -9.</summary>
+    public async Task KillAsync()
     {
         if (process is { HasExited: false })
         {
@@ -49,6 +52,12 @@ public sealed class HttpKvServer : IAsyncDisposable
             await process.WaitForExitAsync();
         }
         process?.Dispose();
+        process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
         try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { }
     }
 

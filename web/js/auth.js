@@ -37,6 +37,7 @@ function describeRange(perm) {
   if (!perm.range_end) return `key ${key}`;
   const end = text(perm.range_end);
   if (perm.range_end === 'AA==') return `every key from ${key}`;
+  if (perm.range_end === prefixEnd(base64ToBytes(perm.key))) return `every key under ${key}`;
   return `keys [${key}, ${end})`;
 }
 
@@ -101,8 +102,9 @@ function renderEditors(edit, userNames, roleNames) {
       h('button', { type: 'submit' }, 'Grant'))));
 }
 
+/** The end of the range of keys starting with `key` (text or bytes), base64: its last byte below 0xff plus one. */
 function prefixEnd(key) {
-  const bytes = new TextEncoder().encode(key);
+  const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : key;
   for (let i = bytes.length - 1; i >= 0; i--) {
     if (bytes[i] < 0xff) { const end = bytes.slice(0, i + 1); end[i]++; let s = ''; for (const b of end) s += String.fromCharCode(b); return btoa(s); }
   }

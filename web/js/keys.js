@@ -53,7 +53,7 @@ function open(p) {
     ...parts.map((part, i) => {
       const target = `${parts.slice(0, i + 1).join('/')}/`;
       return [' / ', h('button', { type: 'button', class: 'link', onclick: () => open(target) }, part || '(empty)')];
-    }));
+    }).flat());
   tree.replaceChildren();
   loaded = { folders: new Map(), keys: [] };
   loadPage(`/api/v1/keys?prefix=${encodeURIComponent(p)}&limit=${PAGE}`, MAX_PAGES);

@@ -7,7 +7,7 @@ let list, state, refreshTimer, tickTimer, leases = [];
 export function init(section) {
   section.append(
     h('h2', { id: 'h-leases' }, 'Leases'),
-    h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: refresh }, 'Refresh now')),
+    h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => refresh() }, 'Refresh now')),
     state = statusLine('lease-status'),
     h('div', { class: 'table-wrap' },
       h('table', { class: 'cards' },
@@ -16,13 +16,13 @@ export function init(section) {
         list = h('tbody', { id: 'lease-rows' }))));
 }
 
-export function show() { refresh(); refreshTimer = setInterval(refresh, 5000); tickTimer = setInterval(tick, 1000); }
+export function show() { refresh(); refreshTimer = setInterval(() => refresh(), 5000); tickTimer = setInterval(tick, 1000); }
 export function hide() { clearInterval(refreshTimer); clearInterval(tickTimer); }
 export function sessionChanged() { refresh(); }
 
 const keyText = (b64) => { const text = bytesToText(base64ToBytes(b64)); return text ?? `(base64) ${b64}`; };
 
-async function refresh() {
+async function refresh(note = '') {
   try {
     const answer = await v3('lease/leases');
     const ids = (answer.leases ?? []).map((l) => l.ID);
@@ -30,7 +30,7 @@ async function refresh() {
       .filter((l) => l && Number(l.TTL ?? 0) > 0)
       .map((l) => ({ id: l.ID, ttl: Number(l.TTL), granted: Number(l.grantedTTL ?? 0), keys: (l.keys ?? []).map(keyText), at: performance.now() }));
     render();
-    say(state, leases.length ? `${leases.length} lease${leases.length === 1 ? '' : 's'}` : 'No leases.');
+    say(state, note + (leases.length ? `${leases.length} lease${leases.length === 1 ? '' : 's'}` : 'No leases.'), note ? 'ok' : '');
   } catch (error) {
     say(state, `Cannot list leases: ${error.message}`, 'error');
   }
@@ -53,8 +53,7 @@ async function revoke(lease) {
   if (!confirm(`Revoke lease ${lease.id}? Its ${lease.keys.length} key(s) will be deleted.`)) return;
   try {
     await v3('lease/revoke', { ID: lease.id });
-    say(state, `Revoked ${lease.id}.`, 'ok');
-    refresh();
+    await refresh(`Revoked ${lease.id}. `);
   } catch (error) {
     say(state, `Cannot revoke: ${error.message}`, 'error');
   }
