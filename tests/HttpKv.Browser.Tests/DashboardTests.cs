@@ -143,6 +143,7 @@ public sealed class DashboardTests(BrowserFixture fixture) : IClassFixture<Brows
         await page.GetByRole(AriaRole.Button, new() { Name = "Show history" }).ClickAsync();
         await Expect(page.Locator("#diff .del")).ToHaveTextAsync("- line2");
         await Expect(page.Locator("#diff .add")).ToHaveTextAsync("+ line2b");
+        await Expect(page.Locator("#history")).Not.ToContainTextAsync("null");
 
         await page.SelectOptionAsync("#diff-from", new SelectOptionValue { Index = 0 });
         await Expect(page.Locator("#diff")).ToContainTextAsync("- {\"a\":1,\"b\":[1,2]}");

@@ -221,11 +221,11 @@ async function history(key) {
     };
     from.addEventListener('change', draw);
     to.addEventListener('change', draw);
-    box.replaceChildren(
+    box.replaceChildren(...[
       h('ol', { class: 'history' }, versions.map((v) => h('li', {}, label(v), v.deleted ? '' : `: ${text(v).slice(0, 80)}`))),
       answer.compactRevision ? h('p', { class: 'muted' }, `Versions before revision ${answer.compactRevision} were compacted away.`) : null,
       h('div', { class: 'row' }, h('label', { for: 'diff-from' }, 'Diff from'), from, h('label', { for: 'diff-to' }, 'to'), to),
-      out);
+      out].filter(Boolean));
     draw();
   } catch (error) {
     box.replaceChildren(h('p', { class: 'error' }, `Cannot read the history: ${error.message}`));
