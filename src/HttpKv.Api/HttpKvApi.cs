@@ -1,5 +1,7 @@
 using HttpKv.Api.Gateway;
 using HttpKv.Api.Grpc;
+using HttpKv.Api.Health;
+using HttpKv.Api.Metrics;
 using HttpKv.Api.OpenApi;
 using HttpKv.Server;
 using HttpKv.Server.Peers;
@@ -8,11 +10,14 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Prometheus;
 
 namespace HttpKv.Api;
 
 /// <summary>Registers and maps every interface of a member on one port: etcd's gRPC services, the /v3 JSON
-/// gateway (with etcd's /v3beta and /v3alpha aliases), /version, /health, the OpenAPI document and Swagger UI.</summary>
+/// gateway (with etcd's /v3beta and /v3alpha aliases), /version, /health, /livez, /readyz, /metrics, the OpenAPI document
+/// and Swagger UI; request logs and HTTP and gRPC metrics around them all.</summary>
 public static class HttpKvApi
 {
     /// <summary>etcd lets a gRPC message exceed --max-request-bytes by this much framing before the server
@@ -23,8 +28,14 @@ public static class HttpKvApi
 
     public static IServiceCollection AddHttpKvApi(this IServiceCollection services)
     {
+        MetricsEndpoints.ConfigureDefaults();
+        services.AddSingleton<MemberMetrics>();
+        services.AddSingleton<GrpcMetricsInterceptor>();
+        services.TryAddSingleton<IActiveAlarms, MemberAlarms>();
         services.AddGrpc(options =>
         {
+            // First, so it sees the status the client gets.
+            options.Interceptors.Add<GrpcMetricsInterceptor>();
             options.Interceptors.Add<EtcdExceptionInterceptor>();
             options.Interceptors.Add<LearnerInterceptor>();
             options.Interceptors.Add<AuthorizationInterceptor>();
@@ -38,7 +49,12 @@ public static class HttpKvApi
 
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
+        MetricsEndpoints.UseMetricsListenerGuard(app);
+        RequestLog.Use(app);
         StreamsEndOnStop.Use(app);
+        // Routing explicitly here, so the HTTP metrics below see the endpoint: their label is its route template.
+        app.UseRouting();
+        app.UseHttpMetrics(options => options.ReduceStatusCodeCardinality());
         app.MapGrpcService<KvGrpcService>();
         app.MapGrpcService<ClusterGrpcService>();
         app.MapGrpcService<MaintenanceGrpcService>();
@@ -57,6 +73,8 @@ public static class HttpKvApi
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();
+        app.MapHealthEndpoints();
+        app.MapMetricsEndpoint();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>
         {
