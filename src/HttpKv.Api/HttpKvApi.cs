@@ -11,7 +11,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Prometheus;
 
 namespace HttpKv.Api;
 
@@ -30,12 +29,9 @@ public static class HttpKvApi
     {
         MetricsEndpoints.ConfigureDefaults();
         services.AddSingleton<MemberMetrics>();
-        services.AddSingleton<GrpcMetricsInterceptor>();
         services.TryAddSingleton<IActiveAlarms, MemberAlarms>();
         services.AddGrpc(options =>
         {
-            // First, so it sees the status the client gets.
-            options.Interceptors.Add<GrpcMetricsInterceptor>();
             options.Interceptors.Add<EtcdExceptionInterceptor>();
             options.Interceptors.Add<LearnerInterceptor>();
             options.Interceptors.Add<AuthorizationInterceptor>();
@@ -50,11 +46,10 @@ public static class HttpKvApi
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
         MetricsEndpoints.UseMetricsListenerGuard(app);
+        // Routing explicitly here, so the request logs and metrics know the endpoint (route template, gRPC method).
+        app.UseRouting();
         RequestLog.Use(app);
         StreamsEndOnStop.Use(app);
-        // Routing explicitly here, so the HTTP metrics below see the endpoint: their label is its route template.
-        app.UseRouting();
-        app.UseHttpMetrics(options => options.ReduceStatusCodeCardinality());
         app.MapGrpcService<KvGrpcService>();
         app.MapGrpcService<ClusterGrpcService>();
         app.MapGrpcService<MaintenanceGrpcService>();

@@ -1,19 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
-using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using HttpKv.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Api.Metrics;
 
-/// <summary>One log line per request (Debug) with its correlation id, route template or gRPC method, status and
-/// duration; a request slower than --warning-apply-duration is a Warning with the same details. Streams (watch,
+/// <summary>Per-request metrics (<see cref="RequestMetrics"/>) and one log line per request (Debug) with its
+/// correlation id, route template or gRPC method, status and duration; a request slower than --warning-apply-duration is a Warning with the same details. Streams (watch,
 /// keep-alive, observe, snapshot) live as long as their client wants and are never "slow". The correlation id is the
 /// client's <c>X-Request-Id</c> when it sends a sane one, else the connection-and-request id Kestrel already has; it
 /// is echoed in the response and becomes the request's TraceIdentifier, so every log line about it can carry it.
@@ -26,7 +24,9 @@ internal static partial class RequestLog
     public static void Use(WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HttpKv.Requests");
-        var slowAfter = app.Services.GetRequiredService<MemberHost>().Options.EffectiveWarningApplyDuration;
+        var options = app.Services.GetRequiredService<MemberHost>().Options;
+        var slowAfter = options.EffectiveWarningApplyDuration;
+        var metrics = new RequestMetrics(extensive: options.Metrics == "extensive");
         app.Use(async (context, next) =>
         {
             var started = Stopwatch.GetTimestamp();
@@ -34,6 +34,7 @@ internal static partial class RequestLog
             if (requestId is null) requestId = context.TraceIdentifier;
             else context.TraceIdentifier = requestId;
             context.Response.Headers[HeaderName] = requestId;
+            metrics.Started(context);
             var failed = false;
             try
             {
@@ -47,6 +48,7 @@ internal static partial class RequestLog
             finally
             {
                 var elapsed = Stopwatch.GetElapsedTime(started);
+                metrics.Finished(context, HttpStatus(context, failed), elapsed);
                 if (elapsed >= slowAfter && !IsStream(context)) LogSlow(context, logger, requestId, elapsed, slowAfter, failed);
                 else if (logger.IsEnabled(LogLevel.Debug)) LogDone(context, logger, requestId, elapsed, failed);
             }
@@ -83,17 +85,13 @@ internal static partial class RequestLog
     private static string Route(HttpContext context) =>
         context.GetEndpoint() is RouteEndpoint endpoint ? endpoint.RoutePattern.RawText ?? context.Request.Path.Value ?? "" : context.Request.Path.Value ?? "";
 
-    /// <summary>The HTTP status; for gRPC the call's own status (from the trailers, or the headers of a trailers-only
-    /// answer) by its Go name, as grpc_server_handled_total's grpc_code.</summary>
-    private static string Status(HttpContext context, bool failed)
-    {
-        var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
-        if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is null) return status.ToString(CultureInfo.InvariantCulture);
-        var trailers = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
-        var value = trailers is not null && trailers.TryGetValue("grpc-status", out var fromTrailers) ? fromTrailers.ToString()
-            : context.Response.Headers["grpc-status"].ToString();
-        return int.TryParse(value, CultureInfo.InvariantCulture, out var code) ? GrpcMetricsInterceptor.CodeName((StatusCode)code) : $"HTTP {status}";
-    }
+    private static int HttpStatus(HttpContext context, bool failed) =>
+        failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
+
+    /// <summary>The HTTP status; for gRPC the call's own status by its Go name, as grpc_server_handled_total's grpc_code.</summary>
+    private static string Status(HttpContext context, bool failed) => RequestMetrics.GrpcMethod(context) is null
+        ? HttpStatus(context, failed).ToString(CultureInfo.InvariantCulture)
+        : RequestMetrics.CodeName(RequestMetrics.GrpcStatus(context));
 
     private static string Remote(HttpContext context) =>
         context.Connection.RemoteIpAddress is { } address ? $"{address}:{context.Connection.RemotePort}" : "";
@@ -101,7 +99,7 @@ internal static partial class RequestLog
     /// <summary>Long-lived calls: gRPC streams of any kind, and the gateway's streaming routes.</summary>
     private static bool IsStream(HttpContext context)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc) return grpc.Method.Type != MethodType.Unary;
+        if (RequestMetrics.GrpcMethod(context) is { } grpc) return grpc.Type != MethodType.Unary;
         var path = context.Request.Path.Value ?? "";
         return StreamsEndOnStop.IsStream(context.Request.Path) || path.EndsWith("/maintenance/snapshot", StringComparison.Ordinal);
     }
