@@ -253,6 +253,36 @@ public sealed class MvccStore : IDisposable
     /// <summary>Writes a consistent copy of the backend to a new file: the data of a snapshot for another member.</summary>
     public void CopyTo(string path) => Backend.CopyTo(path);
 
+    /// <summary>The backend file's size (etcd's dbSize, what the quota measures).</summary>
+    public long Size => Backend.Size;
+
+    /// <summary>The part of <see cref="Size"/> holding data (etcd's dbSizeInUse).</summary>
+    public long SizeInUse => Backend.SizeInUse;
+
+    /// <summary>Rewrites the backend file without its free pages while reads and writes go on (see
+    /// <see cref="LmdbBackend.Defragment"/>); the key index is untouched, as the data is the same.</summary>
+    public DefragmentResult Defragment(DefragmentLimits? limits = null) => Backend.Defragment(limits);
+
+    /// <summary>etcd's Hash (meant for tests): CRC-32C over every bucket's name, keys and values, leaving out the
+    /// consistent index (the one value that differs between members holding the same data).</summary>
+    public uint Hash()
+    {
+        using var read = Backend.BeginRead();
+        uint hash = 0;
+        foreach (var name in Backend.BucketNames)
+        {
+            var bucket = Backend.Bucket(name);
+            hash = Crc32C.Append(hash, System.Text.Encoding.UTF8.GetBytes(name));
+            read.Scan(bucket, default, (key, value) =>
+            {
+                if (name == MetaBucketName && key.SequenceEqual(ConsistentIndexKey)) return true;
+                hash = Crc32C.Append(Crc32C.Append(hash, key), value);
+                return true;
+            });
+        }
+        return hash;
+    }
+
     internal const string ExtraMetaPrefix = "x.";
 
     /// <summary>Forces the backend to disk (commits are lazy: see <see cref="LmdbBackend"/>).</summary>

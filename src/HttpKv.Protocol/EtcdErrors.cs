@@ -59,6 +59,8 @@ public static class EtcdErrors
     public static readonly EtcdError TimeoutWaitAppliedIndex = new("etcdserver: request timed out, waiting for the applied index took too long", StatusCode.Unavailable);
     public static readonly EtcdError TooManyRequests = new("etcdserver: too many requests", StatusCode.ResourceExhausted);
     public static readonly EtcdError Corrupt = new("etcdserver: corrupt cluster", StatusCode.DataLoss);
+    public static readonly EtcdError InvalidDowngradeTargetVersion = new("etcdserver: invalid downgrade target version", StatusCode.InvalidArgument);
+    public static readonly EtcdError NoInflightDowngrade = new("etcdserver: no inflight downgrade job", StatusCode.FailedPrecondition);
     public static readonly EtcdError RootUserNotExist = new("etcdserver: root user does not exist", StatusCode.FailedPrecondition);
     public static readonly EtcdError RootRoleNotExist = new("etcdserver: root user does not have root role", StatusCode.FailedPrecondition);
     public static readonly EtcdError UserAlreadyExist = new("etcdserver: user name already exists", StatusCode.FailedPrecondition);

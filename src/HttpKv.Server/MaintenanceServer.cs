@@ -1,18 +1,25 @@
 using Etcdserverpb;
 using Grpc.Core;
 using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Storage.Backend;
+using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server;
 
-/// <summary>The parts of etcd's Maintenance service that belong to a member's Raft state: Status, MoveLeader, HashKV.</summary>
+/// <summary>etcd's Maintenance service as every interface (gRPC, the /v3 JSON routes) calls it.</summary>
 public interface IMaintenanceService
 {
     Task<StatusResponse> StatusAsync(StatusRequest request, CancellationToken cancellationToken);
     Task<MoveLeaderResponse> MoveLeaderAsync(MoveLeaderRequest request, CancellationToken cancellationToken);
     Task<HashKVResponse> HashKVAsync(HashKVRequest request, CancellationToken cancellationToken);
+    Task<HashResponse> HashAsync(HashRequest request, CancellationToken cancellationToken);
+    Task<AlarmResponse> AlarmAsync(AlarmRequest request, CancellationToken cancellationToken);
+    Task<DefragmentResponse> DefragmentAsync(DefragmentRequest request, CancellationToken cancellationToken);
+    Task<DowngradeResponse> DowngradeAsync(DowngradeRequest request, CancellationToken cancellationToken);
 }
 
-public sealed class MaintenanceServer(MemberHost host) : IMaintenanceService
+public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer> logger) : IMaintenanceService
 {
     public static readonly EtcdError NotLeader = new("etcdserver: not leader", StatusCode.FailedPrecondition);
     public static readonly EtcdError BadLeaderTransferee = new("etcdserver: bad leader transferee", StatusCode.FailedPrecondition);
@@ -20,20 +27,22 @@ public sealed class MaintenanceServer(MemberHost host) : IMaintenanceService
     public async Task<StatusResponse> StatusAsync(StatusRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Opened;
-        var store = member.Stores.Current;
-        var dbSize = new FileInfo(Path.Combine(Path.GetFullPath(member.Options.ResolvedDataDir), "member", "snap", "db")).Length;
-        return new StatusResponse
+        var (revision, size, inUse) = member.Stores.Read(store => (store.CurrentRevision, store.Size, store.SizeInUse));
+        var response = new StatusResponse
         {
-            Header = member.Header(store.CurrentRevision),
+            Header = member.Header(revision),
             Version = EtcdVersion.Server,
-            DbSize = dbSize,
-            DbSizeInUse = dbSize,
+            DbSize = size,
+            DbSizeInUse = inUse,
             Leader = member.Log.Leader,
             RaftIndex = member.Log.CommittedIndex,
             RaftTerm = member.Log.Term,
             RaftAppliedIndex = member.Log.AppliedIndex,
             IsLearner = member.Log.IsLearner,
         };
+        // etcd lists each active alarm in its protobuf text form.
+        response.Errors.AddRange(member.Log.Alarms.Active.Select(alarm => $"memberID:{alarm.MemberID} alarm:{alarm.Alarm.ToString().ToUpperInvariant()} "));
+        return response;
     }
 
     public async Task<MoveLeaderResponse> MoveLeaderAsync(MoveLeaderRequest request, CancellationToken cancellationToken)
@@ -55,5 +64,55 @@ public sealed class MaintenanceServer(MemberHost host) : IMaintenanceService
             return (store.HashKv(at, out var compactRevision), compactRevision, at);
         });
         return new HashKVResponse { Header = member.Header(member.Stores.Current.CurrentRevision), Hash = hash, CompactRevision = compacted, HashRevision = revision };
+    }
+
+    public async Task<HashResponse> HashAsync(HashRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        var (hash, revision) = member.Stores.Read(store => (store.Hash(), store.CurrentRevision));
+        return new HashResponse { Header = member.Header(revision), Hash = hash };
+    }
+
+    /// <summary>Through the log, as etcd: every member keeps the same alarms, and a GET reads them in log order.</summary>
+    public async Task<AlarmResponse> AlarmAsync(AlarmRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var member = await host.Ready;
+        var response = (AlarmResponse)await member.Log.ProposeAsync(new LogRequest { Alarm = request }, cancellationToken);
+        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
+        return response;
+    }
+
+    /// <summary>Defragments this member's backend only (as etcd: <c>etcdctl defrag</c> asks each endpoint). Runs off
+    /// the request thread; readers never wait and the writer waits only for the last catch-up round. A snapshot from
+    /// the leader that would replace the store waits until it is done.</summary>
+    public async Task<DefragmentResponse> DefragmentAsync(DefragmentRequest request, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        logger.LogInformation("Defragmenting the backend of member {MemberId:x16}", member.Identity.MemberId);
+        DefragmentResult done;
+        try
+        {
+            done = await Task.Run(() => member.Stores.Read(store => store.Defragment()), CancellationToken.None);
+        }
+        catch (InvalidOperationException exception)
+        {
+            logger.LogWarning("Defragmentation failed: {Reason}", exception.Message);
+            throw new EtcdError(exception.Message, StatusCode.Unavailable).ToException();
+        }
+        logger.LogInformation("Defragmented the backend: {Before} → {After} bytes in {Elapsed:F0} ms ({Replayed} changes replayed onto the copy, writes paused {Pause:F1} ms)",
+            done.SizeBefore, done.SizeAfter, done.Elapsed.TotalMilliseconds, done.Replayed, done.WriterPause.TotalMilliseconds);
+        return new DefragmentResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+    }
+
+    /// <summary>HttpKv has one storage format and cannot go back to an older one, so no downgrade is ever started or
+    /// in progress: validate and enable answer etcd's invalid-target error for every version, cancel etcd's no-job
+    /// error (docs/operations.md).</summary>
+    public async Task<DowngradeResponse> DowngradeAsync(DowngradeRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await host.Ready;
+        if (request.Action == DowngradeRequest.Types.DowngradeAction.Cancel) throw EtcdErrors.NoInflightDowngrade.ToException();
+        throw EtcdErrors.InvalidDowngradeTargetVersion.ToException();
     }
 }

@@ -20,6 +20,8 @@ public sealed class Member : IAsyncDisposable
     private readonly ILogger logger;
     private readonly LeaseExpiry leaseExpiry;
     private readonly LeaseCheckpointer? leaseCheckpointer;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task corruptionChecks = Task.CompletedTask;
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
@@ -32,6 +34,10 @@ public sealed class Member : IAsyncDisposable
         Log = log;
         this.transport = transport;
         this.logger = logger;
+        Quota = new BackendQuota(options.QuotaBackendBytes);
+        Corruption = new CorruptionCheck(this, transport, logger);
+        if (options.CorruptCheckInterval > TimeSpan.Zero)
+            corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, TimeProvider.System, stopping.Token);
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
             leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
@@ -41,6 +47,8 @@ public sealed class Member : IAsyncDisposable
     public MemberIdentity Identity { get; }
     public StoreSlot Stores { get; }
     public ClusterLog Log { get; }
+    public BackendQuota Quota { get; }
+    public CorruptionCheck Corruption { get; }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
         ILoggerFactory loggerFactory)
@@ -123,6 +131,7 @@ public sealed class Member : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
         if (request.CalculateSize() > Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
+        await Quota.CheckAsync(this, request, cancellationToken);
         var response = (T)await Log.ProposeAsync(request, cancellationToken);
         response.Header = Header(response.Header?.Revision ?? Stores.Current.CurrentRevision);
         return response;
@@ -140,6 +149,8 @@ public sealed class Member : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+        await stopping.CancelAsync();
+        await corruptionChecks;
         await leaseExpiry.DisposeAsync();
         if (leaseCheckpointer is not null) await leaseCheckpointer.DisposeAsync();
         await Log.DisposeAsync();

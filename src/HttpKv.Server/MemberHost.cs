@@ -26,6 +26,7 @@ public sealed class MemberHost(IOptions<MemberOptions> options, Transport.Transp
         try
         {
             var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), security, loggerFactory);
+            if (options.Value.ExperimentalInitialCorruptCheck) await CheckInitialAsync(member, cancellationToken);
             member.Log.RemovedFromCluster += () =>
             {
                 loggerFactory.CreateLogger<MemberHost>().LogWarning("the member has been permanently removed from the cluster; stopping");
@@ -38,6 +39,20 @@ public sealed class MemberHost(IOptions<MemberOptions> options, Transport.Transp
         {
             opened.TrySetException(exception);
             ready.TrySetException(exception);
+            throw;
+        }
+    }
+
+    /// <summary>etcd's initial corruption check, before the member serves anyone; a mismatch stops the start.</summary>
+    private static async Task CheckInitialAsync(Member member, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await member.Corruption.CheckInitialAsync(cancellationToken);
+        }
+        catch
+        {
+            await member.DisposeAsync();
             throw;
         }
     }

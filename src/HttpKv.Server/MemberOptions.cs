@@ -23,7 +23,12 @@ public sealed class MemberOptions
     public string InitialClusterState { get; set; } = "new";
     public int MaxRequestBytes { get; set; } = 1536 * 1024;
     public int MaxTxnOps { get; set; } = 128;
-    /// <summary>etcd's backend quota; 0 means etcd's default of 2 GiB.</summary>
+    /// <summary>Compare this member's HashKV with its peers' before serving; refuse to start on a mismatch.</summary>
+    public bool ExperimentalInitialCorruptCheck { get; set; }
+    /// <summary>How often the leader compares the members' HashKV (a Go duration; 0 = never).</summary>
+    public string ExperimentalCorruptCheckTime { get; set; } = "0s";
+    public TimeSpan CorruptCheckInterval => GoDuration.Parse(ExperimentalCorruptCheckTime);
+    /// <summary>etcd's backend quota; 0 means etcd's default of 2 GiB; negative: no quota.</summary>
     public long QuotaBackendBytes { get; set; }
     /// <summary>Applied entries between backend syncs that let the WAL release its older segments (etcd's default).</summary>
     public ulong SnapshotCount { get; set; } = 100_000;

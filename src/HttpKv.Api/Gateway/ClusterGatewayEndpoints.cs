@@ -30,6 +30,14 @@ public static class ClusterGatewayEndpoints
             "MoveLeader", "Asks the leader to hand leadership to another voting member.");
         maintenance.MapUnary<IMaintenanceService, HashKVRequest, HashKVResponse>("/hashkv", service => service.HashKVAsync,
             "HashKV", "A hash of the key-value history up to a revision, equal on every member at that revision.");
+        maintenance.MapUnary<IMaintenanceService, HashRequest, HashResponse>("/hash", service => service.HashAsync,
+            "Hash", "A hash of the member's whole backend (for tests; HashKV is the one to compare members with).");
+        maintenance.MapUnary<IMaintenanceService, AlarmRequest, AlarmResponse>("/alarm", service => service.AlarmAsync,
+            "Alarm", "Lists, raises or clears alarms (NOSPACE, CORRUPT).");
+        maintenance.MapUnary<IMaintenanceService, DefragmentRequest, DefragmentResponse>("/defragment", service => service.DefragmentAsync,
+            "Defragment", "Rewrites this member's backend without its free pages; reads and writes go on meanwhile.");
+        maintenance.MapUnary<IMaintenanceService, DowngradeRequest, DowngradeResponse>("/downgrade", service => service.DowngradeAsync,
+            "Downgrade", "Answers etcd's errors: HttpKv has no older storage format to downgrade to.");
         return group;
     }
 }

@@ -23,8 +23,7 @@ public sealed class ClusterGrpcService(IClusterService cluster) : Cluster.Cluste
         cluster.MemberPromoteAsync(request, context.CancellationToken);
 }
 
-/// <summary>etcd's <c>etcdserverpb.Maintenance</c> service over gRPC: Status, MoveLeader and HashKV so far
-/// (the rest answer Unimplemented until the operations issue).</summary>
+/// <summary>etcd's <c>etcdserverpb.Maintenance</c> service over gRPC, calling the same service the JSON routes call.</summary>
 public sealed class MaintenanceGrpcService(IMaintenanceService maintenance) : Maintenance.MaintenanceBase
 {
     public override Task<StatusResponse> Status(StatusRequest request, ServerCallContext context) =>
@@ -35,4 +34,16 @@ public sealed class MaintenanceGrpcService(IMaintenanceService maintenance) : Ma
 
     public override Task<HashKVResponse> HashKV(HashKVRequest request, ServerCallContext context) =>
         maintenance.HashKVAsync(request, context.CancellationToken);
+
+    public override Task<HashResponse> Hash(HashRequest request, ServerCallContext context) =>
+        maintenance.HashAsync(request, context.CancellationToken);
+
+    public override Task<AlarmResponse> Alarm(AlarmRequest request, ServerCallContext context) =>
+        maintenance.AlarmAsync(request, context.CancellationToken);
+
+    public override Task<DefragmentResponse> Defragment(DefragmentRequest request, ServerCallContext context) =>
+        maintenance.DefragmentAsync(request, context.CancellationToken);
+
+    public override Task<DowngradeResponse> Downgrade(DowngradeRequest request, ServerCallContext context) =>
+        maintenance.DowngradeAsync(request, context.CancellationToken);
 }

@@ -1,4 +1,5 @@
 using Etcdserverpb;
+using HttpKv.Server;
 
 namespace HttpKv.Api.Health;
 
@@ -8,9 +9,8 @@ public interface IActiveAlarms
     IReadOnlyList<AlarmMember> Active { get; }
 }
 
-/// <summary>The member's alarms, once it has opened.</summary>
-public sealed class MemberAlarms : IActiveAlarms
+/// <summary>The member's replicated alarms, once it has opened (none before).</summary>
+public sealed class MemberAlarms(MemberHost host) : IActiveAlarms
 {
-    // TODO(issue 9): read member.Log.Alarms.Active once the alarm store lands on main; until then no alarm can be raised.
-    public IReadOnlyList<AlarmMember> Active => [];
+    public IReadOnlyList<AlarmMember> Active => host.Opened.IsCompletedSuccessfully ? host.Opened.Result.Log.Alarms.Active : [];
 }

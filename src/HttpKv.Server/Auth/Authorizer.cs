@@ -85,7 +85,7 @@ public sealed class Authorizer(MemberHost host)
                 LeaseKeys(timeToLive.ID, Access.Read);
                 break;
             case LeaseGrantRequest or LeaseKeepAliveRequest or LeaseLeasesRequest:
-            case MemberListRequest or StatusRequest:
+            case MemberListRequest or StatusRequest or AlarmRequest:
             case AuthStatusRequest or AuthenticateRequest:
                 break;
             case AuthUserGetRequest userGet when caller is not null && userGet.Name == caller.User:

@@ -164,8 +164,15 @@ public sealed partial class ClusterLog
     private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)
     {
         var request = LogRequest.Parser.ParseFrom(entry.Data.Span);
+        if (Alarms.Refusal(request) is { } alarmed)
+        {
+            batch.MarkApplied(entry.Index); // as etcd's capped and corrupt appliers: refused, but the entry is applied
+            return (request.Id, alarmed.ToException());
+        }
         switch (request.RequestCase)
         {
+            case LogRequest.RequestOneofCase.Alarm:
+                return (request.Id, ApplyAlarm(batch, entry.Index, request.Alarm));
             case LogRequest.RequestOneofCase.MemberAttributes:
                 membership.SetAttributes(request.MemberAttributes);
                 return (request.Id, MembershipApplied(batch, entry.Index));
@@ -194,6 +201,21 @@ public sealed partial class ClusterLog
         {
             return (request.Id, exception);
         }
+    }
+
+    private Etcdserverpb.AlarmResponse ApplyAlarm(ApplyBatch batch, ulong index, Etcdserverpb.AlarmRequest request)
+    {
+        var response = new Etcdserverpb.AlarmResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
+        if (Alarms.Apply(request, response))
+        {
+            batch.SetMeta(Alarms.MetaName, Alarms.Encode());
+            if (request.Action == Etcdserverpb.AlarmRequest.Types.AlarmAction.Activate)
+                logger.LogWarning("Alarm {Alarm} raised for member {MemberId:x16}", request.Alarm, request.MemberID);
+            else
+                logger.LogWarning("Alarm {Alarm} of member {MemberId:x16} cleared", request.Alarm, request.MemberID);
+        }
+        batch.MarkApplied(index);
+        return response;
     }
 
     private Etcdserverpb.MemberListResponse MembershipApplied(ApplyBatch batch, ulong index)

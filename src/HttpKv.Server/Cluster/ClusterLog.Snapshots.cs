@@ -102,6 +102,7 @@ public sealed partial class ClusterLog
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         Lessor.Restore(store);
         Auth.Restore(store);
+        Alarms = Alarms.Decode(store.ReadMeta(Alarms.MetaName));
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
         Applied.Advance(store.ConsistentIndex, snapshot.Metadata.Term);

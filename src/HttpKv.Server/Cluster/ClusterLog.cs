@@ -70,6 +70,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         this.stores = stores;
         this.transport = transport;
         this.membership = membership;
+        Alarms = Alarms.Decode(stores.Current.ReadMeta(Alarms.MetaName));
         this.options = options;
         this.logger = logger;
         this.appliedIndex = snapshotIndex = appliedIndex;
@@ -101,6 +102,9 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     /// <summary>The member's watchers: each committed batch's events are published here after the commit.</summary>
     public WatchHub Watches { get; }
+
+    /// <summary>The cluster's active alarms, kept by this log's apply loop.</summary>
+    public Alarms Alarms { get; private set; }
 
     /// <summary>The member's leases, kept by this log's apply loop.</summary>
     public Lessor Lessor { get; }

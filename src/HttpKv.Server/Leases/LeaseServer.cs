@@ -41,7 +41,9 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             ID = request.ID != 0 ? request.ID : member.Log.NewLeaseId(),
             TTL = Math.Max(request.TTL, member.Log.Lessor.MinTtl),
         };
-        var response = (LeaseGrantResponse)await member.Log.ProposeAsync(new LogRequest { LeaseGrant = grant }, cancellationToken);
+        var proposal = new LogRequest { LeaseGrant = grant };
+        await member.Quota.CheckAsync(member, proposal, cancellationToken);
+        var response = (LeaseGrantResponse)await member.Log.ProposeAsync(proposal, cancellationToken);
         response.Header = member.Header(response.Header.Revision);
         return response;
     }

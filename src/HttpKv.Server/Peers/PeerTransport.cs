@@ -78,6 +78,14 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         await call;
     }
 
+    /// <summary>Asks peer <paramref name="to"/> for its HashKV at <paramref name="revision"/>.</summary>
+    public async Task<Etcdserverpb.HashKVResponse> HashKVAsync(ulong to, long revision, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
+        return await peer.Client.HashKVAsync(new PeerHashRequest { From = LocalId, ClusterId = ClusterId, Revision = revision },
+            deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var id in peers.Keys) RemovePeer(id);

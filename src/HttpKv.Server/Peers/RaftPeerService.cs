@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace HttpKv.Server.Peers;
 
 /// <summary>The receiving end of <see cref="PeerTransport"/>, served on --listen-peer-urls: Raft messages and
-/// snapshots from the other members, and the cluster's ID and members for a member that joins.</summary>
+/// snapshots from the other members, the cluster's ID and members for a member that joins, and hashes for corruption checks.</summary>
 public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
 {
     public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
@@ -77,6 +77,28 @@ public sealed class RaftPeerService(MemberHost host, ILogger<RaftPeerService> lo
         var response = new HelloResponse { ClusterId = member.Identity.ClusterId };
         response.Members.AddRange(member.Log.Members);
         return response;
+    }
+
+    /// <summary>This member's HashKV at the asked revision, for a peer's corruption check; served once the member is
+    /// open (before it is ready), so that a member starting with the initial check can compare with running ones.</summary>
+    public override async Task<Etcdserverpb.HashKVResponse> HashKV(PeerHashRequest request, ServerCallContext context)
+    {
+        var member = await host.Opened;
+        CheckCluster(member, request.ClusterId, request.From);
+        try
+        {
+            return member.Stores.Read(store => new Etcdserverpb.HashKVResponse
+            {
+                Header = member.Header(store.CurrentRevision),
+                Hash = store.HashKv(request.Revision, out var compacted),
+                CompactRevision = compacted,
+                HashRevision = request.Revision,
+            });
+        }
+        catch (Protocol.EtcdException exception)
+        {
+            throw new RpcException(new Status(exception.Error.Code, exception.Message));
+        }
     }
 
     /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>

@@ -42,10 +42,12 @@ public delegate bool EntryVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> val
 /// <c>httpkv</c> database records the format; a file without it (a build before checksums) is refused.</para>
 /// <para>Open also refuses a file shorter than its last committed page (a truncated file would otherwise fault
 /// on first access) and turns LMDB's MDB_INVALID / MDB_CORRUPTED / MDB_PAGE_NOTFOUND into the same exception.</para>
-/// Commits do not fsync (NoSync, NoMetaSync): a crash may lose the last commits, never corrupt the file.
+/// <para>Commits do not fsync (NoSync, NoMetaSync): a crash may lose the last commits, never corrupt the file.
 /// That is acceptable only because the owner keeps a replayable log (HttpKv's WAL) of everything after
 /// the index it stores inside each commit, and replays it on start. Call <see cref="Sync"/> to force
-/// the file to disk (before a WAL segment that covers the synced state is released, or before a snapshot).
+/// the file to disk (before a WAL segment that covers the synced state is released, or before a snapshot).</para>
+/// <para>The open LMDB environment is a <see cref="Generation"/>: <see cref="Defragment"/> replaces it with a compacted
+/// copy while readers and the writer go on, and a generation is closed only when its last reader is done.</para>
 /// </remarks>
 public sealed class LmdbBackend : IDisposable
 {
@@ -57,16 +59,30 @@ public sealed class LmdbBackend : IDisposable
     /// <summary>Bytes of the checksum after each stored value.</summary>
     public const int ChecksumBytes = 4;
 
-    private readonly LightningEnvironment environment;
-    private readonly Dictionary<string, LightningDatabase> buckets;
+    /// <summary>Suffix of the compacted copy a defragmentation builds beside the file (removed at open if a crash left it).</summary>
+    internal const string DefragmentSuffix = ".defrag";
 
-    private LmdbBackend(LightningEnvironment environment, Dictionary<string, LightningDatabase> buckets)
+    private readonly string path;
+    private readonly BackendOptions options;
+    private readonly Dictionary<string, int> ordinals;
+    private Generation current;
+    // Held from BeginWrite to Commit/Dispose: one writer, and the defragmenter's last step waits for it.
+    private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly SemaphoreSlim defragmenting = new(1, 1);
+    private readonly Lock journalLock = new();
+    private DefragmentJournal? journal;
+    private int disposed;
+
+    private LmdbBackend(string path, BackendOptions options, Generation generation)
     {
-        this.environment = environment;
-        this.buckets = buckets;
+        this.path = path;
+        this.options = options;
+        current = generation;
+        ordinals = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Buckets.Count; i++) ordinals[options.Buckets[i]] = i;
     }
 
-    public string Path => environment.Path;
+    public string Path => path;
 
     /// <summary>Opens or creates the LMDB file at <paramref name="path"/> (not a directory; parents are created).
     /// Throws <see cref="BackendCorruptionException"/> when the file is damaged in a way visible without reading every
@@ -76,87 +92,17 @@ public sealed class LmdbBackend : IDisposable
         var fullPath = System.IO.Path.GetFullPath(path);
         var parent = System.IO.Path.GetDirectoryName(fullPath);
         if (!string.IsNullOrEmpty(parent)) Directory.CreateDirectory(parent);
+        DeleteUnfinishedDefragment(fullPath);
         var existed = File.Exists(fullPath) && new FileInfo(fullPath).Length > 0;
-        var environment = new LightningEnvironment(path, new EnvironmentConfiguration
-        {
-            MapSize = options.MapSizeBytes,
-            MaxDatabases = options.Buckets.Count + 1,
-            MaxReaders = 512,
-        });
-        try
-        {
-            // NoSync + NoMetaSync: a commit is not fsynced. Safe ONLY because HttpKv's WAL is fsynced and replays every
-            // entry after the consistent index stored in the last commit that reached disk (see the remarks above).
-            // NoThreadLocalStorage: read txns belong to the caller, not the thread (async readers hop threads).
-            try
-            {
-                environment.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoSync |
-                                 EnvironmentOpenFlags.NoMetaSync | EnvironmentOpenFlags.NoThreadLocalStorage);
-            }
-            catch (LightningException exception)
-            {
-                throw new BackendCorruptionException(fullPath, $"LMDB cannot open it ({exception.StatusCode}: {exception.Message})", exception);
-            }
-            CheckLength(environment, fullPath);
-            var opened = new Dictionary<string, LightningDatabase>(StringComparer.Ordinal);
-            try
-            {
-                using var tx = environment.BeginTransaction();
-                var format = tx.OpenDatabase(FormatDatabase, new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
-                foreach (var name in options.Buckets)
-                {
-                    opened[name] = tx.OpenDatabase(name, new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
-                }
-                var (code, _, marker) = tx.Get(format, FormatKey);
-                if (code == MDBResultCode.NotFound)
-                {
-                    if (existed && HasEntries(tx, opened.Values))
-                    {
-                        throw new BackendCorruptionException(fullPath,
-                            "it holds data but no format marker (written by an HttpKv without entry checksums, or its marker was lost); restore this member from a snapshot or its peers");
-                    }
-                    PutChecked(tx, format, FormatKey, FormatValue);
-                }
-                else
-                {
-                    code.ThrowOnReadError();
-                    var stored = CheckedValue(fullPath, FormatDatabase, FormatKey, marker.AsSpan());
-                    if (!stored.SequenceEqual(FormatValue))
-                        throw new BackendCorruptionException(fullPath, $"unknown format marker '{System.Text.Encoding.UTF8.GetString(stored)}'");
-                }
-                tx.Commit().ThrowOnError();
-            }
-            catch (LightningException exception)
-            {
-                throw new BackendCorruptionException(fullPath, $"LMDB reports {exception.Message}", exception);
-            }
-            return new LmdbBackend(environment, opened);
-        }
-        catch
-        {
-            environment.Dispose();
-            throw;
-        }
+        return new LmdbBackend(fullPath, options, Generation.Open(fullPath, fullPath, options, checkFormat: true, existed));
     }
 
-    /// <summary>A file shorter than its last committed page would make LMDB fault (SIGBUS) on the first read there.</summary>
-    private static void CheckLength(LightningEnvironment environment, string path)
+    /// <summary>A defragmentation interrupted by a crash leaves its copy; the file itself is whole (the copy replaces it
+    /// only by an atomic rename), so the copy is of no use.</summary>
+    private static void DeleteUnfinishedDefragment(string fullPath)
     {
-        var pageSize = (long)environment.EnvironmentStats.PageSize;
-        var needed = ((long)environment.Info.LastPageNumber + 1) * pageSize;
-        var length = new FileInfo(path).Length;
-        if (length < needed)
-            throw new BackendCorruptionException(path, $"it is {length} bytes long but its last committed page ends at byte {needed} (truncated)");
-    }
-
-    private static bool HasEntries(LightningTransaction tx, IEnumerable<LightningDatabase> databases)
-    {
-        foreach (var database in databases)
-        {
-            using var cursor = tx.CreateCursor(database);
-            if (cursor.First().resultCode == MDBResultCode.Success) return true;
-        }
-        return false;
+        File.Delete(fullPath + DefragmentSuffix);
+        File.Delete(fullPath + DefragmentSuffix + "-lock");
     }
 
     /// <summary>Stores <paramref name="value"/> followed by CRC-32C(key ‖ value).</summary>
@@ -202,52 +148,434 @@ public sealed class LmdbBackend : IDisposable
         return count;
     }
 
-    public BackendBucket Bucket(string name) => new(buckets[name], name);
+    public BackendBucket Bucket(string name) => new(ordinals[name], name);
+
+    /// <summary>The bucket names given at open, in order.</summary>
+    public IReadOnlyList<string> BucketNames => options.Buckets;
 
     /// <summary>A consistent snapshot of the last commit. Dispose it promptly: an open reader pins old pages.</summary>
-    public BackendReadTransaction BeginRead() =>
-        new(environment.BeginTransaction(TransactionBeginFlags.ReadOnly), Path);
+    public BackendReadTransaction BeginRead()
+    {
+        var generation = AcquireCurrent();
+        try
+        {
+            return new(generation, generation.Environment.BeginTransaction(TransactionBeginFlags.ReadOnly), path);
+        }
+        catch
+        {
+            generation.Release();
+            throw;
+        }
+    }
 
-    /// <summary>The single write transaction. LMDB ties it to the calling thread until Commit or Dispose.</summary>
-    public BackendWriteTransaction BeginWrite() => new(environment.BeginTransaction(), Path);
+    /// <summary>The single write transaction. LMDB ties it to the calling thread until Commit or Dispose; a second
+    /// caller waits until the first is done.</summary>
+    public BackendWriteTransaction BeginWrite()
+    {
+        writeGate.Wait();
+        Generation? generation = null;
+        try
+        {
+            generation = AcquireCurrent();
+            return new(this, generation, generation.Environment.BeginTransaction(), path, journal is not null);
+        }
+        catch
+        {
+            generation?.Release();
+            writeGate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Called by a write transaction when it ends; a committed one hands its changes to a running defragmentation.</summary>
+    internal void EndWrite(List<JournalEntry>? committed)
+    {
+        if (committed is { Count: > 0 })
+        {
+            lock (journalLock) journal?.Add(committed);
+        }
+        writeGate.Release();
+    }
+
+    private Generation AcquireCurrent()
+    {
+        while (true)
+        {
+            var generation = Volatile.Read(ref current);
+            if (generation.TryAcquire()) return generation;
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        }
+    }
+
+    private T WithCurrent<T>(Func<Generation, T> use)
+    {
+        var generation = AcquireCurrent();
+        try
+        {
+            return use(generation);
+        }
+        finally
+        {
+            generation.Release();
+        }
+    }
 
     /// <summary>Forces committed data and metadata to disk.</summary>
-    public void Sync() => environment.Flush(force: true);
+    public void Sync() => WithCurrent(generation =>
+    {
+        generation.Environment.Flush(force: true);
+        return 0;
+    });
+
+    /// <summary>The file's size as LMDB sees it: every page up to the last one in use (etcd's db size; what the quota
+    /// is measured against). Pages freed by deletes stay in the file until <see cref="Defragment"/>.</summary>
+    public long Size => WithCurrent(generation => generation.Size);
+
+    /// <summary>The bytes of the pages that hold data: the trees of every bucket and the two meta pages (etcd's
+    /// db size in use). The rest of <see cref="Size"/> is free pages LMDB reuses for later writes.</summary>
+    public long SizeInUse => WithCurrent(generation => generation.SizeInUse());
 
     /// <summary>Writes a consistent copy of the whole backend (as of one read transaction) to a new file at
     /// <paramref name="path"/>, compacting free pages away: what a snapshot sent to another member holds.</summary>
-    public void CopyTo(string path) => environment.CopyTo(path, compact: true).ThrowOnError();
+    public void CopyTo(string path) => WithCurrent(generation =>
+    {
+        generation.Environment.CopyTo(path, compact: true).ThrowOnError();
+        return 0;
+    });
 
+    /// <summary>
+    /// Rewrites the file without its free pages, as etcd's defragment does, but without stopping readers or the writer
+    /// for the copy: a compacted copy is made from one read transaction while commits go on and are recorded; the
+    /// recorded changes are replayed onto the copy in rounds; then the writer waits while the last few are replayed
+    /// and the copy is synced and renamed over the file. Readers that began before keep the old file open until they
+    /// end. Returns the sizes and the time the writer waited. Throws <see cref="InvalidOperationException"/> when
+    /// another defragmentation is running or more than <see cref="DefragmentLimits.MaxJournalBytes"/> of writes came
+    /// in while the copy was made (the copy is then dropped and the file left as it was).
+    /// </summary>
+    public DefragmentResult Defragment(DefragmentLimits? limits = null, Action<string>? progress = null)
+    {
+        limits ??= new DefragmentLimits();
+        if (!defragmenting.Wait(0)) throw new InvalidOperationException("a defragmentation of this backend is already running");
+        var copyPath = path + DefragmentSuffix;
+        Generation? copy = null;
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var sizeBefore = Size;
+            DeleteUnfinishedDefragment(path);
+            // Recording starts while no write is in flight, so every commit is either in the copy or in the journal
+            // (or both: replaying a change the copy already has is harmless, as each entry is a whole put or delete).
+            writeGate.Wait();
+            lock (journalLock) journal = new DefragmentJournal(limits.MaxJournalBytes);
+            writeGate.Release();
+            CopyTo(copyPath);
+            progress?.Invoke($"copied {new FileInfo(copyPath).Length} bytes");
+            copy = Generation.Open(copyPath, path, options, checkFormat: false, existed: true);
+            long replayed = 0;
+            for (var round = 0; round < limits.MaxCatchUpRounds; round++)
+            {
+                var changes = TakeJournal(keepRecording: true);
+                if (changes.Count == 0) break;
+                replayed += copy.Replay(changes);
+                if (changes.Count < limits.FinalRoundEntries) break;
+            }
+            copy.Environment.Flush(force: true);
+
+            writeGate.Wait();
+            var paused = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this); // closed meanwhile: drop the copy
+                var last = TakeJournal(keepRecording: false);
+                replayed += copy.Replay(last);
+                copy.Environment.Flush(force: true);
+                File.Move(copyPath, path, overwrite: true);
+                FileSync.SyncDirectory(System.IO.Path.GetDirectoryName(path)!);
+                var previous = Interlocked.Exchange(ref current, copy);
+                copy = null;
+                previous.Release(); // closed when its last reader ends
+            }
+            finally
+            {
+                writeGate.Release();
+            }
+            var pause = System.Diagnostics.Stopwatch.GetElapsedTime(paused);
+            return new DefragmentResult(sizeBefore, Size, replayed, System.Diagnostics.Stopwatch.GetElapsedTime(started), pause);
+        }
+        finally
+        {
+            if (copy is not null)
+            {
+                lock (journalLock) journal = null;
+                copy.Release();
+                DeleteUnfinishedDefragment(path);
+            }
+            defragmenting.Release();
+        }
+    }
+
+    private List<JournalEntry> TakeJournal(bool keepRecording)
+    {
+        lock (journalLock)
+        {
+            var taken = journal ?? throw new InvalidOperationException("no defragmentation is recording");
+            if (taken.Overflowed)
+                throw new InvalidOperationException($"defragmentation aborted: more than {taken.LimitBytes} bytes were written while the copy was made");
+            journal = keepRecording ? new DefragmentJournal(taken.LimitBytes) : null;
+            return taken.Entries;
+        }
+    }
+
+    /// <summary>Closes the backend once no write transaction (nor a defragmentation's last step) is running; the
+    /// environment itself closes when its last reader ends.</summary>
     public void Dispose()
     {
-        foreach (var bucket in buckets.Values) bucket.Dispose();
-        environment.Dispose();
+        writeGate.Wait();
+        try
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            Volatile.Read(ref current).Release();
+        }
+        finally
+        {
+            writeGate.Release();
+        }
+    }
+
+    /// <summary>One open LMDB environment with its databases. Counted: the backend holds one reference while it is
+    /// current and every transaction holds one; the environment closes when the count reaches zero.</summary>
+    internal sealed class Generation
+    {
+        private int references = 1;
+
+        private Generation(LightningEnvironment environment, LightningDatabase[] databases, LightningDatabase format)
+        {
+            Environment = environment;
+            Databases = databases;
+            Format = format;
+        }
+
+        public LightningEnvironment Environment { get; }
+        /// <summary>The buckets' databases, by the bucket's ordinal.</summary>
+        public LightningDatabase[] Databases { get; }
+        public LightningDatabase Format { get; }
+
+        public long Size => ((long)Environment.Info.LastPageNumber + 1) * Environment.EnvironmentStats.PageSize;
+
+        public long SizeInUse()
+        {
+            var main = Environment.EnvironmentStats;
+            long pages = 2 + main.BranchPages + main.LeafPages + main.OverflowPages;
+            using var tx = Environment.BeginTransaction(TransactionBeginFlags.ReadOnly);
+            foreach (var database in Databases.Append(Format))
+            {
+                var stats = tx.GetStats(database);
+                pages += stats.BranchPages + stats.LeafPages + stats.OverflowPages;
+            }
+            return pages * main.PageSize;
+        }
+
+        public bool TryAcquire()
+        {
+            while (true)
+            {
+                var seen = Volatile.Read(ref references);
+                if (seen == 0) return false;
+                if (Interlocked.CompareExchange(ref references, seen + 1, seen) == seen) return true;
+            }
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref references) != 0) return;
+            foreach (var database in Databases) database.Dispose();
+            Format.Dispose();
+            Environment.Dispose();
+        }
+
+        /// <summary>Applies recorded changes in one write transaction; returns how many.</summary>
+        public long Replay(List<JournalEntry> changes)
+        {
+            if (changes.Count == 0) return 0;
+            using var tx = Environment.BeginTransaction();
+            foreach (var change in changes)
+            {
+                var database = Databases[change.Bucket];
+                if (change.Value is null)
+                {
+                    var code = tx.Delete(database, change.Key);
+                    if (code != MDBResultCode.NotFound) code.ThrowOnError();
+                }
+                else
+                {
+                    PutChecked(tx, database, change.Key, change.Value).ThrowOnError();
+                }
+            }
+            tx.Commit().ThrowOnError();
+            return changes.Count;
+        }
+
+        /// <summary>Opens the environment at <paramref name="filePath"/>; <paramref name="reportedPath"/> names the file in errors.</summary>
+        public static Generation Open(string filePath, string reportedPath, BackendOptions options, bool checkFormat, bool existed)
+        {
+            var environment = new LightningEnvironment(filePath, new EnvironmentConfiguration
+            {
+                MapSize = options.MapSizeBytes,
+                MaxDatabases = options.Buckets.Count + 1,
+                MaxReaders = 512,
+            });
+            try
+            {
+                // NoSync + NoMetaSync: a commit is not fsynced. Safe ONLY because HttpKv's WAL is fsynced and replays every
+                // entry after the consistent index stored in the last commit that reached disk (see the remarks above).
+                // NoThreadLocalStorage: read txns belong to the caller, not the thread (async readers hop threads).
+                try
+                {
+                    environment.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoSync |
+                                     EnvironmentOpenFlags.NoMetaSync | EnvironmentOpenFlags.NoThreadLocalStorage);
+                }
+                catch (LightningException exception)
+                {
+                    throw new BackendCorruptionException(reportedPath, $"LMDB cannot open it ({exception.StatusCode}: {exception.Message})", exception);
+                }
+                CheckLength(environment, filePath, reportedPath);
+                var databases = new LightningDatabase[options.Buckets.Count];
+                LightningDatabase format;
+                try
+                {
+                    using var tx = environment.BeginTransaction();
+                    format = tx.OpenDatabase(FormatDatabase, new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
+                    for (var i = 0; i < databases.Length; i++)
+                    {
+                        databases[i] = tx.OpenDatabase(options.Buckets[i], new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
+                    }
+                    if (checkFormat) CheckFormat(tx, format, databases, reportedPath, existed);
+                    tx.Commit().ThrowOnError();
+                }
+                catch (LightningException exception)
+                {
+                    throw new BackendCorruptionException(reportedPath, $"LMDB reports {exception.Message}", exception);
+                }
+                return new Generation(environment, databases, format);
+            }
+            catch
+            {
+                environment.Dispose();
+                throw;
+            }
+        }
+
+        private static void CheckFormat(LightningTransaction tx, LightningDatabase format, LightningDatabase[] databases, string path, bool existed)
+        {
+            var (code, _, marker) = tx.Get(format, FormatKey);
+            if (code == MDBResultCode.NotFound)
+            {
+                if (existed && HasEntries(tx, databases))
+                {
+                    throw new BackendCorruptionException(path,
+                        "it holds data but no format marker (written by an HttpKv without entry checksums, or its marker was lost); restore this member from a snapshot or its peers");
+                }
+                PutChecked(tx, format, FormatKey, FormatValue);
+                return;
+            }
+            code.ThrowOnReadError();
+            var stored = CheckedValue(path, FormatDatabase, FormatKey, marker.AsSpan());
+            if (!stored.SequenceEqual(FormatValue))
+                throw new BackendCorruptionException(path, $"unknown format marker '{System.Text.Encoding.UTF8.GetString(stored)}'");
+        }
+
+        /// <summary>A file shorter than its last committed page would make LMDB fault (SIGBUS) on the first read there.</summary>
+        private static void CheckLength(LightningEnvironment environment, string filePath, string reportedPath)
+        {
+            var pageSize = (long)environment.EnvironmentStats.PageSize;
+            var needed = ((long)environment.Info.LastPageNumber + 1) * pageSize;
+            var length = new FileInfo(filePath).Length;
+            if (length < needed)
+                throw new BackendCorruptionException(reportedPath, $"it is {length} bytes long but its last committed page ends at byte {needed} (truncated)");
+        }
+
+        private static bool HasEntries(LightningTransaction tx, IEnumerable<LightningDatabase> databases)
+        {
+            foreach (var database in databases)
+            {
+                using var cursor = tx.CreateCursor(database);
+                if (cursor.First().resultCode == MDBResultCode.Success) return true;
+            }
+            return false;
+        }
     }
 }
 
-/// <summary>A handle to one named bucket, valid for the life of the backend.</summary>
+/// <summary>One change recorded for a running defragmentation: a put of <see cref="Value"/>, or a delete when it is null.</summary>
+internal readonly record struct JournalEntry(int Bucket, byte[] Key, byte[]? Value);
+
+/// <summary>The changes committed since a defragmentation began its copy, bounded in bytes.</summary>
+internal sealed class DefragmentJournal(long limitBytes)
+{
+    private long bytes;
+
+    public List<JournalEntry> Entries { get; } = [];
+    public long LimitBytes => limitBytes;
+    public bool Overflowed { get; private set; }
+
+    public void Add(List<JournalEntry> committed)
+    {
+        if (Overflowed) return;
+        foreach (var entry in committed) bytes += entry.Key.Length + (entry.Value?.Length ?? 0) + 32;
+        if (bytes > limitBytes)
+        {
+            Overflowed = true;
+            Entries.Clear(); // the defragmentation will abort; keep no memory for it
+            return;
+        }
+        Entries.AddRange(committed);
+    }
+}
+
+/// <summary>Bounds of a defragmentation.</summary>
+public sealed record DefragmentLimits
+{
+    /// <summary>Writes recorded while the copy is made, at most; past it the defragmentation gives up.</summary>
+    public long MaxJournalBytes { get; init; } = 512L << 20;
+    /// <summary>Catch-up rounds before the writer is paused for the last one.</summary>
+    public int MaxCatchUpRounds { get; init; } = 8;
+    /// <summary>A round that replayed fewer changes than this is followed by the last (paused) round.</summary>
+    public int FinalRoundEntries { get; init; } = 2048;
+}
+
+/// <summary>What a defragmentation did: file size before and after, changes replayed onto the copy, the whole time,
+/// and how long the writer waited (the only pause a client can see).</summary>
+public sealed record DefragmentResult(long SizeBefore, long SizeAfter, long Replayed, TimeSpan Elapsed, TimeSpan WriterPause);
+
+/// <summary>A handle to one named bucket, valid for the life of the backend (across defragmentations).</summary>
 public readonly struct BackendBucket
 {
-    internal BackendBucket(LightningDatabase database, string name)
+    internal BackendBucket(int ordinal, string name)
     {
-        Database = database;
+        Ordinal = ordinal;
         Name = name;
     }
 
-    internal LightningDatabase Database { get; }
+    internal int Ordinal { get; }
     public string Name { get; }
 }
 
 public class BackendReadTransaction : IDisposable
 {
-    internal BackendReadTransaction(LightningTransaction transaction, string path)
+    private readonly LmdbBackend.Generation generation;
+    private int disposed;
+
+    internal BackendReadTransaction(LmdbBackend.Generation generation, LightningTransaction transaction, string path)
     {
+        this.generation = generation;
         Transaction = transaction;
         FilePath = path;
     }
 
     internal LightningTransaction Transaction { get; }
     internal string FilePath { get; }
+
+    private protected LightningDatabase Database(BackendBucket bucket) => generation.Databases[bucket.Ordinal];
 
     /// <summary>LMDB's structural errors (a damaged page found on the way) as the backend's corruption error.</summary>
     private protected void ThrowOnReadError(MDBResultCode code)
@@ -262,7 +590,7 @@ public class BackendReadTransaction : IDisposable
     /// from every scan without failing any checksum.</summary>
     public void CheckEntryCount(BackendBucket bucket, long counted)
     {
-        var recorded = Transaction.GetEntriesCount(bucket.Database);
+        var recorded = Transaction.GetEntriesCount(Database(bucket));
         if (recorded != counted)
             throw new BackendCorruptionException(FilePath, $"bucket '{bucket.Name}' records {recorded} entries but a scan of its pages finds {counted}");
     }
@@ -270,7 +598,7 @@ public class BackendReadTransaction : IDisposable
     /// <summary>The value of <paramref name="key"/>; the span is valid until this transaction ends.</summary>
     public bool TryGet(BackendBucket bucket, ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
     {
-        var (code, _, found) = Transaction.Get(bucket.Database, key);
+        var (code, _, found) = Transaction.Get(Database(bucket), key);
         if (code == MDBResultCode.NotFound)
         {
             value = default;
@@ -284,7 +612,7 @@ public class BackendReadTransaction : IDisposable
     /// <summary>Visits entries with key ≥ <paramref name="from"/> in key order until the visitor returns false.</summary>
     public void Scan(BackendBucket bucket, ReadOnlySpan<byte> from, EntryVisitor visitor)
     {
-        using var cursor = Transaction.CreateCursor(bucket.Database);
+        using var cursor = Transaction.CreateCursor(Database(bucket));
         var code = from.IsEmpty ? cursor.First().resultCode : cursor.SetRange(from);
         while (code == MDBResultCode.Success)
         {
@@ -299,7 +627,7 @@ public class BackendReadTransaction : IDisposable
     /// <summary>The last entry of the bucket, if any.</summary>
     public bool TryGetLast(BackendBucket bucket, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
     {
-        using var cursor = Transaction.CreateCursor(bucket.Database);
+        using var cursor = Transaction.CreateCursor(Database(bucket));
         var (code, lastKey, lastValue) = cursor.Last();
         if (code == MDBResultCode.NotFound)
         {
@@ -315,26 +643,51 @@ public class BackendReadTransaction : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         Transaction.Dispose();
+        generation.Release();
+        Ended();
         GC.SuppressFinalize(this);
     }
+
+    private protected virtual void Ended() { }
 }
 
 public sealed class BackendWriteTransaction : BackendReadTransaction
 {
-    internal BackendWriteTransaction(LightningTransaction transaction, string path) : base(transaction, path) { }
+    private readonly LmdbBackend backend;
+    // The changes, kept only while a defragmentation records them (null otherwise: no cost on the normal path).
+    private readonly List<JournalEntry>? recorded;
+    private bool committed;
 
-    public void Put(BackendBucket bucket, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
-        LmdbBackend.PutChecked(Transaction, bucket.Database, key, value).ThrowOnError();
+    internal BackendWriteTransaction(LmdbBackend backend, LmdbBackend.Generation generation, LightningTransaction transaction, string path, bool record)
+        : base(generation, transaction, path)
+    {
+        this.backend = backend;
+        if (record) recorded = [];
+    }
+
+    public void Put(BackendBucket bucket, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        LmdbBackend.PutChecked(Transaction, Database(bucket), key, value).ThrowOnError();
+        recorded?.Add(new JournalEntry(bucket.Ordinal, key.ToArray(), value.ToArray()));
+    }
 
     /// <summary>Deletes <paramref name="key"/>; false if it was not there.</summary>
     public bool Delete(BackendBucket bucket, ReadOnlySpan<byte> key)
     {
-        var code = Transaction.Delete(bucket.Database, key);
+        var code = Transaction.Delete(Database(bucket), key);
         if (code == MDBResultCode.NotFound) return false;
         ThrowOnReadError(code);
+        recorded?.Add(new JournalEntry(bucket.Ordinal, key.ToArray(), null));
         return true;
     }
 
-    public void Commit() => Transaction.Commit().ThrowOnError();
+    public void Commit()
+    {
+        Transaction.Commit().ThrowOnError();
+        committed = true;
+    }
+
+    private protected override void Ended() => backend.EndWrite(committed ? recorded : null);
 }

@@ -128,8 +128,8 @@ public static class EtcdFlags
         new("proxy-read-timeout", EtcdFlagKind.UInt, "0", No),
 
         // Experimental
-        new("experimental-initial-corrupt-check", EtcdFlagKind.Bool, "false", No),
-        new("experimental-corrupt-check-time", EtcdFlagKind.Duration, "0s", No),
+        new("experimental-initial-corrupt-check", EtcdFlagKind.Bool, "false", Yes),
+        new("experimental-corrupt-check-time", EtcdFlagKind.Duration, "0s", Yes),
         new("experimental-compact-hash-check-enabled", EtcdFlagKind.Bool, "false", No),
         new("experimental-compact-hash-check-time", EtcdFlagKind.Duration, "1m", No),
         new("experimental-enable-v2v3", EtcdFlagKind.String, "", No),

@@ -49,6 +49,9 @@ public sealed class TestCluster : IAsyncDisposable
     public MemberProcess? Learner => Members.FirstOrDefault(member => member.IsLearner);
     public NetworkFaults Network { get; } = new();
 
+    /// <summary>More flags for a member, read at each of its starts (so a test can change them between restarts).</summary>
+    public Func<MemberProcess, IEnumerable<string>>? ExtraFlags { get; set; }
+
     private MemberProcess NewMember(string name, string peerListenAddress, bool joins, (int, int)? ports = null, string? earlierOutput = null) =>
         new(name, DataRoot, member =>
         [
@@ -60,6 +63,7 @@ public sealed class TestCluster : IAsyncDisposable
             "--snapshot-count", snapshotCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--experimental-snapshot-catchup-entries", snapshotCatchUpEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--log-level", "info",
+            .. ExtraFlags?.Invoke(member) ?? [],
         ], peerListenAddress, ports) { Joins = joins, EarlierOutput = earlierOutput };
 
     private string? MemberAt(IPAddress address)

@@ -1,6 +1,7 @@
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HttpKv.Tests.Api;
 
@@ -14,6 +15,16 @@ public sealed class HttpKvFactory(IReadOnlyDictionary<string, string>? settings 
         builder.UseSetting("HttpKv:DataDir", DataDir);
         builder.UseSetting("HttpKv:LogLevel", "warn");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+        if (time is not null) builder.ConfigureServices(services => services.AddSingleton(time));
+    }
+
+    private TimeProvider? time;
+
+    /// <summary>Gives the member this clock (e.g. a FakeTimeProvider) instead of the system's.</summary>
+    public HttpKvFactory WithTime(TimeProvider clock)
+    {
+        time = clock;
+        return this;
     }
 
     public GrpcChannel CreateGrpcChannel() =>

@@ -96,7 +96,7 @@ public sealed class EtcdCommandLineTests
 
     [Theory]
     [InlineData("--experimental-memory-mlock")]
-    [InlineData("--experimental-initial-corrupt-check")]
+    [InlineData("--enable-pprof")]
     [InlineData("-experimental-memory-mlock=false")]
     public void Unimplemented_bare_booleans_are_accepted_with_a_warning(string argument)
     {

@@ -19,6 +19,8 @@ public sealed class EtcdFlagsTests
         "tls-min-version", "tls-max-version",
         // Metrics, health and request logs (issue 9)
         "metrics", "listen-metrics-urls", "experimental-warning-apply-duration", "warning-apply-duration",
+        // Operations (issue 9)
+        "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
     ];
 
     /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>

@@ -69,4 +69,55 @@ public sealed class AutoCompactionTests
         var latest = await client.PostOkAsync("/v3/kv/range", new { key = B64("k") });
         Assert.Equal("new", Text(latest["kvs"]![0]!["value"]));
     }
+
+    /// <summary>Over (simulated) hours, both modes keep compacting as writes go on: revision mode every five minutes to
+    /// the newest revision minus the retention, periodic mode to what was current one retention period ago.</summary>
+    [Theory]
+    [InlineData("revision", "10", 300)]
+    [InlineData("periodic", "1h", 360)]
+    public async Task Auto_compaction_keeps_up_with_writes_over_time(string mode, string retention, int stepSeconds)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var factory = new HttpKvFactory(new Dictionary<string, string>
+        {
+            ["HttpKv:AutoCompactionMode"] = mode,
+            ["HttpKv:AutoCompactionRetention"] = retention,
+        }).WithTime(time);
+        var client = factory.CreateClient();
+        var compactions = new List<long>();
+        long revision = 1;
+        for (var hour = 0; hour < 4; hour++)
+        {
+            for (var step = 0; step < 3600 / stepSeconds; step++)
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    var put = await client.PostOkAsync("/v3/kv/put", new { key = B64($"k{i}"), value = B64($"{hour}.{step}") });
+                    revision = long.Parse((string)put["header"]!["revision"]!);
+                }
+                time.Advance(TimeSpan.FromSeconds(stepSeconds));
+                var compacted = await CompactedRevisionAsync(client, previous: compactions.LastOrDefault());
+                if (compacted > compactions.LastOrDefault()) compactions.Add(compacted);
+            }
+        }
+        // Every hour of writes moved the compaction point forward; it never passes what the retention keeps.
+        Assert.True(compactions.Count >= 4, $"compactions at {string.Join(", ", compactions)}");
+        Assert.True(compactions[^1] <= revision - (mode == "revision" ? 10 : 0), $"compacted {compactions[^1]}, current {revision}");
+        Assert.True(compactions[^1] >= revision - (mode == "revision" ? 10 + 5 : 2 * 5 * 3600 / stepSeconds), $"compacted {compactions[^1]}, current {revision}");
+    }
+
+    /// <summary>The compacted revision (HashKV's compact_revision), waiting a little for a compaction the last time
+    /// step may have started.</summary>
+    private static async Task<long> CompactedRevisionAsync(HttpClient client, long previous)
+    {
+        long compacted = 0;
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var hash = await client.PostOkAsync("/v3/maintenance/hashkv", new { });
+            compacted = long.Parse((string?)hash["compact_revision"] ?? "0");
+            if (compacted > previous) return compacted;
+            await Task.Delay(25);
+        }
+        return compacted;
+    }
 }
