@@ -117,3 +117,32 @@ public sealed class HealthTests : IAsyncLifetime
             JsonNode.Parse(await response.Content.ReadAsStringAsync())));
     }
 }
+
+/// <summary>The same checks against the member's own replicated alarms, raised and disarmed through the Alarm API.</summary>
+public sealed class HealthAlarmTests : MemberTest
+{
+    private async Task AlarmAsync(string action, string alarm)
+    {
+        var status = JsonNode.Parse(await (await Client.PostAsync("/v3/maintenance/status", new StringContent("{}"))).Content.ReadAsStringAsync())!;
+        var memberId = (string)status["header"]!["member_id"]!;
+        using var response = await Client.PostAsync("/v3/maintenance/alarm",
+            new StringContent($$"""{"action":"{{action}}","memberID":"{{memberId}}","alarm":"{{alarm}}"}"""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_raised_corrupt_alarm_fails_health_and_readyz_until_disarmed()
+    {
+        await AlarmAsync("ACTIVATE", "CORRUPT");
+        using (var health = await Client.GetAsync("/health"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal("ALARM CORRUPT", (string)JsonNode.Parse(await health.Content.ReadAsStringAsync())!["reason"]!);
+        }
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await Client.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/livez")).StatusCode);
+        await AlarmAsync("DEACTIVATE", "CORRUPT");
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/health")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/readyz")).StatusCode);
+    }
+}
