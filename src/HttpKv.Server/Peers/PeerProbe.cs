@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Grpc.Core;
 using HttpKv.Protocol.Peer;
 using HttpKv.Server.Metrics;
 
@@ -7,7 +6,8 @@ namespace HttpKv.Server.Peers;
 
 /// <summary>Measures the round trip to a peer every <see cref="Interval"/> for etcd's
 /// <c>etcd_network_peer_round_trip_time_seconds{To=…}</c>, as etcd's prober does: one small call (Hello, which reads
-/// nothing but the membership) on the same channel the Raft stream uses. A probe that fails is not recorded.</summary>
+/// nothing but the membership) on the same channel the Raft stream uses. A probe that fails is not recorded. The label is
+/// the peer's ID in hex without padding, as etcd's types.ID prints it.</summary>
 internal static class PeerProbe
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
@@ -15,7 +15,7 @@ internal static class PeerProbe
 
     public static async Task RunAsync(ulong peerId, Func<RaftPeer.RaftPeerClient> client, CancellationToken stopping)
     {
-        var histogram = ServerMetrics.PeerRoundTrip.WithLabels(peerId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+        var histogram = ServerMetrics.PeerRoundTrip.WithLabels(peerId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
         using var timer = new PeriodicTimer(Interval);
         try
         {
@@ -27,15 +27,16 @@ internal static class PeerProbe
                     await client().HelloAsync(new HelloRequest(), deadline: DateTime.UtcNow + Deadline, cancellationToken: stopping);
                     histogram.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 }
-                catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException)
+                catch (Exception) when (!stopping.IsCancellationRequested)
                 {
-                    // The peer is down or slow: the Raft stream's own reconnection reports it.
+                    // The peer is down or slow, or the channel was just replaced: the Raft stream's reconnection reports
+                    // it; the probe tries again next time.
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
-            // stopping
+            // stopping: the timer's cancellation, or a probe in flight cancelled
         }
     }
 }
