@@ -64,12 +64,13 @@ public static class HttpKvApi
         app.MapGrpcService<RaftPeerService>().RequireHost(peerHosts);
         foreach (var prefix in options.EnableGrpcGateway ? GatewayPrefixes : [])
         {
-            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway().MapAuthGateway();
+            var group = app.MapGroup(prefix).MapKvGateway().MapClusterGateway().MapSnapshotGateway().MapWatchGateway().MapLeaseGateway().MapConcurrencyGateway().MapAuthGateway();
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();
         app.MapHealthEndpoints();
         app.MapMetricsEndpoint();
+        Rest.KeysEndpoints.MapKeysApi(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>
         {

@@ -14,6 +14,7 @@ internal static class StreamsEndOnStop
     [
         "/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive", "/v3electionpb.Election/Observe",
         "/watch", "/watch/sse", "/lease/keepalive", "/election/observe",
+        "/etcdserverpb.Maintenance/Snapshot", "/maintenance/snapshot",
         "/httpkv.peer.RaftPeer/Stream",
     ];
 

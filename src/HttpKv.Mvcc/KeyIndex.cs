@@ -104,6 +104,19 @@ internal sealed class KeyIndex
         return false;
     }
 
+    /// <summary>Every revision the index still holds for the key, oldest first; the last revision of each ended
+    /// generation is its tombstone (the delete).</summary>
+    public IEnumerable<(Revision Revision, bool Tombstone)> History()
+    {
+        for (var index = 0; index < generations.Count; index++)
+        {
+            var revisions = generations[index].Revisions;
+            var ended = index != generations.Count - 1;
+            for (var position = 0; position < revisions.Count; position++)
+                yield return (revisions[position], ended && position == revisions.Count - 1);
+        }
+    }
+
     /// <summary>Adds to <paramref name="keep"/> the revision a compaction at <paramref name="atMain"/> keeps
     /// (the newest ≤ atMain, if it is not a tombstone). Changes nothing.</summary>
     public void CollectKept(long atMain, HashSet<Revision> keep)

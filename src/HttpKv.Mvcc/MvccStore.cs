@@ -166,6 +166,40 @@ public sealed class MvccStore : IDisposable
         }
     }
 
+    /// <summary>Every revision of <paramref name="key"/> the store still holds (compaction removes the older ones), oldest
+    /// first: a put with its KeyValue, or a delete (Kv holds the key and the delete's mod_revision only, as a watch
+    /// event's). At most <paramref name="limit"/> of the newest. Empty when the key never existed or all is compacted.</summary>
+    public (IReadOnlyList<Mvccpb.Event> Versions, long Revision, long CompactedRevision) History(ReadOnlyMemory<byte> key, int limit)
+    {
+        List<(Revision Revision, bool Tombstone)> revisions;
+        BackendReadTransaction read;
+        StoreState current;
+        Index.Lock.EnterReadLock();
+        try
+        {
+            current = state;
+            var found = Index.Find(key);
+            revisions = found is null ? [] : [.. found.History()];
+            read = Backend.BeginRead();
+        }
+        finally
+        {
+            Index.Lock.ExitReadLock();
+        }
+        using (read)
+        {
+            var values = new BackendValues(read, KeyBucket);
+            var versions = new List<Mvccpb.Event>();
+            foreach (var (revision, tombstone) in revisions.Skip(Math.Max(0, revisions.Count - limit)))
+            {
+                versions.Add(tombstone
+                    ? new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFrom(key.Span), ModRevision = revision.Main } }
+                    : new Mvccpb.Event { Type = Mvccpb.Event.Types.EventType.Put, Kv = values.Load(revision) });
+            }
+            return (versions, current.Revision, Math.Max(0, current.CompactedRevision));
+        }
+    }
+
     /// <summary>The changes committed from revision <paramref name="fromRevision"/> on, in revision order, as watchers
     /// receive them (a PUT with its KeyValue, a DELETE with the key and its mod_revision); at most about
     /// <paramref name="maxEvents"/> of them and <paramref name="maxBytes"/> of stored key-values: the reading stops

@@ -85,7 +85,7 @@ public sealed class Member : IAsyncDisposable
         }
     }
 
-    /// <summary>A snapshot being received (incoming-*.db) or prepared for a peer (send-*.db) when the member died is
+    /// <summary>A snapshot being received (incoming-*.db) or prepared for a peer or a client (send-*.db, send-client-*.db) when the member died is
     /// of no use after a restart (the leader sends a new one): as etcd's snapshotter removes its tmp files at start,
     /// these are deleted rather than left to fill the disk one crash at a time.</summary>
     public static int RemoveUnfinishedSnapshots(string snapDir, ILogger logger)

@@ -27,8 +27,10 @@ public static class ServerServiceCollectionExtensions
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();
+        services.AddSingleton<IKeyHistoryService, KeyHistoryServer>();
         services.AddSingleton<IClusterService, ClusterServer>();
         services.AddSingleton<IMaintenanceService, MaintenanceServer>();
+        services.AddSingleton<Maintenance.ISnapshotService, Maintenance.SnapshotServer>();
         services.AddSingleton<Leases.ILeaseService, Leases.LeaseServer>();
         services.AddSingleton<Auth.IAuthService, Auth.AuthServer>();
         services.AddSingleton<Auth.Authorizer>();

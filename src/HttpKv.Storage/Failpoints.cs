@@ -26,6 +26,8 @@ public static class Failpoints
         "snapshotBeforeSend",   // a leader is about to stream a backend snapshot to a follower
         "snapshotBeforeInstall",// a follower received a snapshot and is about to swap its backend
         "compactBeforeCommit",  // a compaction's backend transaction is built, not committed
+        "defragBeforeRename",   // a defragmentation's copy is complete and synced, not yet renamed over the file
+        "defragAfterRename",    // the copy has replaced the file, the writer not yet switched to it
     ];
 
     private static readonly bool Enabled = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Variable));

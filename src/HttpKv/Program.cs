@@ -9,6 +9,9 @@ using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Extensions.Logging;
 
+// `httpkv snapshot …`: an offline tool over a snapshot file, not a member; dispatched before etcd's flags are parsed.
+if (args.Length > 0 && args[0] == "snapshot") return await HttpKv.Snapshots.SnapshotCommand.RunAsync(args[1..], Console.Out, Console.Error);
+
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);
 var (hostArguments, etcdArguments) = HostArguments.Split(args);

@@ -43,6 +43,7 @@ public sealed class RobustnessRunTests
         Assert.True(report.Passed, $"seed {seed} failed ({report.SavedTo}); replay: {options.ReplayCommand}\n{string.Join('\n', report.Problems)}\nfaults:\n{string.Join('\n', report.Faults)}");
         Assert.True(report.Faults.Count >= (minFaults ?? Runner.FaultKinds), $"only {report.Faults.Count} faults were injected");
         Assert.True(report.Compactions > 0, "the run compacted nothing");
+        Assert.True(report.Defragmentations > 0, "no defragmentation completed");
         Assert.True(report.Operations - report.Unknown > 100, $"only {report.Operations - report.Unknown} operations completed");
         Assert.True(report.Leases > 10, $"only {report.Leases} leases were granted");
         Assert.True(report.RangesJudged > 20, $"only {report.RangesJudged} of {report.Ranges} prefix ranges could be judged");

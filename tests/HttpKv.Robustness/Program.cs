@@ -44,7 +44,7 @@ foreach (var seed in seeds)
     faults += report.Faults.Count;
     violations += report.Problems.Count;
     if (report.Linearizability == HttpKv.Robustness.Checking.Verdict.Unknown) undecided++;
-    Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions " +
+    Console.WriteLine($"  {report.Operations} operations ({report.Unknown} unknown), {report.Faults.Count} faults, {report.Compactions} compactions, {report.Defragmentations} defragmentations " +
         $"({report.WatchResyncs} watch resyncs), {report.Leases} leases, {report.Ranges} prefix ranges ({report.RangesJudged} judged), " +
         $"{report.ProgressNotifications} progress notifications, linearizability: {report.Linearizability}, " +
         (report.Passed ? "passed" : "FAILED"));

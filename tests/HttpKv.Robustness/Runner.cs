@@ -27,7 +27,7 @@ public sealed record RunOptions(int Seed, TimeSpan Duration, int Members = 3, in
 /// <summary>What a run did and found.</summary>
 public sealed record RunReport(RunOptions Options, int Operations, int Unknown, IReadOnlyList<string> Faults, Verdict Linearizability,
     IReadOnlyList<string> Problems, string? SavedTo, int Compactions = 0, int WatchResyncs = 0, int Ranges = 0, int RangesJudged = 0,
-    int Leases = 0, int ProgressNotifications = 0)
+    int Leases = 0, int ProgressNotifications = 0, int Defragmentations = 0)
 {
     public bool Passed => Linearizability != Verdict.NotLinearizable && Problems.Count == 0;
 }
@@ -47,9 +47,11 @@ public static class Runner
     /// <summary>A run lasts its duration, but at least this many faults (one of each kind).</summary>
     private static readonly int MinFaults = FaultKinds;
 
-    /// <summary>The failpoints a running member's writes pass (the snapshot ones need a lagging follower).</summary>
+    /// <summary>The failpoints a running member's writes pass (the snapshot ones need a lagging follower), and those of
+    /// the defragmentation every member goes through every few seconds.</summary>
     private static readonly string[] CrashPoints =
-        ["walBeforeWrite", "walBeforeSync", "walAfterSync", "raftBeforeApply", "backendBeforeCommit", "backendAfterCommit"];
+        ["walBeforeWrite", "walBeforeSync", "walAfterSync", "raftBeforeApply", "backendBeforeCommit", "backendAfterCommit",
+         "defragBeforeRename", "defragAfterRename"];
 
     public static async Task<RunReport> RunAsync(RunOptions options, TextWriter log)
     {
@@ -74,7 +76,8 @@ public static class Runner
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
                 .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i, () => history.Now).RunAsync(Prefix, stop.Token)))
-                .Append(CompactAsync(endpoints, history, stop.Token)).Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
+                .Append(CompactAsync(endpoints, history, stop.Token)).Append(DefragmentAsync(endpoints, history, stop.Token))
+                .Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
             var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options, log);
             try
             {
@@ -120,7 +123,7 @@ public static class Runner
         }
         var report = new RunReport(options, history.Operations.Count, history.Operations.Count(op => op.Unknown), [.. history.Faults], verdict, problems,
             problems.Count > 0 ? root : null, history.Compactions.Count, history.Watches.Sum(watch => watch.CompactedGaps.Count), history.Ranges.Count, rangesJudged,
-            history.Operations.Count(op => op.Kind == OpKind.LeaseGrant), history.Watches.Sum(watch => watch.Progress.Count));
+            history.Operations.Count(op => op.Kind == OpKind.LeaseGrant), history.Watches.Sum(watch => watch.Progress.Count), history.Defragmentations.Count);
         if (problems.Count == 0) Directory.Delete(root, recursive: true);
         return report;
     }
@@ -237,7 +240,9 @@ public static class Runner
     /// the write path would; then starts it again as usual.</summary>
     private static async Task CrashAtFailpointAsync(MemberProcess victim, History history, Random random, TextWriter log)
     {
-        var failpoint = $"{CrashPoints[random.Next(CrashPoints.Length)]}=panic@{random.Next(2, 40)}";
+        var point = CrashPoints[random.Next(CrashPoints.Length)];
+        // Writes pass their points many times a second; a member is defragmented every few seconds, so the first time.
+        var failpoint = $"{point}=panic@{(point.StartsWith("defrag", StringComparison.Ordinal) ? 1 : random.Next(2, 40))}";
         var fault = $"{victim.Name} restarted with {failpoint}";
         history.Faults.Enqueue($"{history.Now / 1000} ms: {fault}");
         await log.WriteLineAsync($"  fault: {fault}");
@@ -276,6 +281,33 @@ public static class Runner
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>Defragments one member after another every two seconds or so, while the clients write and the faults
+    /// strike: a write lost or doubled by the copy, the replay or the swap shows up in the checks (histories, watches,
+    /// hashes) like any other.</summary>
+    private static async Task DefragmentAsync(IReadOnlyList<string> endpoints, History history, CancellationToken stop)
+    {
+        var endpoint = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(2000), stop);
+                using var channel = GrpcChannel.ForAddress(endpoints[endpoint]);
+                await new Maintenance.MaintenanceClient(channel).DefragmentAsync(new DefragmentRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stop);
+                history.Defragmentations.Enqueue(endpoints[endpoint]);
+            }
+            catch (RpcException)
+            {
+                // the member is down or stopping: the next one's turn
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            endpoint = (endpoint + 1) % endpoints.Count;
         }
     }
 

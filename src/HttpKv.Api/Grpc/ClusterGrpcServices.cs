@@ -23,8 +23,9 @@ public sealed class ClusterGrpcService(IClusterService cluster) : Cluster.Cluste
         cluster.MemberPromoteAsync(request, context.CancellationToken);
 }
 
-/// <summary>etcd's <c>etcdserverpb.Maintenance</c> service over gRPC, calling the same service the JSON routes call.</summary>
-public sealed class MaintenanceGrpcService(IMaintenanceService maintenance) : Maintenance.MaintenanceBase
+/// <summary>etcd's <c>etcdserverpb.Maintenance</c> service over gRPC, calling the same service the JSON routes call
+/// (Snapshot in MaintenanceGrpcService.Snapshot.cs).</summary>
+public sealed partial class MaintenanceGrpcService(IMaintenanceService maintenance) : Maintenance.MaintenanceBase
 {
     public override Task<StatusResponse> Status(StatusRequest request, ServerCallContext context) =>
         maintenance.StatusAsync(request, context.CancellationToken);

@@ -98,30 +98,11 @@ public static class ClusterBootstrap
     /// <summary>A founding member: every founder starts from the same snapshot at index 1, term 1, listing all voters.</summary>
     private static async Task<(Membership, ConfState)> FoundAsync(Start start, MemoryStorage storage)
     {
-        var founders = MemberIdentities.InitialMembers(start.Options);
-        var membership = new Membership();
-        foreach (var (id, name, peerUrls) in founders)
-        {
-            var member = new EtcdMember { ID = id, Name = name };
-            member.PeerURLs.AddRange(peerUrls);
-            if (id == start.FlagIdentity.MemberId) member.ClientURLs.AddRange(start.FlagIdentity.ClientUrls);
-            membership.Add(member);
-        }
-        var confState = new ConfState([.. founders.Select(founder => founder.Id)], []);
+        var (membership, confState, _) = FounderState.Describe(start.Options, start.FlagIdentity.MemberId, start.FlagIdentity.ClientUrls);
         var bootstrap = MemoryStorage.ForNewCluster(confState.Voters);
         storage.ApplySnapshot(bootstrap.Snapshot());
         storage.SetHardState(bootstrap.HardState);
-        using (var batch = start.Stores.Current.BeginApply())
-        {
-            batch.MarkApplied(1);
-            batch.SetMeta(ClusterLog.TermMeta, BitConverter.GetBytes(1UL));
-            batch.SetMeta(ClusterLog.ConfStateMeta, ConfStateCodec.Encode(confState));
-            batch.SetMeta(Membership.MetaName, membership.Encode());
-            batch.SetMeta(ClusterLog.ClusterIdMeta, BitConverter.GetBytes(start.FlagIdentity.ClusterId));
-            batch.Commit();
-        }
-        start.Stores.Current.Sync();
-        await start.Wal.AppendAsync(new WalSnapshot(1, 1), [], new Storage.Wal.HardState(1, 0, 1));
+        await FounderState.WriteAsync(start.Stores.Current, start.Wal, membership, confState, start.FlagIdentity.ClusterId);
         return (membership, confState);
     }
 

@@ -33,18 +33,27 @@ public sealed partial class ClusterLog
         logger.LogInformation("Snapshot at index {Index}: backend synced, Raft log compacted, {Segments} WAL segments released", applied, released);
     }
 
+    /// <summary>Where <see cref="CopyBackendAsync"/> puts a copy named <paramref name="name"/>: in the snap dir, with the
+    /// send- prefix that <see cref="Member.RemoveUnfinishedSnapshots"/> deletes at start should the member die first.</summary>
+    public string BackendCopyPath(string name) => Path.Combine(options.SnapshotDirectory, $"send-{name}.db");
+
+    /// <summary>Writes a consistent, compacted copy of the backend (one read transaction of the current store) to
+    /// <paramref name="path"/>, off the caller's thread: the data of a snapshot for a peer or for a client
+    /// (Maintenance.Snapshot). The caller deletes the file.</summary>
+    public Task CopyBackendAsync(string path) => Task.Run(() =>
+    {
+        File.Delete(path);
+        stores.Read(store => { store.CopyTo(path); return 0; });
+    });
+
     /// <summary>Streams a consistent copy of the backend with the leader's snapshot message, off the loop.</summary>
     private async Task SendSnapshotAsync(Message message)
     {
-        var path = Path.Combine(options.SnapshotDirectory, $"send-{message.To:x16}-{message.Snapshot?.Metadata.Index ?? 0}.db");
+        var path = BackendCopyPath($"{message.To:x16}-{message.Snapshot?.Metadata.Index ?? 0}");
         var succeeded = false;
         try
         {
-            await Task.Run(() =>
-            {
-                File.Delete(path);
-                stores.Read(store => { store.CopyTo(path); return 0; });
-            });
+            await CopyBackendAsync(path);
             await using (var data = File.OpenRead(path))
             {
                 Failpoints.Hit("snapshotBeforeSend");

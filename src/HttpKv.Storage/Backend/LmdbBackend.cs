@@ -289,8 +289,10 @@ public sealed class LmdbBackend : IDisposable
                 var last = TakeJournal(keepRecording: false);
                 replayed += copy.Replay(last);
                 copy.Environment.Flush(force: true);
+                Failpoints.Hit("defragBeforeRename");
                 File.Move(copyPath, path, overwrite: true);
                 FileSync.SyncDirectory(System.IO.Path.GetDirectoryName(path)!);
+                Failpoints.Hit("defragAfterRename");
                 var previous = Interlocked.Exchange(ref current, copy);
                 copy = null;
                 previous.Release(); // closed when its last reader ends

@@ -30,6 +30,8 @@ public sealed class History
 
     /// <summary>The revisions the run compacted to, in order.</summary>
     public ConcurrentQueue<long> Compactions { get; } = new();
+    /// <summary>Defragmentations that completed, by member endpoint.</summary>
+    public ConcurrentQueue<string> Defragmentations { get; } = new();
 }
 
 /// <summary>One key-value pair of a range answer.</summary>
