@@ -144,16 +144,26 @@ public static class WatchGatewayEndpoints
             await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("key_base64 is not valid base64", StatusCode.InvalidArgument));
             return;
         }
+        await StreamSseAsync(context, host, keyBytes, prefix, startRevision, prevKv, lastEventId,
+            change => GatewayJson.Formatter.Format(change), GatewayEndpoint.WriteErrorAsync);
+    }
+
+    /// <summary>Streams the changes of a key or a prefix as Server-Sent Events (see the /v3/watch/sse description),
+    /// each event's data written by <paramref name="format"/> and refusals by <paramref name="writeError"/>: the
+    /// /v3 gateway's JSON and the REST API's UTF-8 shape share this one stream.</summary>
+    internal static async Task StreamSseAsync(HttpContext context, MemberHost host, byte[] keyBytes, bool prefix, long startRevision,
+        bool prevKv, string? lastEventId, Func<Mvccpb.Event, string> format, Func<HttpContext, EtcdError, Task> writeError)
+    {
         if (keyBytes.Length == 0 && !prefix)
         {
-            await GatewayEndpoint.WriteErrorAsync(context, EtcdErrors.EmptyKey);
+            await writeError(context, EtcdErrors.EmptyKey);
             return;
         }
         if (!string.IsNullOrEmpty(lastEventId))
         {
             if (!long.TryParse(lastEventId, out var last) || last < 0)
             {
-                await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("Last-Event-ID is not a revision", StatusCode.InvalidArgument));
+                await writeError(context, new EtcdError("Last-Event-ID is not a revision", StatusCode.InvalidArgument));
                 return;
             }
             startRevision = last + 1;
@@ -164,15 +174,15 @@ public static class WatchGatewayEndpoints
         {
             await context.AuthorizeAsync(new WatchCreateRequest
             {
-                Key = ByteString.CopyFrom(keyBytes), RangeEnd = ByteString.CopyFrom(prefix ? PrefixEnd(keyBytes) : []),
+                Key = ByteString.CopyFrom(keyBytes), RangeEnd = ByteString.CopyFrom(prefix ? Rest.KeyText.PrefixEnd(keyBytes) : []),
             });
         }
         catch (EtcdException refused)
         {
-            await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
+            await writeError(context, refused.Error);
             return;
         }
-        var spec = new WatchSpec(keyBytes, prefix ? PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
+        var spec = new WatchSpec(keyBytes, prefix ? Rest.KeyText.PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
         using var watcher = member.Log.Watches.Watch(spec);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.StatusCode = StatusCodes.Status200OK;
@@ -204,7 +214,7 @@ public static class WatchGatewayEndpoints
                     {
                         text.Append("id: ").Append(change.Kv.ModRevision).Append('\n');
                     }
-                    text.Append("data: ").Append(GatewayJson.Formatter.Format(change)).Append("\n\n");
+                    text.Append("data: ").Append(format(change)).Append("\n\n");
                 }
                 await WriteAsync(context, text.ToString(), aborted);
             }
@@ -219,20 +229,5 @@ public static class WatchGatewayEndpoints
     {
         await context.Response.WriteAsync(text, cancellationToken);
         await context.Response.Body.FlushAsync(cancellationToken);
-    }
-
-    /// <summary>etcd's GetPrefixRangeEnd: the key with its last byte below 0xff incremented; "\0" (every key) otherwise.</summary>
-    private static byte[] PrefixEnd(byte[] key)
-    {
-        var end = (byte[])key.Clone();
-        for (var i = end.Length - 1; i >= 0; i--)
-        {
-            if (end[i] < 0xff)
-            {
-                end[i]++;
-                return end[..(i + 1)];
-            }
-        }
-        return [0];
     }
 }

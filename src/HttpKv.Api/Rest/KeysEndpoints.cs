@@ -29,6 +29,10 @@ public sealed record RestWriteResult(string Key, string KeyEncoding, long Revisi
 /// <summary>One version of a key; <see cref="Deleted"/> marks the delete that ended a generation.</summary>
 public sealed record RestKeyVersion(long ModRevision, long CreateRevision, long Version, string? Value, string? ValueEncoding, string Lease, bool Deleted);
 
+/// <summary>One change as the REST watch stream sends it: <see cref="Type"/> is <c>put</c> or <c>delete</c> (a delete's
+/// key-value holds the key and the delete's mod revision only).</summary>
+public sealed record RestWatchEvent(string Type, RestKeyValue Kv, RestKeyValue? PrevKv);
+
 /// <summary>Every version of a key still held (compaction removes older ones), oldest first.</summary>
 public sealed record RestKeyHistory(string Key, string KeyEncoding, long Revision, long CompactRevision, IReadOnlyList<RestKeyVersion> Versions);
 
@@ -77,7 +81,47 @@ public static class KeysEndpoints
                 $"`?limit=` page size (default {DefaultLimit}, at most {MaxLimit}), `?rev=` at a revision; `next` is the next page's URL, pinned to the first page's revision.")
             .Produces<RestKeyList>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        app.MapGroup("/api/v1").WithTags("Watch").MapGet("/watch", WatchAsync)
+            .WithSummary("Watches a key (?key=) or every key under a prefix (?prefix=) as Server-Sent Events")
+            .WithDescription(KeyRules + " One event per change: `event: put` or `event: delete`, `data:` a RestWatchEvent; `id:` is the change's " +
+                "revision (on the last event of a revision), so a reconnect with `Last-Event-ID` resumes without loss or repetition (browsers' " +
+                "EventSource does this by itself). `?startRevision=N` replays from revision N, `?prevKv=true` adds the previous version. " +
+                "A compacted start ends the stream with `event: compacted`. `: heartbeat` comments every 15 s.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces<RestWatchEvent>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
+    }
+
+    private static async Task WatchAsync(HttpContext context, MemberHost host, long? startRevision, bool? prevKv,
+        [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
+    {
+        byte[]? key, prefix;
+        try
+        {
+            key = KeyText.QueryBytes(context.Request.QueryString.Value, "key");
+            prefix = KeyText.QueryBytes(context.Request.QueryString.Value, "prefix");
+        }
+        catch (FormatException exception)
+        {
+            await Problem(StatusCodes.Status400BadRequest, "Bad query", exception.Message).ExecuteAsync(context);
+            return;
+        }
+        if ((key is null) == (prefix is null))
+        {
+            await Problem(StatusCodes.Status400BadRequest, "Bad query", "give either ?key= (one key) or ?prefix= (every key under it; empty: all keys)").ExecuteAsync(context);
+            return;
+        }
+        await Gateway.WatchGatewayEndpoints.StreamSseAsync(context, host, prefix ?? key!, prefix is not null, startRevision ?? 0, prevKv ?? false,
+            lastEventId, FormatEvent, (http, error) => Problem(error).ExecuteAsync(http));
+    }
+
+    private static string FormatEvent(Mvccpb.Event change)
+    {
+        var put = change.Type == Mvccpb.Event.Types.EventType.Put;
+        return System.Text.Json.JsonSerializer.Serialize(
+            new RestWatchEvent(put ? "put" : "delete", Show(change.Kv, withValue: put), change.PrevKv is null ? null : Show(change.PrevKv, withValue: true)),
+            System.Text.Json.JsonSerializerOptions.Web);
     }
 
     private static async Task<IResult> GetAsync(HttpContext context, IKvService kv, IKeyHistoryService history, string? format, long? rev, bool? revisions, int? limit)

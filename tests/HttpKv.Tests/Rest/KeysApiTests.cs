@@ -223,7 +223,7 @@ public sealed class KeysApiTests : MemberTest
     }
 }
 
-/// <summary>The REST API answers to the same Authorizer as the /v3 routes: a user with read-write on a/ and read on b.</summary>
+/// <summary>The REST API answers to the same Authorizer as the /v3 routes (alice of AuthTests).</summary>
 public sealed class KeysApiAuthTests : IAsyncLifetime
 {
     private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4" });
@@ -233,15 +233,7 @@ public sealed class KeysApiAuthTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         client = factory.CreateClient();
-        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "rootpw" });
-        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
-        await client.PostOkAsync("/v3/auth/role/add", new { name = "r1" });
-        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READWRITE", key = B64("a/"), range_end = B64("a0") } });
-        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READ", key = B64("b") } });
-        await client.PostOkAsync("/v3/auth/user/add", new { name = "alice", password = "alicepw" });
-        await client.PostOkAsync("/v3/auth/user/grant", new { user = "alice", role = "r1" });
-        await client.PostOkAsync("/v3/kv/put", new { key = B64("b"), value = B64("v") });
-        await client.PostOkAsync("/v3/auth/enable", new { });
+        await client.EnableAuthWithAliceAsync(); // alice: read-write on a/, read on b, write on [c, d)
         token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "alice", password = "alicepw" }))["token"]!;
     }
 
@@ -267,7 +259,7 @@ public sealed class KeysApiAuthTests : IAsyncLifetime
                  {
                      await AsAliceAsync(HttpMethod.Put, "/api/v1/keys/b", "2"),
                      await AsAliceAsync(HttpMethod.Delete, "/api/v1/keys/b"),
-                     await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c"),
+                     await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c"), // write-only for her
                      await AsAliceAsync(HttpMethod.Get, "/api/v1/keys?prefix=b"),
                      await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c?revisions=true"),
                  })
@@ -277,5 +269,71 @@ public sealed class KeysApiAuthTests : IAsyncLifetime
         }
         var anonymous = await client.GetAsync("/api/v1/keys/a/x");
         Assert.Equal("etcdserver: user name is empty", (string)JsonNode.Parse(await anonymous.Content.ReadAsStringAsync())!["detail"]!);
+    }
+}
+
+/// <summary>The REST watch stream: Server-Sent Events in the REST API's UTF-8 shape, resumable with Last-Event-ID.</summary>
+public sealed class RestWatchTests : MemberTest
+{
+    private static async Task<List<(string Event, string? Id, JsonObject Data)>> ReadEventsAsync(StreamReader reader, int count, CancellationToken cancellationToken)
+    {
+        var events = new List<(string, string?, JsonObject)>();
+        string? name = null, id = null;
+        while (events.Count < count)
+        {
+            var line = await reader.ReadLineAsync(cancellationToken) ?? throw new InvalidOperationException("stream ended");
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) name = line[7..];
+            else if (line.StartsWith("id: ", StringComparison.Ordinal)) id = line[4..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                events.Add((name!, id, JsonNode.Parse(line[6..])!.AsObject()));
+                name = id = null;
+            }
+        }
+        return events;
+    }
+
+    [Fact]
+    public async Task A_prefix_watch_streams_puts_and_deletes_in_UTF8_and_resumes_after_the_last_event_id()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string firstId;
+        using (var response = await Client.GetAsync("/api/v1/watch?prefix=w/&prevKv=true", HttpCompletionOption.ResponseHeadersRead, timeout.Token))
+        {
+            Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+            await reader.ReadLineAsync(timeout.Token); // ": watching from revision …"
+            await Client.PutAsync("/api/v1/keys/w/é", new StringContent("v1"), timeout.Token);
+            await Client.PutAsync("/api/v1/keys/w/é", new StringContent("v2"), timeout.Token);
+            await Client.PutAsync("/api/v1/keys/elsewhere", new StringContent("x"), timeout.Token);
+            await Client.DeleteAsync("/api/v1/keys/w/é", timeout.Token);
+            var events = await ReadEventsAsync(reader, 3, timeout.Token);
+            Assert.Equal(["put", "put", "delete"], events.Select(e => e.Event));
+            Assert.Equal("w/é", (string)events[0].Data["kv"]!["key"]!);
+            Assert.Equal("utf-8", (string)events[0].Data["kv"]!["keyEncoding"]!);
+            Assert.Equal("v2", (string)events[1].Data["kv"]!["value"]!);
+            Assert.Equal("v1", (string)events[1].Data["prevKv"]!["value"]!);
+            Assert.Equal("delete", (string)events[2].Data["type"]!);
+            Assert.Null(events[2].Data["kv"]!["value"]);
+            Assert.Equal((string)events[0].Id!, ((long)events[0].Data["kv"]!["modRevision"]!).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            firstId = events[0].Id!;
+        }
+
+        // A reconnect after the first event (as EventSource does) gets the rest and nothing twice.
+        using var resumed = new HttpRequestMessage(HttpMethod.Get, "/api/v1/watch?prefix=w/");
+        resumed.Headers.TryAddWithoutValidation("Last-Event-ID", firstId);
+        using var again = await Client.SendAsync(resumed, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var rest = new StreamReader(await again.Content.ReadAsStreamAsync(timeout.Token));
+        var replayed = await ReadEventsAsync(rest, 2, timeout.Token);
+        Assert.Equal(["put", "delete"], replayed.Select(e => e.Event));
+        Assert.Equal("v2", (string)replayed[0].Data["kv"]!["value"]!);
+    }
+
+    [Fact]
+    public async Task A_watch_needs_a_key_or_a_prefix()
+    {
+        var response = await Client.GetAsync("/api/v1/watch");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
     }
 }
