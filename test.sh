@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every HttpKv test: unit, integration (WebApplicationFactory) and compatibility tests that drive the real
-# httpkv process with etcdctl, curl, python3-etcd3, python3-etcd3gw and dotnet-etcd, and browser tests of the
-# dashboard in Debian's chromium.
+# httpkv process with etcdctl, curl, python3-etcd3, python3-etcd3gw, python3-prometheus-client and dotnet-etcd, and
+# browser tests of the dashboard in Debian's chromium.
 # Installs the Debian packages the tests need when they are missing. Ends with one line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -14,6 +14,7 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)           # the dashboard's browser tests (Playwright cannot download browsers here)
 /usr/bin/python3 -c 'import etcd3' >/dev/null 2>&1 || missing+=(python3-etcd3)
 /usr/bin/python3 -c 'import etcd3gw' >/dev/null 2>&1 || missing+=(python3-etcd3gw)
+/usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1 || missing+=(python3-prometheus-client)  # parses /metrics
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing test dependencies: ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {

@@ -1,5 +1,7 @@
 using HttpKv.Api.Gateway;
 using HttpKv.Api.Grpc;
+using HttpKv.Api.Health;
+using HttpKv.Api.Metrics;
 using HttpKv.Api.OpenApi;
 using HttpKv.Server;
 using HttpKv.Server.Peers;
@@ -8,11 +10,13 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace HttpKv.Api;
 
 /// <summary>Registers and maps every interface of a member on one port: etcd's gRPC services, the /v3 JSON
-/// gateway (with etcd's /v3beta and /v3alpha aliases), /version, /health, the OpenAPI document and Swagger UI.</summary>
+/// gateway (with etcd's /v3beta and /v3alpha aliases), /version, /health, /livez, /readyz, /metrics, the OpenAPI document
+/// and Swagger UI; request logs and HTTP and gRPC metrics around them all.</summary>
 public static class HttpKvApi
 {
     /// <summary>etcd lets a gRPC message exceed --max-request-bytes by this much framing before the server
@@ -23,6 +27,9 @@ public static class HttpKvApi
 
     public static IServiceCollection AddHttpKvApi(this IServiceCollection services)
     {
+        MetricsEndpoints.ConfigureDefaults();
+        services.AddSingleton<MemberMetrics>();
+        services.TryAddSingleton<IActiveAlarms, MemberAlarms>();
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<EtcdExceptionInterceptor>();
@@ -38,6 +45,10 @@ public static class HttpKvApi
 
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
+        MetricsEndpoints.UseMetricsListenerGuard(app);
+        // Routing explicitly here, so the request logs and metrics know the endpoint (route template, gRPC method).
+        app.UseRouting();
+        RequestLog.Use(app);
         StreamsEndOnStop.Use(app);
         app.MapGrpcService<KvGrpcService>();
         app.MapGrpcService<ClusterGrpcService>();
@@ -57,6 +68,8 @@ public static class HttpKvApi
             if (prefix != "/v3") group.ExcludeFromDescription();
         }
         app.MapInfoEndpoints();
+        app.MapHealthEndpoints();
+        app.MapMetricsEndpoint();
         Rest.KeysEndpoints.MapKeysApi(app);
         Dashboard.DashboardEndpoints.MapDashboard(app);
         app.MapOpenApi("/openapi/{documentName}.json");

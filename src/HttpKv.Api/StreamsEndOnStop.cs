@@ -34,7 +34,7 @@ internal static class StreamsEndOnStop
         });
     }
 
-    private static bool IsStream(PathString path)
+    internal static bool IsStream(PathString path)
     {
         var value = path.Value;
         if (value is null) return false;

@@ -425,7 +425,9 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             index.Lock.EnterWriteLock();
             try
             {
+                var commitStarted = System.Diagnostics.Stopwatch.GetTimestamp();
                 write.Commit();
+                HttpKv.Storage.Metrics.StorageMetrics.BackendCommitDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(commitStarted).TotalSeconds);
                 Failpoints.Hit("backendAfterCommit");
                 if (compactTo is { } compactIndexAt) CompactIndex(compactIndexAt);
                 store.Publish(new StoreState(currentRevision, compactedRevision, consistentIndex));

@@ -64,6 +64,17 @@ public sealed class MvccStore : IDisposable
     /// <summary>The newest committed revision; 1 on a new store, as in etcd.</summary>
     public long CurrentRevision => state.Revision;
 
+    /// <summary>Keys in the key index, deleted ones included until compaction removes them (etcd's keys_total gauge).</summary>
+    public int KeyCount
+    {
+        get
+        {
+            Index.Lock.EnterReadLock();
+            try { return Index.Count; }
+            finally { Index.Lock.ExitReadLock(); }
+        }
+    }
+
     /// <summary>The revision of the last compaction (0 if none).</summary>
     public long CompactedRevision => Math.Max(0, state.CompactedRevision);
 

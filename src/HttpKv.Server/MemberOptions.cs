@@ -100,6 +100,17 @@ public sealed class MemberOptions
     /// started (etcd's 64 MB). Smaller segments let tests damage a middle segment without writing 128 MB.</summary>
     public long WalSegmentSizeBytes { get; set; } = 64L << 20;
 
+    /// <summary>etcd's --listen-metrics-urls: more listeners that serve only /metrics and the health probes (/health,
+    /// /livez, /readyz), e.g. plain http for a scraper while the client URLs require client certificates.</summary>
+    public string ListenMetricsUrls { get; set; } = "";
+    /// <summary>etcd's --metrics: <c>basic</c>, or <c>extensive</c> (adds the gRPC handling-time histogram).</summary>
+    public string Metrics { get; set; } = "basic";
+    /// <summary>A request slower than this is logged as a warning with its details: etcd 3.6's --warning-apply-duration,
+    /// or 3.5's --experimental-warning-apply-duration when that is the one given (Go durations, etcd's 100ms).</summary>
+    public string? WarningApplyDuration { get; set; }
+    public string ExperimentalWarningApplyDuration { get; set; } = "100ms";
+    public TimeSpan EffectiveWarningApplyDuration => GoDuration.Parse(WarningApplyDuration ?? ExperimentalWarningApplyDuration);
+
     /// <summary>etcd's --auth-token: <c>simple</c>, or <c>jwt,pub-key=…,priv-key=…,sign-method=RS256,ttl=5m</c>.</summary>
     public string AuthToken { get; set; } = "simple";
     /// <summary>Seconds a simple token lives after its last use (etcd's --auth-token-ttl).</summary>

@@ -17,6 +17,9 @@ public static class ServerServiceCollectionExtensions
             .Validate(options => IsValidAutoCompaction(options), "invalid --auto-compaction-mode or --auto-compaction-retention")
             .Validate(options => options.BcryptCost is >= 4 and <= 31, "--bcrypt-cost must be between 4 and 31")
             .Validate(options => options.AuthTokenTtl > 0, "--auth-token-ttl must be positive")
+            .Validate(options => GoDuration.TryParse(options.WarningApplyDuration ?? options.ExperimentalWarningApplyDuration, out _),
+                "invalid --warning-apply-duration")
+            .Validate(options => options.Metrics is "basic" or "extensive", "--metrics must be basic or extensive")
             .ValidateOnStart();
         services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
             provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,

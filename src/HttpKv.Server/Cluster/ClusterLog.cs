@@ -138,11 +138,22 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     public async Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
     {
-        if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied) throw EtcdErrors.TooManyRequests.ToException();
-        request.Id = NextRequestId();
-        var data = request.ToByteArray();
-        return await WaitForAppliedAsync(request.Id, waiter => QueueProposal(data, waiter), cancellationToken);
+        try
+        {
+            if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied) throw EtcdErrors.TooManyRequests.ToException();
+            request.Id = NextRequestId();
+            var data = request.ToByteArray();
+            return await WaitForAppliedAsync(request.Id, waiter => QueueProposal(data, waiter), cancellationToken);
+        }
+        catch (EtcdException exception) when (Metrics.ServerMetrics.IsProposalFailure(exception))
+        {
+            Metrics.ServerMetrics.ProposalsFailed.Inc();
+            throw;
+        }
     }
+
+    /// <summary>Requests proposed here and not yet applied (etcd's proposals_pending).</summary>
+    public int PendingProposals => waiters.Count;
 
     /// <summary>Proposals of one round of commands, proposed together when the round ends (or when they reach
     /// <see cref="MaxProposalBatchBytes"/>): one Raft message, so one append per follower for all of them instead of

@@ -114,7 +114,10 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             channel = NewChannel();
             client = new RaftPeer.RaftPeerClient(channel);
             sender = Task.Run(SendLoopAsync);
+            prober = PeerProbe.RunAsync(id, () => client, stopping.Token);
         }
+
+        private readonly Task prober;
 
         private volatile RaftPeer.RaftPeerClient client;
 
@@ -235,6 +238,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             stopping.Cancel();
             queue.Writer.TryComplete();
             try { await sender; } catch (OperationCanceledException) { }
+            await prober;
             channel.Dispose();
         }
     }

@@ -530,7 +530,9 @@ public sealed class WriteAheadLog : IDisposable
     private void SyncSegment()
     {
         Failpoints.Hit("walBeforeSync");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         FileSync.SyncData(_segment);
+        Metrics.StorageMetrics.WalFsyncDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         _segmentUnsynced = false;
         Interlocked.Increment(ref _fsyncCount);
         Failpoints.Hit("walAfterSync");

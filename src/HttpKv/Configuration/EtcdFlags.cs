@@ -101,8 +101,8 @@ public static class EtcdFlags
 
         // Profiling and monitoring
         new("enable-pprof", EtcdFlagKind.Bool, "false", No),
-        new("metrics", EtcdFlagKind.String, "basic", No),
-        new("listen-metrics-urls", EtcdFlagKind.UrlList, "", No),
+        new("metrics", EtcdFlagKind.Choice, "basic", Yes, ["basic", "extensive"]),
+        new("listen-metrics-urls", EtcdFlagKind.UrlList, "", Yes),
 
         // Logging
         new("logger", EtcdFlagKind.String, "zap", No),
@@ -140,7 +140,9 @@ public static class EtcdFlags
         new("experimental-peer-skip-client-san-verification", EtcdFlagKind.Bool, "false", No),
         new("experimental-watch-progress-notify-interval", EtcdFlagKind.Duration, "10m", No),
         new("experimental-downgrade-check-time", EtcdFlagKind.Duration, "5s", No),
-        new("experimental-warning-apply-duration", EtcdFlagKind.Duration, "100ms", No),
+        new("experimental-warning-apply-duration", EtcdFlagKind.Duration, "100ms", Yes),
+        // etcd 3.6's name for the same setting; issue 9 asks for it, so HttpKv accepts both.
+        new("warning-apply-duration", EtcdFlagKind.Duration, "100ms", Yes),
         new("experimental-warning-unary-request-duration", EtcdFlagKind.Duration, "300ms", No),
         new("experimental-memory-mlock", EtcdFlagKind.Bool, "false", No),
         new("experimental-txn-mode-write-with-shared-buffer", EtcdFlagKind.Bool, "true", No),

@@ -39,6 +39,16 @@ public static class KestrelSetup
                 AuthorityNormalizer.Use(listen);
             });
         }
+        // etcd's --listen-metrics-urls: HTTP/1.1 for scrapers and probes (plus h2 by ALPN on https, with the client
+        // URLs' certificate); only /metrics and the probes answer there (MetricsEndpoints' guard).
+        foreach (var url in MemberOptions.SplitUrls(options.ListenMetricsUrls))
+        {
+            kestrel.Listen(ClientUrls.ToEndPoint(url, "metrics"), listen =>
+            {
+                listen.Protocols = ClientUrls.IsTls(url) ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+                if (ClientUrls.IsTls(url)) listen.UseHttps(https => security.Client.ConfigureHttps(https, logger));
+            });
+        }
         // Members talk gRPC (HTTP/2: prior knowledge on http, ALPN h2 on https) to each other on the peer URLs.
         foreach (var url in MemberOptions.SplitUrls(options.ListenPeerUrls))
         {

@@ -27,4 +27,20 @@ public static class Gateway
         Assert.True(status == 200, $"{path} answered {status}: {json}");
         return json;
     }
+
+    /// <summary>root (with the root role), and alice with READWRITE on the prefix a/, READ on b, WRITE on [c, d); the key
+    /// b exists; auth enabled.</summary>
+    public static async Task EnableAuthWithAliceAsync(this HttpClient client)
+    {
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "rootpw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
+        await client.PostOkAsync("/v3/auth/role/add", new { name = "r1" });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READWRITE", key = B64("a/"), range_end = B64("a0") } });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READ", key = B64("b") } });
+        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "WRITE", key = B64("c"), range_end = B64("d") } });
+        await client.PostOkAsync("/v3/auth/user/add", new { name = "alice", password = "alicepw" });
+        await client.PostOkAsync("/v3/auth/user/grant", new { user = "alice", role = "r1" });
+        await client.PostOkAsync("/v3/kv/put", new { key = B64("b"), value = B64("v") });
+        await client.PostOkAsync("/v3/auth/enable", new { });
+    }
 }

@@ -17,6 +17,8 @@ public sealed class EtcdFlagsTests
         "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-client-cert-file", "peer-client-key-file",
         "peer-trusted-ca-file", "peer-cert-allowed-cn", "peer-auto-tls", "self-signed-cert-validity", "cipher-suites",
         "tls-min-version", "tls-max-version",
+        // Metrics, health and request logs (issue 9)
+        "metrics", "listen-metrics-urls", "experimental-warning-apply-duration", "warning-apply-duration",
         // Operations (issue 9)
         "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
     ];

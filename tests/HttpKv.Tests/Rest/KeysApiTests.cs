@@ -223,7 +223,7 @@ public sealed class KeysApiTests : MemberTest
     }
 }
 
-/// <summary>The REST API answers to the same Authorizer as the /v3 routes: a user with read-write on a/ and read on b.</summary>
+/// <summary>The REST API answers to the same Authorizer as the /v3 routes (alice of AuthTests).</summary>
 public sealed class KeysApiAuthTests : IAsyncLifetime
 {
     private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4" });
@@ -233,15 +233,7 @@ public sealed class KeysApiAuthTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         client = factory.CreateClient();
-        await client.PostOkAsync("/v3/auth/user/add", new { name = "root", password = "rootpw" });
-        await client.PostOkAsync("/v3/auth/user/grant", new { user = "root", role = "root" });
-        await client.PostOkAsync("/v3/auth/role/add", new { name = "r1" });
-        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READWRITE", key = B64("a/"), range_end = B64("a0") } });
-        await client.PostOkAsync("/v3/auth/role/grant", new { name = "r1", perm = new { permType = "READ", key = B64("b") } });
-        await client.PostOkAsync("/v3/auth/user/add", new { name = "alice", password = "alicepw" });
-        await client.PostOkAsync("/v3/auth/user/grant", new { user = "alice", role = "r1" });
-        await client.PostOkAsync("/v3/kv/put", new { key = B64("b"), value = B64("v") });
-        await client.PostOkAsync("/v3/auth/enable", new { });
+        await client.EnableAuthWithAliceAsync(); // alice: read-write on a/, read on b, write on [c, d)
         token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "alice", password = "alicepw" }))["token"]!;
     }
 
@@ -267,7 +259,7 @@ public sealed class KeysApiAuthTests : IAsyncLifetime
                  {
                      await AsAliceAsync(HttpMethod.Put, "/api/v1/keys/b", "2"),
                      await AsAliceAsync(HttpMethod.Delete, "/api/v1/keys/b"),
-                     await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c"),
+                     await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c"), // write-only for her
                      await AsAliceAsync(HttpMethod.Get, "/api/v1/keys?prefix=b"),
                      await AsAliceAsync(HttpMethod.Get, "/api/v1/keys/c?revisions=true"),
                  })

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text.Json.Nodes;
+
+namespace HttpKv.Compat.Tests;
+
+/// <summary>/metrics scraped from the real process, on the client URL and on --listen-metrics-urls, parsed by the
+/// Prometheus project's own Python parser (Debian's python3-prometheus-client); etcdctl's health and datascale
+/// checks; the slow-request warning in the log.</summary>
+public sealed class MetricsCompatTests
+{
+    /// <summary>Prints one JSON line per sample: [family, type, sample name, labels, value].</summary>
+    private const string Scrape = """
+        import json, sys, urllib.request
+        from prometheus_client.parser import text_string_to_metric_families
+        text = urllib.request.urlopen(sys.argv[1], timeout=30).read().decode('utf-8')
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                print(json.dumps([family.name, family.type, sample.name, sample.labels, sample.value]))
+        """;
+
+    private sealed record Sample(string Family, string Type, string Name, Dictionary<string, string> Labels, double Value);
+
+    private static async Task<List<Sample>> ScrapeAsync(string url)
+    {
+        var result = await Tool.PythonAsync(Scrape, url + "/metrics");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            var fields = JsonNode.Parse(line)!.AsArray();
+            return new Sample((string)fields[0]!, (string)fields[1]!, (string)fields[2]!,
+                fields[3]!.AsObject().ToDictionary(label => label.Key, label => (string)label.Value!), (double)fields[4]!);
+        }).ToList();
+    }
+
+    /// <summary>The sum of the samples named <paramref name="name"/> whose labels include <paramref name="labels"/>.</summary>
+    private static double Value(List<Sample> samples, string name, params (string Key, string Value)[] labels)
+    {
+        var matching = samples.Where(sample => sample.Name == name
+            && labels.All(label => sample.Labels.TryGetValue(label.Key, out var value) && value == label.Value)).ToList();
+        Assert.True(matching.Count > 0, $"no sample {name} {string.Join(",", labels)}");
+        return matching.Sum(sample => sample.Value);
+    }
+
+    private static readonly (string Family, string Type)[] Named =
+    [
+        ("etcd_server_has_leader", "gauge"), ("etcd_server_is_leader", "gauge"), ("etcd_server_leader_changes_seen", "counter"),
+        ("etcd_server_proposals_committed_total", "gauge"), ("etcd_server_proposals_applied_total", "gauge"),
+        ("etcd_server_proposals_pending", "gauge"), ("etcd_server_proposals_failed", "counter"),
+        ("etcd_disk_wal_fsync_duration_seconds", "histogram"), ("etcd_disk_backend_commit_duration_seconds", "histogram"),
+        ("etcd_mvcc_db_total_size_in_bytes", "gauge"), ("etcd_mvcc_db_total_size_in_use_in_bytes", "gauge"),
+        ("etcd_debugging_mvcc_keys_total", "gauge"), ("etcd_server_id", "gauge"), ("etcd_server_version", "gauge"),
+        ("grpc_server_started", "counter"), ("grpc_server_handled", "counter"),
+        ("http_requests_received", "counter"), ("http_request_duration_seconds", "histogram"),
+        ("process_resident_memory_bytes", "gauge"),
+    ];
+
+    [Fact]
+    public async Task Metrics_on_both_urls_parse_and_move_with_writes()
+    {
+        var metricsUrl = $"http://127.0.0.1:{ServerProcess.AllocatePort()}";
+        await using var server = ServerProcess.HttpKv("--listen-metrics-urls", metricsUrl);
+        await server.StartAsync();
+        var before = await ScrapeAsync(metricsUrl);
+
+        const int Writes = 20;
+        for (var i = 0; i < Writes; i++)
+        {
+            var put = await Tool.EtcdctlAsync(server, null, "put", $"metrics/{i}", "v");
+            Assert.True(put.ExitCode == 0, put.ToString());
+        }
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        (await http.PostAsync("/v3/kv/range", new StringContent("""{"key":"bWV0cmljcy8w"}"""))).EnsureSuccessStatusCode();
+
+        foreach (var after in new[] { await ScrapeAsync(server.Url), await ScrapeAsync(metricsUrl) })
+        {
+            // Labelled families appear with their first series (the gRPC ones with the first call).
+            foreach (var (family, type) in Named)
+                Assert.True(after.Any(sample => sample.Family == family && sample.Type == type), $"{family} ({type}) missing");
+            Assert.Equal(1, Value(after, "etcd_server_has_leader"));
+            Assert.Equal(1, Value(after, "etcd_server_is_leader"));
+            Assert.True(Value(after, "etcd_server_leader_changes_seen_total") >= 1);
+            Assert.Equal(0, Value(after, "etcd_server_proposals_failed_total"));
+            Assert.True(Value(after, "etcd_server_proposals_committed_total") >= Value(before, "etcd_server_proposals_committed_total") + Writes);
+            Assert.True(Value(after, "etcd_server_proposals_applied_total") >= Value(before, "etcd_server_proposals_applied_total") + Writes);
+            Assert.Equal(Value(before, "etcd_debugging_mvcc_keys_total") + Writes, Value(after, "etcd_debugging_mvcc_keys_total"));
+            Assert.True(Value(after, "etcd_disk_wal_fsync_duration_seconds_count") >= Value(before, "etcd_disk_wal_fsync_duration_seconds_count") + 1);
+            Assert.True(Value(after, "etcd_disk_backend_commit_duration_seconds_count") > Value(before, "etcd_disk_backend_commit_duration_seconds_count"));
+            Assert.True(Value(after, "etcd_mvcc_db_total_size_in_bytes") > 0);
+            Assert.True(Value(after, "etcd_mvcc_db_total_size_in_use_in_bytes") > 0);
+            Assert.True(Value(after, "process_resident_memory_bytes") > 1 << 20);
+            var put = new[] { ("grpc_type", "unary"), ("grpc_service", "etcdserverpb.KV"), ("grpc_method", "Put") };
+            Assert.Equal(Writes, Value(after, "grpc_server_started_total", put));
+            Assert.Equal(Writes, Value(after, "grpc_server_handled_total", [.. put, ("grpc_code", "OK")]));
+            Assert.Equal(1, Value(after, "http_requests_received_total", ("endpoint", "/v3/kv/range"), ("method", "POST")));
+        }
+    }
+
+    [Fact]
+    public async Task The_metrics_listener_serves_only_metrics_and_probes()
+    {
+        var metricsUrl = $"http://127.0.0.1:{ServerProcess.AllocatePort()}";
+        await using var server = ServerProcess.HttpKv("--listen-metrics-urls", metricsUrl);
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(metricsUrl) };
+        Assert.Equal("""{"health":"true","reason":""}""", await http.GetStringAsync("/health"));
+        Assert.Equal("ok", await http.GetStringAsync("/livez"));
+        Assert.Equal("ok", await http.GetStringAsync("/readyz/linearizable_read"));
+        Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/v3/kv/range", new StringContent("{}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/version")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Etcdctl_endpoint_health_and_check_datascale_work()
+    {
+        await using var server = ServerProcess.HttpKv();
+        await server.StartAsync();
+        var health = await Tool.EtcdctlAsync(server, null, "endpoint", "health");
+        Assert.True(health.ExitCode == 0 && (health.Stdout + health.Stderr).Contains("is healthy"), health.ToString());
+        // datascale reads process_resident_memory_bytes from /metrics before and after writing its keys.
+        var datascale = await Tool.EtcdctlAsync(server, null, "check", "datascale", "--load", "s");
+        Assert.True(datascale.ExitCode == 0, datascale.ToString());
+        Assert.Contains("PASS: Approximate system memory used", datascale.Stdout);
+    }
+
+    [Fact]
+    public async Task A_slow_request_is_logged_as_a_warning_with_its_correlation_id()
+    {
+        // Every request takes more than a microsecond.
+        await using var server = ServerProcess.HttpKv("--warning-apply-duration", "1us");
+        await server.StartAsync();
+        var put = await Tool.EtcdctlAsync(server, null, "put", "slow", "v");
+        Assert.True(put.ExitCode == 0, put.ToString());
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/kv/range") { Content = new StringContent("""{"key":"c2xvdw=="}""") };
+        request.Headers.Add("X-Request-Id", "compat-request-7");
+        using var response = await http.SendAsync(request);
+        Assert.Equal("compat-request-7", Assert.Single(response.Headers.GetValues("X-Request-Id")));
+        string[] lines = [];
+        for (var attempt = 0; attempt < 50 && !lines.Any(line => line.Contains("compat-request-7", StringComparison.Ordinal)); attempt++)
+        {
+            await Task.Delay(100);
+            lines = server.Output.Split('\n');
+        }
+        Assert.Contains(lines, line => line.Contains(" WARN ", StringComparison.Ordinal) && line.Contains("slow request", StringComparison.Ordinal)
+            && line.Contains("POST /etcdserverpb.KV/Put", StringComparison.Ordinal) && line.Contains("status OK", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.Contains(" WARN ", StringComparison.Ordinal) && line.Contains("slow request compat-request-7", StringComparison.Ordinal)
+            && line.Contains("POST /v3/kv/range", StringComparison.Ordinal) && line.Contains("status 200", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Members_record_the_round_trip_to_each_peer()
+    {
+        await using var cluster = ClusterProcess.Create("httpkv");
+        await cluster.StartAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var samples = await ScrapeAsync(cluster[0].Url);
+            var peers = samples.Where(sample => sample.Name == "etcd_network_peer_round_trip_time_seconds_count" && sample.Value > 0)
+                .Select(sample => sample.Labels["To"]).Distinct().Count();
+            if (peers == 2) break;
+            Assert.True(DateTime.UtcNow < deadline, $"round trips recorded to {peers} of 2 peers");
+            await Task.Delay(1000);
+        }
+    }
+}
