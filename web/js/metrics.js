@@ -119,5 +119,9 @@ function draw(chart) {
   label.textContent = `max ${chart.unit(max)}`;
   const base = document.createElementNS(SVG, 'line');
   for (const [k, v] of Object.entries({ x1: 0, y1: 76, x2: 300, y2: 76, class: 'axis' })) base.setAttribute(k, v);
-  chart.svg.replaceChildren(base, line, label);
+  // The newest value as a dot, so that the first sample (a line of one point) is visible too.
+  const [x, y] = points.split(' ').at(-1).split(',');
+  const dot = document.createElementNS(SVG, 'circle');
+  for (const [k, v] of Object.entries({ cx: x, cy: y, r: 3, class: 'dot' })) dot.setAttribute(k, v);
+  chart.svg.replaceChildren(base, line, dot, label);
 }
