@@ -71,6 +71,7 @@ public static class HttpKvApi
         app.MapHealthEndpoints();
         app.MapMetricsEndpoint();
         Rest.KeysEndpoints.MapKeysApi(app);
+        Rest.MembersEndpoints.MapMembersApi(app);
         Dashboard.DashboardEndpoints.MapDashboard(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(options =>

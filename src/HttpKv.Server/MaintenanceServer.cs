@@ -17,7 +17,13 @@ public interface IMaintenanceService
     Task<AlarmResponse> AlarmAsync(AlarmRequest request, CancellationToken cancellationToken);
     Task<DefragmentResponse> DefragmentAsync(DefragmentRequest request, CancellationToken cancellationToken);
     Task<DowngradeResponse> DowngradeAsync(DowngradeRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Every member with its Status (asked on the peer port; this member's own directly), or why it did not answer.</summary>
+    Task<IReadOnlyList<MemberStatus>> MemberStatusesAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>A member and its Status, or the error that stood in its way (down, unreachable, too slow).</summary>
+public sealed record MemberStatus(Etcdserverpb.Member Member, StatusResponse? Status, string? Error);
 
 public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer> logger) : IMaintenanceService
 {
@@ -104,6 +110,31 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
             done.SizeBefore, done.SizeAfter, done.Elapsed.TotalMilliseconds, done.Replayed, done.WriterPause.TotalMilliseconds);
         return new DefragmentResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
     }
+
+    public async Task<IReadOnlyList<MemberStatus>> MemberStatusesAsync(CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        return await Task.WhenAll(member.Log.Members.Select(async peer =>
+        {
+            try
+            {
+                var status = peer.ID == member.Identity.MemberId
+                    ? await StatusAsync(new StatusRequest(), cancellationToken)
+                    : await member.PeerStatusAsync(peer.ID, PeerStatusTimeout, cancellationToken);
+                return new MemberStatus(peer, status, null);
+            }
+            catch (RpcException exception)
+            {
+                return new MemberStatus(peer, null, exception.Status.Detail);
+            }
+            catch (Exception exception) when (exception is InvalidOperationException or HttpRequestException)
+            {
+                return new MemberStatus(peer, null, exception.Message);
+            }
+        }));
+    }
+
+    private static readonly TimeSpan PeerStatusTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>HttpKv has one storage format and cannot go back to an older one, so no downgrade is ever started or
     /// in progress: validate and enable answer etcd's invalid-target error for every version, cancel etcd's no-job

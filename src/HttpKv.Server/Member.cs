@@ -137,6 +137,10 @@ public sealed class Member : IAsyncDisposable
         return response;
     }
 
+    /// <summary>Another member's Status, asked on its peer port.</summary>
+    public Task<StatusResponse> PeerStatusAsync(ulong id, TimeSpan timeout, CancellationToken cancellationToken) =>
+        transport.StatusAsync(id, timeout, cancellationToken);
+
     /// <summary>The header etcd puts on every response.</summary>
     public ResponseHeader Header(long revision) => new()
     {

@@ -129,6 +129,29 @@ public sealed class DashboardTests(BrowserFixture fixture) : IClassFixture<Brows
         await page.Context.CloseAsync();
     }
 
+    /// <summary>A key that is not UTF-8 (shown base64 by the API) opens from the tree and saves back to the same bytes.</summary>
+    [Fact]
+    public async Task A_key_that_is_not_UTF8_opens_from_the_tree_and_saves_to_the_same_key()
+    {
+        using (var put = await Http.PutAsync("/api/v1/keys/bytes/%FF%FE", new StringContent("raw key")))
+            put.EnsureSuccessStatusCode();
+        var (page, problems) = await fixture.NewPageAsync();
+        await page.GotoAsync("/ui#/keys");
+        await page.FillAsync("#keys-prefix", "bytes/");
+        await page.GetByRole(AriaRole.Button, new() { Name = "List", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "(bytes)" }).ClickAsync();
+        await Expect(page.Locator("#value-view")).ToHaveTextAsync("raw key");
+        await page.FillAsync("#value-editor", "edited");
+        await page.ClickAsync("#save");
+        await Expect(page.Locator("#key-status")).ToContainTextAsync("Saved at revision");
+        using var get = await Http.GetAsync("/api/v1/keys/bytes/%FF%FE");
+        Assert.Equal("edited", await get.Content.ReadAsStringAsync());
+        using var list = await Http.GetAsync("/api/v1/keys?prefix=bytes/");
+        Assert.Single(JsonNode.Parse(await list.Content.ReadAsStringAsync())!["keys"]!.AsArray()); // no second, mangled key
+        BrowserFixture.AssertClean(problems);
+        await page.Context.CloseAsync();
+    }
+
     [Fact]
     public async Task History_shows_a_line_diff_between_two_revisions_and_JSON_and_hex_views()
     {

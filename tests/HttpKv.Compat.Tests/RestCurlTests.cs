@@ -44,3 +44,33 @@ public sealed class RestCurlTests
         Assert.Single(JsonNode.Parse(list)!["keys"]!.AsArray());
     }
 }
+
+/// <summary>/api/v1/members on a real 3-member cluster: one member reports every member's figures (asked on the peer
+/// ports), and a member that is down is reported as such.</summary>
+public sealed class MembersApiTests
+{
+    [Fact]
+    public async Task One_member_reports_every_members_status_and_names_the_one_that_is_down()
+    {
+        await using var cluster = ClusterProcess.Create("httpkv");
+        await cluster.StartAsync();
+        Assert.Equal(0, (await Tool.EtcdctlAtAsync(cluster.Endpoints, "put", "k", "v")).ExitCode);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        var all = JsonNode.Parse(await http.GetStringAsync($"{cluster[0].Url}/api/v1/members"))!.AsArray();
+        Assert.Equal(3, all.Count);
+        Assert.All(all, member =>
+        {
+            Assert.Null(member!["error"]);
+            Assert.True((long)member["raftIndex"]! > 0 && (long)member["dbSize"]! > 0 && (long)member["raftTerm"]! >= 2, member.ToJsonString());
+            Assert.StartsWith("3.5.", (string)member["version"]!);
+        });
+        Assert.Single(all.Select(member => (string)member!["leader"]!).Distinct());
+
+        await cluster[2].KillAsync();
+        var down = JsonNode.Parse(await http.GetStringAsync($"{cluster[0].Url}/api/v1/members"))!.AsArray();
+        var missing = Assert.Single(down, member => member!["error"] is not null)!;
+        Assert.Equal(cluster[2].Name, (string)missing["name"]!);
+        Assert.Null(missing["raftIndex"]);
+    }
+}

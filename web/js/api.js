@@ -49,8 +49,12 @@ export async function rest(method, path, { body, headers, expect = [] } = {}) {
   return response;
 }
 
-/** The key as the REST API's path: percent-encoded UTF-8, so '/', spaces, '%' and non-ASCII survive. */
-export function keyPath(key) { return encodeURIComponent(key); }
+/** The key as the REST API's path: percent-encoded UTF-8, so '/', spaces, '%' and non-ASCII survive; a key the API
+ * showed as base64 (not UTF-8) is percent-encoded byte by byte. */
+export function keyPath(key, encoding = 'utf-8') {
+  if (encoding !== 'base64') return encodeURIComponent(key);
+  return Array.from(base64ToBytes(key), (b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+}
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });

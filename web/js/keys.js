@@ -81,6 +81,8 @@ async function loadPage(url, pages = MAX_PAGES) {
 }
 
 function add(kv) {
+  // A key that is not UTF-8 comes as base64, whose text says nothing of its folders: it is listed as a leaf here.
+  if (kv.keyEncoding === 'base64') { loaded.keys.push(kv); return; }
   const rest = kv.key.slice(prefix.length);
   const slash = rest.indexOf('/');
   if (slash >= 0) {
@@ -97,7 +99,7 @@ function render() {
       h('button', { type: 'button', class: 'link', onclick: () => open(folder) }, `${folder.slice(prefix.length)}`),
       h('span', { class: 'muted' }, ` ${count}`))),
     ...loaded.keys.map((kv) => h('li', { class: 'leaf' },
-      h('button', { type: 'button', class: 'link', 'data-key': kv.key, onclick: () => show(kv.key) },
+      h('button', { type: 'button', class: 'link', 'data-key': kv.key, onclick: () => show(kv.key, false, kv.keyEncoding) },
         kv.keyEncoding === 'base64' ? `(bytes) ${kv.key}` : kv.key.slice(prefix.length) || '(the prefix itself)'),
       h('span', { class: 'muted' }, ` rev ${kv.modRevision}`))));
 }
@@ -118,9 +120,9 @@ async function create(key, value, line) {
 }
 
 /** Loads a key and shows it; `keep` keeps the status line (after a save). */
-async function show(key, keep = false) {
+async function show(key, keep = false, encoding = 'utf-8') {
   try {
-    const response = await rest('GET', `keys/${keyPath(key)}?format=json`, { expect: [404] });
+    const response = await rest('GET', `keys/${keyPath(key, encoding)}?format=json`, { expect: [404] });
     if (response.status === 404) { current = null; viewer.replaceChildren(h('p', {}, `"${key}" does not exist (any more).`)); return; }
     current = await response.json();
     renderViewer(keep);
@@ -165,11 +167,11 @@ function renderViewer(keep) {
       text == null ? h('p', { class: 'muted' }, 'Binary values are not editable here.') : null,
       h('div', { class: 'row' },
         h('button', { type: 'submit', id: 'save', disabled: text == null }, 'Save'),
-        h('button', { type: 'button', id: 'reload', onclick: () => show(kv.key) }, 'Reload'),
+        h('button', { type: 'button', id: 'reload', onclick: () => show(kv.key, false, kv.keyEncoding) }, 'Reload'),
         h('button', { type: 'button', id: 'delete', class: 'danger', onclick: () => remove(kv) }, 'Delete'))),
     status,
     h('h4', {}, 'History'),
-    h('div', { id: 'history' }, h('button', { type: 'button', onclick: () => history(kv.key) }, 'Show history')));
+    h('div', { id: 'history' }, h('button', { type: 'button', onclick: () => history(kv.key, kv.keyEncoding) }, 'Show history')));
 }
 
 function conflict(kv, error, verb) {
@@ -180,11 +182,11 @@ function conflict(kv, error, verb) {
 
 async function save(kv, value) {
   try {
-    const response = await rest('PUT', `keys/${keyPath(kv.key)}`, { body: value, headers: { 'If-Match': `"${kv.modRevision}"` }, expect: [412] });
+    const response = await rest('PUT', `keys/${keyPath(kv.key, kv.keyEncoding)}`, { body: value, headers: { 'If-Match': `"${kv.modRevision}"` }, expect: [412] });
     if (response.status === 412) { conflict(kv, new ApiError('', 412, await response.json()), 'saved'); return; }
     const result = await response.json();
     say(status, `Saved at revision ${result.revision}.`, 'ok');
-    await show(kv.key, true);
+    await show(kv.key, true, kv.keyEncoding);
   } catch (error) {
     say(status, `Cannot save: ${error.message}`, 'error');
   }
@@ -193,7 +195,7 @@ async function save(kv, value) {
 async function remove(kv) {
   if (!confirm(`Delete "${kv.key}" (revision ${kv.modRevision})?`)) return;
   try {
-    const response = await rest('DELETE', `keys/${keyPath(kv.key)}`, { headers: { 'If-Match': `"${kv.modRevision}"` }, expect: [412] });
+    const response = await rest('DELETE', `keys/${keyPath(kv.key, kv.keyEncoding)}`, { headers: { 'If-Match': `"${kv.modRevision}"` }, expect: [412] });
     if (response.status === 412) { conflict(kv, new ApiError('', 412, await response.json()), 'deleted'); return; }
     const result = await response.json();
     current = null;
@@ -204,10 +206,10 @@ async function remove(kv) {
   }
 }
 
-async function history(key) {
+async function history(key, encoding = 'utf-8') {
   const box = document.getElementById('history');
   try {
-    const answer = await (await rest('GET', `keys/${keyPath(key)}?revisions=true`)).json();
+    const answer = await (await rest('GET', `keys/${keyPath(key, encoding)}?revisions=true`)).json();
     const versions = answer.versions;
     const label = (v) => `rev ${v.modRevision}${v.deleted ? ' (deleted)' : ` · v${v.version}`}`;
     const text = (v) => (v.deleted ? '' : bytesToText(valueBytes(v.value, v.valueEncoding)) ?? '(binary)');

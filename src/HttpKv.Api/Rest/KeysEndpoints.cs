@@ -244,7 +244,7 @@ public static class KeysEndpoints
 
     /// <summary>Runs a call as the /v3 routes do: learners refuse what they do not serve, the Authorizer checks the
     /// request as etcd would check it, and etcd's errors become problem details.</summary>
-    private static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<Task<IResult>> call)
+    internal static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<Task<IResult>> call)
     {
         try
         {

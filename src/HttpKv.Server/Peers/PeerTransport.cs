@@ -86,6 +86,14 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
     }
 
+    /// <summary>Asks peer <paramref name="to"/> for its Status.</summary>
+    public async Task<Etcdserverpb.StatusResponse> StatusAsync(ulong to, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
+        return await peer.Client.StatusAsync(new PeerStatusRequest { From = LocalId, ClusterId = ClusterId },
+            deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var id in peers.Keys) RemovePeer(id);
