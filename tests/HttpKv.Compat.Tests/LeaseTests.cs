@@ -189,18 +189,6 @@ public sealed partial class LeaseTests
 
     public static TheoryData<string> Kinds() => new() { "etcd", "httpkv" };
 
-    private static async Task<Tool.Result> RetryAsync(string endpoints, params string[] arguments)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var result = await Tool.EtcdctlAtAsync(endpoints, ["--command-timeout", "5s", .. arguments]);
-            if (result.ExitCode == 0) return result;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"etcdctl {string.Join(' ', arguments)} kept failing: {result}");
-            await Task.Delay(500);
-        }
-    }
-
     /// <summary>Keep-alives sent through one follower keep a lease across a leadership transfer and the leader's
     /// kill -9 (a follower forwards them to whichever member leads); once they stop, its key disappears.</summary>
     [Theory, MemberData(nameof(Kinds))]
@@ -214,8 +202,8 @@ public sealed partial class LeaseTests
         var (through, next) = (followers[0], followers[1]);
         var nextId = statuses.Single(status => status.Endpoint == next.Endpoint).MemberId;
 
-        var lease = Granted().Match((await RetryAsync(through.Endpoint, "lease", "grant", "5")).Stdout).Groups[1].Value;
-        await RetryAsync(through.Endpoint, "put", "--lease=" + lease, "held", "by-lease");
+        var lease = Granted().Match((await Tool.EtcdctlRetryAsync(through.Endpoint, "lease", "grant", "5")).Stdout).Groups[1].Value;
+        await Tool.EtcdctlRetryAsync(through.Endpoint, "put", "--lease=" + lease, "held", "by-lease");
 
         using var stop = new CancellationTokenSource();
         var keepAlives = Task.Run(async () =>
@@ -238,7 +226,7 @@ public sealed partial class LeaseTests
         }
         try
         {
-            await RetryAsync(leader.Endpoint, "move-leader", nextId.ToString("x"));
+            await Tool.EtcdctlRetryAsync(leader.Endpoint, "move-leader", nextId.ToString("x"));
             await AssertHeldForAsync(TimeSpan.FromSeconds(8));
             statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, TimeSpan.FromSeconds(30));
             var current = cluster.MemberWithId(statuses[0].Leader, statuses);

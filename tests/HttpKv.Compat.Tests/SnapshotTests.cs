@@ -25,18 +25,6 @@ public sealed class SnapshotTests(ITestOutputHelper log)
         return result;
     }
 
-    private static async Task<Tool.Result> RetryAsync(string endpoints, params string[] arguments)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var result = await Tool.EtcdctlAtAsync(endpoints, ["--command-timeout", "5s", .. arguments]);
-            if (result.ExitCode == 0) return result;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"etcdctl {string.Join(' ', arguments)} kept failing: {result}");
-            await Task.Delay(500);
-        }
-    }
-
     /// <summary>Writes a history worth restoring: 40 keys put three times each, 8 deleted, 5 attached to a lease, a
     /// compaction in the middle and writes after it. Returns the lease's ID (hex) and the revision at the end.</summary>
     private static async Task<(string Lease, long Revision)> FillAsync(ServerProcess server)
@@ -146,7 +134,7 @@ public sealed class SnapshotTests(ITestOutputHelper log)
             Assert.Contains("snap/leased4", (await MustAsync(cluster.Endpoints, "lease", "timetolive", lease, "--keys")).Stdout);
 
             // The restored cluster takes writes, at the revisions after the snapshot's.
-            var put = await RetryAsync(cluster.Endpoints, "put", "snap/new", "after-restore", "-w", "json");
+            var put = await Tool.EtcdctlRetryAsync(cluster.Endpoints, "put", "snap/new", "after-restore", "-w", "json");
             Assert.Equal(revision + 1, JsonNode.Parse(put.Stdout)!["header"]!["revision"]!.GetValue<long>());
             foreach (var member in cluster.Members)
                 Assert.Equal("after-restore\n", (await MustAsync(member.Endpoint, "get", "snap/new", "--print-value-only")).Stdout);

@@ -38,6 +38,19 @@ public static class Tool
     public static Task<Result> EtcdctlAtAsync(string endpoints, params string[] arguments) =>
         RunAsync("etcdctl", new[] { "--endpoints", endpoints, "--command-timeout", "20s" }.Concat(arguments));
 
+    /// <summary>etcdctl (5 s per try) until it succeeds, for up to 30 s: for a cluster still electing or catching up.</summary>
+    public static async Task<Result> EtcdctlRetryAsync(string endpoints, params string[] arguments)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var result = await EtcdctlAtAsync(endpoints, ["--command-timeout", "5s", .. arguments]);
+            if (result.ExitCode == 0) return result;
+            if (DateTime.UtcNow > until) throw new TimeoutException($"etcdctl {string.Join(' ', arguments)} kept failing: {result}");
+            await Task.Delay(500);
+        }
+    }
+
     public static Task<Result> PythonAsync(string script, params IEnumerable<string> arguments) =>
         RunAsync("/usr/bin/python3", new[] { "-c", script }.Concat(arguments));
 }

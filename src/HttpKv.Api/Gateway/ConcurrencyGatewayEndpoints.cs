@@ -42,18 +42,7 @@ public static class ConcurrencyGatewayEndpoints
     private static async Task ObserveAsync(HttpContext context, IElectionService service)
     {
         if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
-        LeaderRequest request;
-        try
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-            request = GatewayJson.ReadRequest<LeaderRequest>(body.GetBuffer().AsSpan(0, (int)body.Length));
-        }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
-        {
-            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
-            return;
-        }
+        if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequest<LeaderRequest>(body.Span)) is not { } request) return;
         try
         {
             await context.AuthorizeAsync(request);

@@ -53,6 +53,23 @@ public static class GatewayEndpoint
         }
     }
 
+    /// <summary>Reads a streaming route's whole JSON body with <paramref name="parse"/>; on malformed JSON writes etcd's
+    /// error and returns null (the route then ends).</summary>
+    public static async Task<T?> ReadStreamRequestAsync<T>(HttpContext context, Func<ReadOnlyMemory<byte>, T> parse) where T : class
+    {
+        try
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            return parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+        }
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+        {
+            await WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            return null;
+        }
+    }
+
     private static async Task<TRequest> ReadRequestAsync<TRequest>(HttpContext context) where TRequest : IMessage<TRequest>, new()
     {
         // Into a pooled buffer of the declared length (one more byte, so the read that finds the end needs no growth),

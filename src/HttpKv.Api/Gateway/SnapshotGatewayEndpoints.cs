@@ -29,18 +29,7 @@ public static class SnapshotGatewayEndpoints
     /// serves it (etcd allows Snapshot on learners).</summary>
     private static async Task SnapshotAsync(HttpContext context, ISnapshotService service)
     {
-        SnapshotRequest request;
-        try
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-            request = GatewayJson.ReadRequest<SnapshotRequest>(body.GetBuffer().AsSpan(0, (int)body.Length));
-        }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
-        {
-            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
-            return;
-        }
+        if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequest<SnapshotRequest>(body.Span)) is not { } request) return;
         await using var responses = service.SnapshotAsync(request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);
         try
         {

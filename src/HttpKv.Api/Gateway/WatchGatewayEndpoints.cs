@@ -54,18 +54,7 @@ public static class WatchGatewayEndpoints
     private static async Task StreamAsync(HttpContext context, MemberHost host)
     {
         if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
-        List<WatchRequest> requests;
-        try
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-            requests = ReadRequests(body.GetBuffer().AsMemory(0, (int)body.Length));
-        }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
-        {
-            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
-            return;
-        }
+        if (await GatewayEndpoint.ReadStreamRequestAsync(context, ReadRequests) is not { } requests) return;
         var member = await host.Ready;
         var aborted = context.RequestAborted;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
