@@ -299,22 +299,31 @@ public sealed class MvccStore : IDisposable
 
     /// <summary>etcd's Hash (meant for tests): CRC-32C over every bucket's name, keys and values, leaving out the
     /// consistent index (the one value that differs between members holding the same data).</summary>
-    public uint Hash()
+    public uint Hash() => HashBuckets(skipConsistentIndex: true).Hash;
+
+    /// <summary>CRC-32C (Castagnoli, as etcd's) over each bucket's name followed by its keys and values, buckets in name
+    /// order as bbolt iterates them, in one read transaction; every entry's checksum is checked on the way and each
+    /// bucket's entry count against LMDB's. <c>Entries</c> counts every entry read (skipped ones included).</summary>
+    internal (uint Hash, long Entries) HashBuckets(bool skipConsistentIndex)
     {
         using var read = Backend.BeginRead();
         uint hash = 0;
-        foreach (var name in Backend.BucketNames)
+        long total = 0;
+        foreach (var bucket in Backend.BucketNames.Order(StringComparer.Ordinal).Select(Backend.Bucket))
         {
-            var bucket = Backend.Bucket(name);
-            hash = Crc32C.Append(hash, System.Text.Encoding.UTF8.GetBytes(name));
+            hash = Crc32C.Append(hash, System.Text.Encoding.UTF8.GetBytes(bucket.Name));
+            var skipIndex = skipConsistentIndex && bucket.Name == MetaBucketName;
+            long entries = 0;
             read.Scan(bucket, default, (key, value) =>
             {
-                if (name == MetaBucketName && key.SequenceEqual(ConsistentIndexKey)) return true;
-                hash = Crc32C.Append(Crc32C.Append(hash, key), value);
+                entries++;
+                if (!skipIndex || !key.SequenceEqual(ConsistentIndexKey)) hash = Crc32C.Append(Crc32C.Append(hash, key), value);
                 return true;
             });
+            read.CheckEntryCount(bucket, entries);
+            total += entries;
         }
-        return hash;
+        return (hash, total);
     }
 
     internal const string ExtraMetaPrefix = "x.";

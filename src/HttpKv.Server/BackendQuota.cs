@@ -22,6 +22,9 @@ public sealed class BackendQuota(long quotaBackendBytes)
         _ => quotaBackendBytes,
     };
 
+    /// <summary>What etcd's quota gauge reports: the quota in bytes, or the flag's negative value when there is none.</summary>
+    public long ReportedBytes => LimitBytes == long.MaxValue ? quotaBackendBytes : LimitBytes;
+
     public static long Cost(LogRequest request) => request.RequestCase switch
     {
         LogRequest.RequestOneofCase.Put => Cost(request.Put),

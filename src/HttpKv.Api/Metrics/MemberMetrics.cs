@@ -52,11 +52,10 @@ public sealed class MemberMetrics
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {
         residentMemory.Set(Environment.WorkingSet);
-        var options = host.Options;
-        quota.Set(options.QuotaBackendBytes > 0 ? options.QuotaBackendBytes : MemberOptions.DefaultQuotaBackendBytes);
         // Before the member has opened (WAL replay) there is no state to read: the gauges keep their last values.
         if (!host.Opened.IsCompletedSuccessfully) return;
         var member = host.Opened.Result;
+        quota.Set(member.Quota.ReportedBytes);
         var log = member.Log;
         hasLeader.Set(log.Leader != 0 ? 1 : 0);
         isLeader.Set(log.IsLeader ? 1 : 0);
