@@ -64,8 +64,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
     /// <summary>Sends a Raft snapshot message and the backend's bytes; completes when the peer has them all.</summary>
     public async Task SendSnapshotAsync(ulong to, byte[] message, Stream data, CancellationToken cancellationToken)
     {
-        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
-        using var call = peer.Client.Snapshot(cancellationToken: cancellationToken);
+        using var call = Peer(to).Client.Snapshot(cancellationToken: cancellationToken);
         var buffer = new byte[1 << 20];
         await call.RequestStream.WriteAsync(new SnapshotChunk { From = LocalId, ClusterId = ClusterId, Message = ByteString.CopyFrom(message) }, cancellationToken);
         int read;
@@ -78,19 +77,20 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         await call;
     }
 
+    private PeerConnection Peer(ulong id) =>
+        peers.TryGetValue(id, out var peer) ? peer : throw new InvalidOperationException($"unknown peer {id:x16}");
+
     /// <summary>Asks peer <paramref name="to"/> for its HashKV at <paramref name="revision"/>.</summary>
     public async Task<Etcdserverpb.HashKVResponse> HashKVAsync(ulong to, long revision, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
-        return await peer.Client.HashKVAsync(new PeerHashRequest { From = LocalId, ClusterId = ClusterId, Revision = revision },
+        return await Peer(to).Client.HashKVAsync(new PeerHashRequest { From = LocalId, ClusterId = ClusterId, Revision = revision },
             deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
     }
 
     /// <summary>Asks peer <paramref name="to"/> for its Status.</summary>
     public async Task<Etcdserverpb.StatusResponse> StatusAsync(ulong to, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!peers.TryGetValue(to, out var peer)) throw new InvalidOperationException($"unknown peer {to:x16}");
-        return await peer.Client.StatusAsync(new PeerStatusRequest { From = LocalId, ClusterId = ClusterId },
+        return await Peer(to).Client.StatusAsync(new PeerStatusRequest { From = LocalId, ClusterId = ClusterId },
             deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
     }
 
