@@ -28,6 +28,35 @@ public sealed class WatchCheckerTests
     }
 
     [Fact]
+    public void Revisions_must_come_one_by_one_across_members_resumes_and_progress_notifications_unless_compacted()
+    {
+        var whole = new WatchLog(0, "m1", 1);
+        whole.Saw(2, "m1", 0);
+        whole.Saw(2, "m1", 0); // a txn: two keys at one revision
+        whole.Saw(3, "m1", 0);
+        whole.Progressed(3, "m1", 0);
+        whole.Saw(4, "m2", 0); // resumed elsewhere, at the next revision
+        whole.Compacted(9); // cancelled: everything before 9 is compacted
+        whole.Saw(9, "m2", 0);
+        Assert.Empty(whole.Gaps);
+        Assert.Equal(9, whole.SeenThrough);
+
+        var skipped = new WatchLog(1, "m1", 1);
+        skipped.Saw(2, "m1", 0);
+        skipped.Saw(5, "m2", 7_000);
+        var gap = Assert.Single(skipped.Gaps);
+        Assert.Equal("revisions 3..4 never came: after @2, m2 sent an event at @5 (7 ms into the run)", gap.ToString());
+        Assert.Contains(Check(skipped), problem => problem.Contains("revisions 3..4 never came", StringComparison.Ordinal));
+
+        var claimed = new WatchLog(2, "m1", 1);
+        claimed.Saw(2, "m1", 0);
+        claimed.Progressed(4, "m3", 0); // said "everything through 4" having sent only 2
+        Assert.Equal("revisions 3..4 never came: after @2, m3 sent a progress notification at @4 (0 ms into the run)", Assert.Single(claimed.Gaps).ToString());
+        claimed.Saw(5, "m3", 0);
+        Assert.Single(claimed.Gaps);
+    }
+
+    [Fact]
     public void A_progress_notification_must_not_be_ahead_of_the_data()
     {
         var valid = Log(0, Put(1, "a", "1", 1), Put(2, "a", "2", 3), Put(5, "a", "5", 4));

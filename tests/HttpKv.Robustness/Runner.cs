@@ -69,13 +69,14 @@ public static class Runner
             await cluster.StartAsync();
             if (options.Learner) await cluster.AddLearnerAsync();
             var endpoints = cluster.Voters.Select(member => member.ClientUrl).ToList(); // a learner refuses all but serializable reads
+            var names = cluster.Voters.Select(member => member.Name).ToList();
             var learnerReader = new LearnerReader(cluster, new Random(random.Next()));
             using var stop = new CancellationTokenSource();
             var clients = Enumerable.Range(0, options.Clients).Select(i => new KvClient(i, endpoints, http: i % 2 == 1, history, new Random(random.Next()))).ToList();
             var watches = cluster.Voters.Select((member, i) => new WatchLog(i, member.Name, 1)).ToList();
             foreach (var watch in watches) history.Watches.Add(watch);
             var running = clients.Select(client => client.RunAsync(keys, stop.Token))
-                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, i, () => history.Now).RunAsync(Prefix, stop.Token)))
+                .Concat(watches.Select((watch, i) => new Watcher(watch, endpoints, names, i, () => history.Now).RunAsync(Prefix, stop.Token)))
                 .Append(CompactAsync(endpoints, history, stop.Token)).Append(DefragmentAsync(endpoints, history, stop.Token))
                 .Append(learnerReader.RunAsync(keys, stop.Token)).ToList();
             var faults = InjectFaultsAsync(cluster, history, problems, new Random(random.Next()), options, log);
@@ -166,20 +167,29 @@ public static class Runner
             var kind = (Fault)(kinds++ % FaultKinds);
             var member = cluster.Members[random.Next(cluster.Members.Count)];
             if (kind is Fault.KillLeader or Fault.IsolateLeader) member = await LeaderAsync(cluster) ?? member;
+            await InjectAsync(kind, member);
+            // Healed: every voter must hash its history the same now, before a later fault (a member wiped and
+            // replaced) can erase the evidence of what this one did to a member's data.
+            var fault = history.Faults.LastOrDefault();
+            problems.AddRange((await cluster.CompareHashesAsync()).Select(problem => $"after \"{fault}\": {problem}"));
+        }
+
+        async Task InjectAsync(Fault kind, MemberProcess member)
+        {
             if (kind == Fault.CrashAtFailpoint)
             {
                 await CrashAtFailpointAsync(member, history, random, log);
-                continue;
+                return;
             }
             if (kind == Fault.Learner)
             {
                 await MembershipFaults.LearnerTurnAsync(cluster, random, Note);
-                continue;
+                return;
             }
             if (kind == Fault.ReplaceMember)
             {
                 await MembershipFaults.ReplaceMemberAsync(cluster, random, Note);
-                continue;
+                return;
             }
             if (kind == Fault.InterruptSnapshot)
             {
@@ -187,7 +197,7 @@ public static class Runner
                 var lag = (cluster.SnapshotCount + cluster.SnapshotCatchUpEntries) * 3 / 2;
                 var (_, found) = await MembershipFaults.InterruptSnapshotAsync(cluster, how, lag, random, Note);
                 problems.AddRange(found);
-                continue;
+                return;
             }
             var outage = TimeSpan.FromMilliseconds(random.Next(1500, 3000));
             var others = cluster.Members.Where(other => other != member).Select(other => other.Name).ToList();

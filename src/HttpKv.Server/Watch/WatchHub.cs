@@ -118,13 +118,17 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
         }
     }
 
-    /// <summary>Makes every watcher read from the store again (after the store was replaced by a snapshot).</summary>
+    /// <summary>Makes every watcher read from the store again, after the store was replaced by a snapshot. The
+    /// snapshot's revisions were never published, so the published revision moves to the new store's: a watcher that
+    /// read the old store's history up to its last revision (and is about to join the synced set) must not join
+    /// before it has read those revisions too (see docs/ROBUSTNESS.md, bug 15).</summary>
     public void ResyncAll()
     {
         lock (gate)
         {
             foreach (var watcher in synced) watcher.Unsync(published);
             synced.Clear();
+            published = Math.Max(published, history.CurrentRevision);
         }
     }
 

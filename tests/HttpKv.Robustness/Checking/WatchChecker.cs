@@ -14,7 +14,10 @@ namespace HttpKv.Robustness.Checking;
 /// and before it is missing (a duplicate or a gap at the resume point);</item>
 /// <item>progress: after a progress notification at revision P, no event at or below P arrives on that watcher;</item>
 /// <item>a revoke deletes all its lease's keys at one revision: every delete of keys that were put with the same
-/// lease is at one revision (the workload deletes leased keys only by revoking their lease).</item>
+/// lease is at one revision (the workload deletes leased keys only by revoking their lease);</item>
+/// <item>gapless: every revision came, one by one (the watchers watch every key, and every revision changes one),
+/// checked as the events arrived (<see cref="WatchLog.Gaps"/>): even a gap in a member's own data that a later fault
+/// wipes away is pinned to that member and moment.</item>
 /// </list></summary>
 public static class WatchChecker
 {
@@ -72,6 +75,7 @@ public static class WatchChecker
         var byRevision = known.Values.OrderBy(change => change.Revision).ThenBy(change => change.Key, StringComparer.Ordinal).ToList();
         foreach (var log in logs) problems.AddRange(CheckResumes(log, byRevision));
         foreach (var log in logs) problems.AddRange(CheckProgress(log));
+        foreach (var log in logs) problems.AddRange(log.Gaps.Select(gap => $"watch {log.Id} (from {log.StartRevision}): {gap}"));
         problems.AddRange(CheckRevokes(known.Values, ops));
         return problems;
     }

@@ -73,4 +73,39 @@ public sealed class WatchLog(int id, string member, long startRevision)
     public List<(int AfterEvents, long Revision)> Resumes { get; } = [];
     /// <summary>Why connections ended other than by a transport error (e.g. a cancellation without a compact revision).</summary>
     public List<string> Errors { get; } = [];
+    /// <summary>Breaks in the revisions the watcher was given, found as they happened (see <see cref="Saw"/>).</summary>
+    public List<RevisionGap> Gaps { get; } = [];
+
+    /// <summary>The last revision the watcher has been given everything through: its events are of every key, and
+    /// every revision after the first (1, the empty store's) changes at least one key, so revisions must come one by
+    /// one, whichever member serves them and however often the watcher resumes.</summary>
+    public long SeenThrough { get; private set; } = Math.Max(startRevision, 2) - 1;
+
+    /// <summary>An event at <paramref name="revision"/> from <paramref name="member"/>, at <paramref name="at"/> µs into the run.</summary>
+    public void Saw(long revision, string member, long at) => Advance(revision, member, at, byProgress: false);
+
+    /// <summary>A progress notification at <paramref name="revision"/>: every revision through it has been sent.</summary>
+    public void Progressed(long revision, string member, long at)
+    {
+        if (revision > SeenThrough) Advance(revision + 1, member, at, byProgress: true);
+    }
+
+    /// <summary>The watch was cancelled with <paramref name="compactRevision"/>: the revisions before it are gone, as etcd reports.</summary>
+    public void Compacted(long compactRevision) => SeenThrough = Math.Max(SeenThrough, compactRevision - 1);
+
+    private void Advance(long next, string member, long at, bool byProgress)
+    {
+        if (next > SeenThrough + 1) Gaps.Add(new RevisionGap(SeenThrough, next, member, at, byProgress));
+        SeenThrough = Math.Max(SeenThrough, byProgress ? next - 1 : next);
+    }
+}
+
+/// <summary>A watcher given everything through <see cref="After"/> was next given <see cref="Next"/> (an event at it, or
+/// a progress notification at <see cref="Next"/> - 1) by <see cref="Member"/>, <see cref="At"/> µs into the run: the
+/// revisions between never came.</summary>
+public sealed record RevisionGap(long After, long Next, string Member, long At, bool ByProgress)
+{
+    public override string ToString() =>
+        $"revisions {After + 1}..{Next - 1} never came: after @{After}, {Member} sent " +
+        (ByProgress ? $"a progress notification at @{Next - 1}" : $"an event at @{Next}") + $" ({At / 1000} ms into the run)";
 }

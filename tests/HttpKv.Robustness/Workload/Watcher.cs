@@ -5,12 +5,15 @@ using Grpc.Net.Client;
 
 namespace HttpKv.Robustness.Workload;
 
-/// <summary>Watches the workload's key prefix on one member from revision 1, as a client that must not miss
-/// anything: when the stream breaks it reconnects (to the next member if need be) and resumes from the revision
-/// after the last one it saw; when that revision has been compacted meanwhile, it records the gap etcd reports and
-/// resumes from the compact revision. It asks for prev_kv, numbers the responses (so the checker sees which events
-/// came together) and, every few hundred milliseconds, asks for a progress notification (WatchProgressRequest).</summary>
-public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int firstEndpoint, Func<long>? clock = null)
+/// <summary>Watches the whole keyspace on one member from revision 1, as a client that must not miss anything, and
+/// records the events of the workload's prefix: when the stream breaks it reconnects (to the next member if need be)
+/// and resumes from the revision after the last one it saw; when that revision has been compacted meanwhile, it
+/// records the gap etcd reports and resumes from the compact revision. It asks for prev_kv, numbers the responses (so
+/// the checker sees which events came together) and, every few hundred milliseconds, asks for a progress notification
+/// (WatchProgressRequest). Every revision changes some key, so it checks as it goes that revisions come one by one
+/// (<see cref="WatchLog.Saw"/>): a gap is pinned to the member and the moment that made it, whatever happens to that
+/// member later.</summary>
+public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, IReadOnlyList<string> names, int firstEndpoint, Func<long>? clock = null)
 {
     /// <summary>How long a watcher stays connected before it goes away for <see cref="Away"/>, as a client restarting
     /// or on a bad network would; away longer than the compactor's retention, it meets compacted revisions.</summary>
@@ -30,13 +33,12 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
             {
                 using var channel = GrpcChannel.ForAddress(endpoints[endpoint]);
                 using var call = new Etcdserverpb.Watch.WatchClient(channel).Watch(cancellationToken: stop);
-                var key = ByteString.CopyFromUtf8(prefix);
-                var end = ByteString.CopyFromUtf8(prefix[..^1] + (char)(prefix[^1] + 1));
+                var everyKey = ByteString.CopyFrom(0);
                 if (log.Events.Count > 0 || log.Reconnects > 0)
                 {
                     lock (log.Events) log.Resumes.Add((log.Events.Count, next));
                 }
-                await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = next, PrevKv = true } }, stop);
+                await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = everyKey, RangeEnd = everyKey, StartRevision = next, PrevKv = true } }, stop);
                 using var connection = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 var progress = RequestProgressAsync(call.RequestStream, random, connection.Token);
                 var connected = System.Diagnostics.Stopwatch.StartNew();
@@ -48,12 +50,20 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
                     responses++;
                     if (response.WatchId == -1 && response.Events.Count == 0 && !response.Created && !response.Canceled)
                     {
-                        lock (log.Events) log.Progress.Add((log.Events.Count, response.Header.Revision));
+                        lock (log.Events)
+                        {
+                            log.Progress.Add((log.Events.Count, response.Header.Revision));
+                            log.Progressed(response.Header.Revision, names[endpoint], clock?.Invoke() ?? 0);
+                        }
                         continue;
                     }
                     if (response.Canceled && response.CompactRevision > next)
                     {
-                        lock (log.Events) log.CompactedGaps.Add((next, response.CompactRevision - 1));
+                        lock (log.Events)
+                        {
+                            log.CompactedGaps.Add((next, response.CompactRevision - 1));
+                            log.Compacted(response.CompactRevision);
+                        }
                         next = response.CompactRevision; // as a client must: resync from what is left, at once
                         resync = true;
                         break;
@@ -61,9 +71,12 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, int f
                     if (response.Canceled) throw new InvalidOperationException($"watch from {next} cancelled: {response.CancelReason} (compact revision {response.CompactRevision}, header revision {response.Header.Revision}, member {response.Header.MemberId:x})");
                     foreach (var change in response.Events)
                     {
+                        var key = change.Kv.Key.ToStringUtf8();
                         lock (log.Events)
                         {
-                            log.Events.Add(new SeenEvent(change.Kv.ModRevision, change.Kv.Key.ToStringUtf8(),
+                            log.Saw(change.Kv.ModRevision, names[endpoint], clock?.Invoke() ?? 0);
+                            if (key.StartsWith(prefix, StringComparison.Ordinal))
+                                log.Events.Add(new SeenEvent(change.Kv.ModRevision, key,
                                 change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8(),
                                 responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0, clock?.Invoke() ?? 0));
                         }

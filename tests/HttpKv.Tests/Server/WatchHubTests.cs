@@ -283,6 +283,59 @@ public sealed class WatchHubTests : IDisposable
         Assert.Equal((-1L, 3002L), (after.WatchId, after.Header.Revision));
     }
 
+    /// <summary>The history the hub reads, with a hook that runs once right after a history read returns: there the
+    /// apply loop may install a snapshot before the watcher (which read the old store) takes the hub's gate.</summary>
+    private sealed class HookedHistory(IWatchHistory inner) : IWatchHistory
+    {
+        public Action? AfterNextRead { get; set; }
+
+        public (IReadOnlyList<Event> Events, long Through) ReadEvents(long fromRevision, int maxEvents, long maxBytes)
+        {
+            var read = inner.ReadEvents(fromRevision, maxEvents, maxBytes);
+            var hook = AfterNextRead;
+            AfterNextRead = null;
+            hook?.Invoke();
+            return read;
+        }
+
+        public KeyValue? Get(ReadOnlySpan<byte> key, long revision) => inner.Get(key, revision);
+
+        public long CurrentRevision => inner.CurrentRevision;
+
+        public long CompactedRevision => inner.CompactedRevision;
+    }
+
+    [Fact]
+    public async Task A_snapshot_installed_while_a_watcher_reads_the_old_stores_history_does_not_drop_the_snapshots_revisions()
+    {
+        // The leader's backend: the member's two puts and two more it never applied itself (they come with the snapshot).
+        var leader = MvccStore.Open(Path.Combine(directory, "leader"), new MvccOptions { MapSizeBytes = 64L << 20 }, NullLogger.Instance);
+        LogRequest[] log = [Put("a", "1"), Put("a", "2"), Put("a", "3"), Put("a", "4")];
+        using (var batch = leader.BeginApply())
+        {
+            for (var i = 0; i < log.Length; i++) batch.Apply((ulong)i + 1, log[i]);
+            batch.Commit();
+        }
+        var history = new HookedHistory(new StoreHistory(stores));
+        hub = new WatchHub(history);
+        Apply(log[0]);
+        Apply(log[1]); // the member is at revision 3, the leader at 5
+        using var watcher = hub.Watch(Spec("a", start: 1));
+        history.AfterNextRead = () =>
+        {
+            stores.Replace(() => leader); // as ClusterLog.InstallSnapshot, on the apply loop
+            hub.ResyncAll();
+            nextIndex = (ulong)log.Length + 1;
+        };
+        var first = await ReadEventsAsync(watcher, 2); // read from the old store, through revision 3
+        Apply(Put("a", "5")); // revision 6, the first the member commits after the snapshot
+        var rest = new List<Event>();
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (rest.Count == 0 || rest[^1].Kv.ModRevision < 6)
+            rest.AddRange((await watcher.ReadAsync(timeout.Token))!.Events);
+        Assert.Equal(["Put a=1@2", "Put a=2@3", "Put a=3@4", "Put a=4@5", "Put a=5@6"], first.Concat(rest).Select(Describe));
+    }
+
     public void Dispose()
     {
         stores.Dispose();
