@@ -22,8 +22,13 @@
 #   --no-write           print the table only; leave docs/PERFORMANCE.md alone
 #   --keep               keep the data dirs, server logs and raw JSON results
 #
+# Every gRPC row is driven by gobench (bench/gobench: etcd's own Go client, clientv3 3.4.23, the client Kubernetes
+# runs), with the servers' CPU time read from /proc, so each such row also gives server CPU µs per operation: the
+# figure that holds best on a shared 2-core machine. httpkv-bench (src/HttpKv.Bench, a .NET client) drives what
+# gobench cannot: the JSON gateway rows, watch and lease keep-alive.
+#
 # What it does: builds HttpKv in Release when the build is missing or older than the sources; installs Debian's
-# etcd-server (and etcd-client) when `etcd` is missing; measures the disk's fsync latency (the floor for one
+# etcd-server (and etcd-client), and golang-go + golang-etcd-server-dev to build gobench, when missing; measures the disk's fsync latency (the floor for one
 # acknowledged write); then, per group of workloads, starts a fresh etcd and a fresh HttpKv with the same flags on
 # loopback (new data dirs on the same disk), runs each workload alternately on etcd and HttpKv so machine noise
 # hits both, and stops them. Each value in the table is the MEAN of the runs of that server. The table goes to
@@ -105,6 +110,8 @@ need_apt=()
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v go >/dev/null || need_apt+=(golang-go)
+[[ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ]] || need_apt+=(golang-etcd-server-dev)
 if [[ ${#need_apt[@]} -gt 0 ]]; then
   sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
   log "installing ${need_apt[*]} (apt-get)"
@@ -128,6 +135,13 @@ if $build && [[ -z ${HTTPKV_DLL:-}${HTTPKV_BENCH_DLL:-} ]] && { stale "$httpkv_d
 fi
 [[ -f $httpkv_dll ]] || die "$httpkv_dll not found: run 'dotnet build -c Release HttpKv.sln'"
 [[ -f $bench_dll ]] || die "$bench_dll not found: run 'dotnet build -c Release HttpKv.sln'"
+# gobench is rebuilt when its source is newer than the binary (GOBENCH points at another build, not rebuilt).
+gobench_bin="${GOBENCH:-${TMPDIR:-/tmp}/gobench/gobench}"
+if [[ -z ${GOBENCH:-} ]] && { [[ ! -x $gobench_bin ]] || [[ $root/bench/gobench/main.go -nt $gobench_bin ]]; }; then
+  log "building gobench (bench/gobench/build.sh)"
+  "$root/bench/gobench/build.sh" "$gobench_bin" >&2
+fi
+[[ -x $gobench_bin ]] || die "$gobench_bin not found: run bench/gobench/build.sh"
 
 # The data dirs must be on the repository's disk (the disk HttpKv is developed and measured on).
 if [[ -z $data_root ]]; then
@@ -277,21 +291,54 @@ import json, sys
 r = json.load(open(sys.argv[1])); l = r.get("latencyMs", {})
 w = r.get("watch")
 extra = f"  delivered {w['delivered']}/{w['expected']}  {w['eventsPerSec']:,.0f} events/s" if w else ""
-print(f"{r['opsPerSec']:>10,.0f} ops/s  p50 {l.get('p50', 0):.3f} ms  p99 {l.get('p99', 0):.3f} ms  errors {r['errors']}{extra}")
+cpu = f"  server CPU {r['serverCpuUsPerOp']:.0f} µs/op" if r.get("serverCpuUsPerOp") is not None else ""
+print(f"{r['opsPerSec']:>10,.0f} ops/s  p50 {l.get('p50', 0):.3f} ms  p99 {l.get('p99', 0):.3f} ms{cpu}  errors {r['errors']}{extra}")
 PY
 }
 
-# bench SERVER ARGS...: httpkv-bench against SERVER's endpoints (the caller reads the JSON). In the background
+# bench SERVER ARGS...: one load run against SERVER's endpoints; the caller reads the JSON (--json FILE, given last).
+# ARGS starting with "go" run gobench (etcd's Go client) with the rest of them and the servers' pids, and its result
+# is rewritten into httpkv-bench's JSON shape plus serverCpuUsPerOp; other ARGS run httpkv-bench. In the background
 # and waited for, so that Ctrl-C or SIGTERM stops the script at once rather than after the run.
 bench_pid=""
 bench() {
   local server=$1 status=0 endpoints=(); shift
+  if [[ ${1:-} == go ]]; then
+    shift
+    local args=("$@") out=""
+    # --json FILE is httpkv-bench's flag; gobench prints its JSON on stdout.
+    if [[ ${#args[@]} -ge 2 && ${args[-2]} == --json ]]; then out=${args[-1]}; args=("${args[@]:0:${#args[@]}-2}"); fi
+    local hosts=${eps[$server]//http:\/\//} raw="$work/logs/gobench.$$.json"
+    timeout -k 10 "$bench_limit" "$gobench_bin" "${args[@]}" --endpoints "$hosts" --json \
+      --server-pids "$(tr ' ' , <<< "${pids[$server]}")" > "$raw" &
+    bench_pid=$!
+    wait "$bench_pid" || status=$?
+    bench_pid=""
+    [[ $status -eq 0 && -n $out ]] && { from_gobench "$raw" > "$out" || status=$?; }
+    rm -f "$raw"
+    return "$status"
+  fi
   [[ -n ${eps[$server]:-} ]] && endpoints=(--endpoints "${eps[$server]}")
   timeout -k 10 "$bench_limit" dotnet "$bench_dll" "$@" "${endpoints[@]}" --quiet &
   bench_pid=$!
   wait "$bench_pid" || status=$?
   bench_pid=""
   return "$status"
+}
+# from_gobench FILE: gobench's JSON result in httpkv-bench's shape (opsPerSec, latencyMs, errors, errorCounts), with
+# the servers' CPU per successful operation in µs (summed over the members) and the client's own CPU share.
+from_gobench() {
+  python3 - "$1" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+r = {"tool": "gobench", "ops": g["ok"], "opsPerSec": g["ops_per_s"],
+     "latencyMs": {"p50": g["p50_ms"], "p90": g["p90_ms"], "p99": g["p99_ms"], "max": g["max_ms"]},
+     "errors": g["errors"], "errorCounts": g.get("errs") or {}, "clientCpuPct": g.get("client_cpu_pct")}
+if "server_cpu_s" in g and g["ok"]:
+    r["serverCpuUsPerOp"] = round(g["server_cpu_s"] * 1e6 / g["ok"], 1)
+    r["serverCpuPct"] = g.get("server_cpu_pct")
+print(json.dumps(r))
+PY
 }
 
 # run ID SERVER ROUND ARGS...: one measured run; its JSON result goes to results/ID__SERVER__ROUND.json.
@@ -345,8 +392,13 @@ warm() {
 
 bench_limit=$((duration + 120))
 dur=(--duration "${duration}s")
+# gobench's keys are --prefix + a zero-padded index, --key-size bytes in all; with an empty prefix they are the keys
+# httpkv-bench uses, so both tools read the keys either of them wrote.
+gput=(go put --prefix= --key-size 8 --val-size 256 --key-space 100000)
+grange=(go range --prefix= --key-size 8 --val-size 256 --key-space 1000)
+g64=(--clients 64 --conns 16)
 put_args=(put --key-size 8 --val-size 256 --key-space-size 100000)
-c64=(--clients 64 --conns 8)
+c64=(--clients 64 --conns 16)
 range_args=(range --key-size 8 --val-size 256 --key-space-size 1000)
 # A new HttpKv process runs partly unoptimized code for its first seconds under load (.NET's tiered JIT recompiles
 # hot methods in the background; perf showed 30-50% of samples in the JIT during the first 20 s): the full run warms
@@ -370,19 +422,20 @@ fi
 bench_limit=$((duration + 120))
 
 if selected put put-1client put-http txn-put; then
-  group 1 "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
-  ab put         "${put_args[@]}" "${c64[@]}" "${dur[@]}"
-  ab put-1client "${put_args[@]}" --clients 1 --conns 1 "${dur[@]}"
+  group 1 "${gput[@]}" "${g64[@]}" "${warm_for[@]}"
+  ab put         "${gput[@]}" "${g64[@]}" "${dur[@]}"
+  ab put-1client "${gput[@]}" --clients 1 --conns 1 "${dur[@]}"
   ab put-http    "${put_args[@]}" "${c64[@]}" --transport http "${dur[@]}"
-  ab txn-put     txn-put --key-size 8 --val-size 256 --key-space-size 100000 "${c64[@]}" "${dur[@]}"
+  ab txn-put     go txn-put --txn-ops 4 --prefix= --key-size 8 --val-size 256 --key-space 100000 "${g64[@]}" "${dur[@]}"
   stop_both
 fi
 
 if selected range-l range-s range-http; then
-  # The warm-up puts every key of the range key space once (not measured); the runs then read existing keys.
-  group 1 "${range_args[@]}" --prefill "${c64[@]}" "${warm_for[@]}"
-  ab range-l    "${range_args[@]}" --consistency l "${c64[@]}" "${dur[@]}"
-  ab range-s    "${range_args[@]}" --consistency s "${c64[@]}" "${dur[@]}"
+  # gobench writes every key of the range key space before it measures (not measured), so the runs read existing
+  # keys, the JSON row's too.
+  group 1 "${grange[@]}" "${g64[@]}" "${warm_for[@]}"
+  ab range-l    "${grange[@]}" --consistency l "${g64[@]}" "${dur[@]}"
+  ab range-s    "${grange[@]}" --consistency s "${g64[@]}" "${dur[@]}"
   ab range-http "${range_args[@]}" --consistency l --transport http "${c64[@]}" "${dur[@]}"
   stop_both
 fi
@@ -402,8 +455,8 @@ fi
 if [[ -n ${pids[etcd]:-} ]]; then stop_both; fi
 
 if selected put-3m; then
-  group 3 "${put_args[@]}" "${c64[@]}" "${warm_for[@]}"
-  ab put-3m "${put_args[@]}" "${c64[@]}" "${dur[@]}"
+  group 3 "${gput[@]}" "${g64[@]}" "${warm_for[@]}"
+  ab put-3m "${gput[@]}" "${g64[@]}" "${dur[@]}"
   stop_both
 fi
 
@@ -452,15 +505,15 @@ large_range() {
 }
 
 if selected memory; then
-  mem_put=(put --key-size 32 --val-size 256 --key-space-size "$mem_keys" "${c64[@]}")
+  mem_put=(go put --prefix= --key-size 32 --val-size 256 --key-space "$mem_keys" "${g64[@]}")
   group 1 "${mem_put[@]}" "${warm_for[@]}"
   restartable=false
   rounds_of put-empty "${mem_put[@]}" "${dur[@]}"
   bench_limit=1200
   for server in etcd httpkv; do
     log "$(name_of "$server"): loading $mem_keys keys (32-byte keys, 256-byte values)"
-    run load "$server" 1 put --sequential-keys --key-space-size "$mem_keys" --total "$mem_keys" --key-size 32 \
-      --val-size 256 "${c64[@]}"
+    run load "$server" 1 go put --sequential-keys --key-space "$mem_keys" --total "$mem_keys" --prefix= --key-size 32 \
+      --val-size 256 "${g64[@]}"
     measure rss_mb "$server" "$(rss_mb "${pids[$server]}" VmRSS)"
   done
   bench_limit=$((duration + 120))
@@ -524,6 +577,7 @@ ops = lambda r: r["opsPerSec"]
 p50 = lambda r: r["latencyMs"]["p50"]
 p99 = lambda r: r["latencyMs"]["p99"]
 evs = lambda r: r["watch"]["eventsPerSec"]
+cpu = lambda r: r.get("serverCpuUsPerOp")
 
 def num(v, unit):
     if v is None: return "n/a"
@@ -531,6 +585,7 @@ def num(v, unit):
     if unit == "%": return f"{v:.0%}"
     if unit in ("ms", "s"): return f"{v:.2f} {unit}" if v < 10 else (f"{v:.1f} {unit}" if v < 100 else f"{v:,.0f} {unit}")
     if unit == "MB": return f"{v:,.0f} MB"
+    if unit == "µs": return f"{v:,.0f} µs"
     return str(v)
 
 rows = []
@@ -549,9 +604,18 @@ def row(label, e, h, unit, higher_better, target=None, met=None, ewid=None, hwid
 def ops_row(label, wid, target):
     if (wid, "etcd") in runs or (wid, "httpkv") in runs:
         row(label, mean(wid, "etcd", ops), mean(wid, "httpkv", ops), "ops", True, target, ewid=wid, hwid=wid)
+# cpu_row LABEL WID MOST: the servers' CPU per operation (gobench rows; summed over the members), with the target
+# "HttpKv at most MOST times etcd's" (the ratio column is etcd ÷ HttpKv, so the target is ratio ≥ 1 / MOST).
+def cpu_row(label, wid, most=None):
+    e, h = mean(wid, "etcd", cpu), mean(wid, "httpkv", cpu)
+    if e is None and h is None: return
+    met = None if most is None or e is None or h is None else h <= most * e
+    row(label, e, h, "µs", False, f"HttpKv ≤ {most:g}× etcd" if most else None, met)
 
 ops_row("put, gRPC, 64 clients, 1 member (ops/s)", "put", 1.5)
+cpu_row("put, 1 member: server CPU per put", "put", 0.5)
 ops_row("put, gRPC, 64 clients, 3 members (ops/s)", "put-3m", 1.5)
+cpu_row("put, 3 members: server CPU per put, all members", "put-3m", 0.6)
 if ("put-1client", "etcd") in runs or ("put-1client", "httpkv") in runs:
     e, h = mean("put-1client", "etcd", p50), mean("put-1client", "httpkv", p50)
     met = None
@@ -561,7 +625,9 @@ if ("put-1client", "etcd") in runs or ("put-1client", "httpkv") in runs:
     row("put, 1 client: p50 latency", e, h, "ms", False,
         f"HttpKv ≤ 1.5× fsync p50 = {1.5 * fsync_p50:.3g} ms" if fsync_p50 else "≤ 1.5× fsync p50", met, "put-1client", "put-1client")
 ops_row("range, linearizable, 64 clients (ops/s)", "range-l", 1.5)
+cpu_row("range, linearizable: server CPU per range", "range-l", 0.5)
 ops_row("range, serializable, 64 clients (ops/s)", "range-s", 2)
+cpu_row("range, serializable: server CPU per range", "range-s", 0.5)
 ops_row("put, JSON /v3/kv/put, 64 clients (ops/s)", "put-http", 3)
 ops_row("range, JSON /v3/kv/range, 64 clients (ops/s)", "range-http", 3)
 if ("watch", "etcd") in runs or ("watch", "httpkv") in runs:
@@ -574,7 +640,8 @@ if ("watch", "etcd") in runs or ("watch", "httpkv") in runs:
     fmt = lambda d: "n/a" if d is None else f"{d[0]:,} / {d[1]:,}"
     rows.append(("watch: events delivered / expected (all runs)", fmt(de), fmt(dh), "", "all delivered",
                  "—" if dh is None else ("**yes**" if dh[0] == dh[1] else "no")))
-ops_row("txn-put, 64 clients (ops/s)", "txn-put", 1)
+ops_row("txn-put (4 puts per txn), 64 clients (ops/s)", "txn-put", 1.5)
+cpu_row("txn-put: server CPU per txn", "txn-put")
 ops_row("lease keep-alive, 64 clients (ops/s)", "lease-keepalive", 1)
 M = lambda k, s: measures.get((k, s))
 if any(k[0] == "put-empty" for k in runs):
@@ -599,8 +666,12 @@ if any(k[0] == "put-empty" for k in runs):
 out = []
 out.append(f"### etcd 3.4 against HttpKv: {facts['mode']}, {facts['date']}")
 out.append("")
+out.append("gRPC rows are driven by gobench (`bench/gobench`: etcd's own Go client, clientv3 3.4.23) with 16 connections; "
+           "the JSON, watch and lease keep-alive rows by httpkv-bench (.NET). Server CPU per operation is the servers' user + system "
+           "CPU time during the run (from /proc, summed over the members) divided by the successful operations.")
+out.append("")
 out.append(f"Each value is the **mean** of {facts['rounds']} runs per server, run alternately (etcd, HttpKv, etcd, HttpKv) "
-           "after an unrecorded warm-up of each ({facts['warmup']}: .NET's tiered JIT needs seconds of load to reach steady state); each group of workloads starts on fresh data dirs. "
+           f"after an unrecorded warm-up of each ({facts['warmup']}: .NET's tiered JIT needs seconds of load to reach steady state); each group of workloads starts on fresh data dirs. "
            "**ratio** = HttpKv ÷ etcd for throughput, etcd ÷ HttpKv for latency, memory and time: **above 1 means HttpKv is better**.")
 out.append("")
 out.append("| workload | etcd | HttpKv | ratio (>1 = HttpKv better) | target | met? |")
@@ -621,15 +692,16 @@ if failed:
 out.append("")
 out.append("<details><summary>every run</summary>")
 out.append("")
-out.append("| workload | server | run | ops/s | p50 ms | p99 ms | max ms | errors |")
-out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+out.append("| workload | tool | server | run | ops/s | p50 ms | p99 ms | max ms | server CPU µs/op | errors |")
+out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 order = ["put", "put-1client", "put-http", "txn-put", "range-l", "range-s", "range-http", "watch", "lease-keepalive",
          "put-3m", "put-empty", "load", "put-full"]
 for (wid, s), rs in sorted(runs.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
     for rnd, r in sorted(rs, key=lambda x: x[0]):
         l = r["latencyMs"]
         errs = f"{r['errors']:,}" + (": " + "; ".join(f"{k} ×{v}" for k, v in list(r.get("errorCounts", {}).items())[:3]) if r.get("errorCounts") else "")
-        out.append(f"| {wid} | {'HttpKv' if s == 'httpkv' else s} | {rnd} | {r['opsPerSec']:,.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {l['max']:.1f} | {errs} |")
+        c = f"{r['serverCpuUsPerOp']:,.1f}" if r.get("serverCpuUsPerOp") is not None else "—"
+        out.append(f"| {wid} | {r.get('tool', 'httpkv-bench')} | {'HttpKv' if s == 'httpkv' else s} | {rnd} | {r['opsPerSec']:,.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {l['max']:.1f} | {c} | {errs} |")
 if measures:
     out.append("")
     out.append("| measure | etcd | HttpKv |")
