@@ -25,8 +25,11 @@ public static class CallerCredentials
     public static Credentials FromGrpc(ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var token = context.RequestHeaders.GetValue("token") ?? context.RequestHeaders.GetValue("authorization");
-        return new Credentials(Credentials.TokenFrom(token), CommonName(context.GetHttpContext()));
+        // The HTTP/2 headers themselves: ServerCallContext.RequestHeaders would copy every header into gRPC metadata.
+        var http = context.GetHttpContext();
+        var headers = http.Request.Headers;
+        var token = headers["token"].FirstOrDefault() ?? headers.Authorization.FirstOrDefault();
+        return new Credentials(Credentials.TokenFrom(token), CommonName(http));
     }
 
     private static string? CommonName(HttpContext context) =>

@@ -30,11 +30,21 @@ public static class HttpKvApi
         MetricsEndpoints.ConfigureDefaults();
         services.AddSingleton<MemberMetrics>();
         services.TryAddSingleton<IActiveAlarms, MemberAlarms>();
+        // The services and the interceptor hold no per-call state: one instance each, rather than one built per call
+        // (Grpc.AspNetCore activates what is not registered, and the interceptor, for every call).
+        services.AddSingleton<ClientCallInterceptor>();
+        services.AddSingleton<KvGrpcService>();
+        services.AddSingleton<ClusterGrpcService>();
+        services.AddSingleton<MaintenanceGrpcService>();
+        services.AddSingleton<WatchGrpcService>();
+        services.AddSingleton<LeaseGrpcService>();
+        services.AddSingleton<LockGrpcService>();
+        services.AddSingleton<ElectionGrpcService>();
+        services.AddSingleton<AuthGrpcService>();
+        services.AddSingleton<RaftPeerService>();
         services.AddGrpc(options =>
         {
-            options.Interceptors.Add<EtcdExceptionInterceptor>();
-            options.Interceptors.Add<LearnerInterceptor>();
-            options.Interceptors.Add<AuthorizationInterceptor>();
+            options.Interceptors.Add<ClientCallInterceptor>();
             options.MaxSendMessageSize = null;
         });
         services.AddOptions<GrpcServiceOptions>().Configure<MemberHost>((options, host) =>
@@ -74,12 +84,15 @@ public static class HttpKvApi
         Rest.MembersEndpoints.MapMembersApi(app);
         Dashboard.DashboardEndpoints.MapDashboard(app);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.UseSwaggerUI(options =>
-        {
-            options.RoutePrefix = "swagger";
-            options.SwaggerEndpoint("/openapi/v1.json", "HttpKv v1");
-            options.DocumentTitle = "HttpKv API";
-        });
+        // Only /swagger requests go through Swagger UI's middleware: every other request (every gRPC call) would pay
+        // for its async frame.
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/swagger", StringComparison.Ordinal), swagger =>
+            swagger.UseSwaggerUI(options =>
+            {
+                options.RoutePrefix = "swagger";
+                options.SwaggerEndpoint("/openapi/v1.json", "HttpKv v1");
+                options.DocumentTitle = "HttpKv API";
+            }));
         return app;
     }
 }

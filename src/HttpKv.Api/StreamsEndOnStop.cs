@@ -21,17 +21,15 @@ internal static class StreamsEndOnStop
     public static void Use(WebApplication app)
     {
         var stopping = app.Lifetime.ApplicationStopping;
-        app.Use(async (context, next) =>
-        {
-            if (!IsStream(context.Request.Path))
-            {
-                await next(context);
-                return;
-            }
-            using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
-            context.RequestAborted = ended.Token;
-            await next(context);
-        });
+        // Other requests pass straight through, without an async frame of this middleware.
+        app.Use(next => context => IsStream(context.Request.Path) ? LinkedAsync(context, next, stopping) : next(context));
+    }
+
+    private static async Task LinkedAsync(HttpContext context, RequestDelegate next, CancellationToken stopping)
+    {
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        context.RequestAborted = ended.Token;
+        await next(context);
     }
 
     internal static bool IsStream(PathString path)

@@ -18,7 +18,7 @@ public class WalBenchmarks
     public void Setup()
     {
         var data = Data.Value(1).ToByteArray();
-        entries = Enumerable.Range(1, Entries).Select(i => new LogEntry(3, (ulong)i, data)).ToList();
+        entries = Enumerable.Range(1, Entries).Select(i => new LogEntry(3, (ulong)i, 0, data)).ToList();
         buffer = new byte[Entries * (int)WalRecordFormat.EntryRecordBytes(entries[0]) + WalRecordFormat.HardStateRecordBytes];
     }
 

@@ -28,7 +28,7 @@ public sealed partial class ClusterLog
         {
             while (await reader.WaitToReadAsync())
             {
-                for (var handled = 0; handled < MaxCommandsPerRound && reader.TryRead(out var command); handled++) command();
+                for (var handled = 0; handled < MaxCommandsPerRound && reader.TryRead(out var command); handled++) Run(command);
                 ProposeQueued();
                 while (node.HasReady())
                 {
@@ -98,7 +98,8 @@ public sealed partial class ClusterLog
     private async Task PersistAsync(Ready ready)
     {
         if (ready.Entries.Count == 0 && ready.HardState is null && ready.Snapshot is null) return;
-        var entries = ready.Entries.Select(ToWal).ToList();
+        var entries = new List<WalEntry>(ready.Entries.Count);
+        foreach (var entry in ready.Entries) entries.Add(new WalEntry(entry.Term, entry.Index, (byte)entry.Type, entry.Data));
         WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
         WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
         await wal.AppendAsync(marker, entries, hard, sync: ready.MustSync);
@@ -107,17 +108,7 @@ public sealed partial class ClusterLog
         if (ready.HardState is { } state) storage.SetHardState(state);
     }
 
-    /// <summary>Raft's entry type and data travel in the WAL's opaque data: one type byte, then the data.</summary>
-    private static WalEntry ToWal(Entry entry)
-    {
-        var data = new byte[1 + entry.Data.Length];
-        data[0] = (byte)entry.Type;
-        entry.Data.Span.CopyTo(data.AsSpan(1));
-        return new WalEntry(entry.Term, entry.Index, data);
-    }
-
-    internal static Entry FromWal(WalEntry entry) =>
-        new(entry.Term, entry.Index, (EntryType)entry.Data.Span[0], entry.Data[1..]);
+    internal static Entry FromWal(WalEntry entry) => new(entry.Term, entry.Index, (EntryType)entry.Type, entry.Data);
 
     private void Send(IReadOnlyList<Message> messages)
     {

@@ -48,9 +48,11 @@ public sealed partial class ClusterLog : IReplicatedLog
     private Membership membership;
     private readonly ClusterLogOptions options;
     private readonly ILogger logger;
-    private readonly Channel<Action> commands = Channel.CreateBounded<Action>(
+    /// <summary>The loop's commands: an <see cref="Action"/>, or a <see cref="Waiter"/> whose request to propose (a
+    /// write's own object, so that proposing allocates no delegate).</summary>
+    private readonly Channel<object> commands = Channel.CreateBounded<object>(
         new BoundedChannelOptions(MaxQueuedCommands) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<IMessage>> waiters = new();
+    private readonly ConcurrentDictionary<ulong, Waiter> waiters = new();
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
     private readonly Task ticker;
@@ -132,24 +134,42 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Runs <paramref name="command"/> on the loop; false when the member is stopping.</summary>
     private bool Post(Action command) => !stopped && commands.Writer.TryWrite(command);
 
+    private void Run(object command)
+    {
+        if (command is Waiter waiter) Propose(waiter);
+        else ((Action)command)();
+    }
+
+    /// <summary>A request proposed here, waiting for its entry to be applied on this member (or for its deadline,
+    /// which the ticker watches: one timer for all of them rather than one per request).</summary>
+    private sealed class Waiter(ulong id, long deadline, bool countsFailures) : TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public ulong Id => id;
+        /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+        public long Deadline => deadline;
+        /// <summary>Whether a failure counts in etcd_server_proposals_failed_total (requests; not membership changes).</summary>
+        public bool CountsFailures => countsFailures;
+        /// <summary>The encoded <see cref="LogRequest"/> to propose, or null for a membership change.</summary>
+        public byte[]? Data { get; init; }
+        public ConfChange? Change { get; init; }
+    }
+
+    private long NewDeadline() =>
+        System.Diagnostics.Stopwatch.GetTimestamp() + (long)(options.RequestTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
     /// <summary>etcd's maxGapBetweenApplyAndCommitIndex: past this many committed entries not yet applied, new
     /// proposals are refused with "too many requests" instead of queueing behind an apply that cannot keep up.</summary>
     internal const ulong MaxCommittedNotApplied = 5000;
 
-    public async Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
+    public Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
     {
-        try
-        {
-            if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied) throw EtcdErrors.TooManyRequests.ToException();
-            request.Id = NextRequestId();
-            var data = request.ToByteArray();
-            return await WaitForAppliedAsync(request.Id, waiter => QueueProposal(data, waiter), cancellationToken);
-        }
-        catch (EtcdException exception) when (Metrics.ServerMetrics.IsProposalFailure(exception))
+        if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied)
         {
             Metrics.ServerMetrics.ProposalsFailed.Inc();
-            throw;
+            return Task.FromException<IMessage>(EtcdErrors.TooManyRequests.ToException());
         }
+        request.Id = NextRequestId();
+        return WaitForAppliedAsync(new Waiter(request.Id, NewDeadline(), countsFailures: true) { Data = request.ToByteArray() }, cancellationToken);
     }
 
     /// <summary>Requests proposed here and not yet applied (etcd's proposals_pending).</summary>
@@ -159,12 +179,21 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <see cref="MaxProposalBatchBytes"/>): one Raft message, so one append per follower for all of them instead of
     /// one per request. Owned by the loop.</summary>
     private readonly List<ReadOnlyMemory<byte>> proposals = [];
-    private readonly List<TaskCompletionSource<IMessage>> proposers = [];
+    private readonly List<Waiter> proposers = [];
     private int proposalBytes;
     private const int MaxProposalBatchBytes = 1 << 20;
 
-    private void QueueProposal(byte[] data, TaskCompletionSource<IMessage> waiter)
+    /// <summary>On the loop: a waiter's request joins the round's proposals; a membership change is proposed alone.
+    /// A request whose caller stopped waiting (deadline passed, cancelled) before its turn is not proposed.</summary>
+    private void Propose(Waiter waiter)
     {
+        if (waiter.Task.IsCompleted) return;
+        if (waiter.Data is not { } data)
+        {
+            try { node.ProposeConfChange(waiter.Change!); }
+            catch (ProposalDroppedException) { waiter.TrySetException(EtcdErrors.NoLeader.ToException()); }
+            return;
+        }
         proposals.Add(data);
         proposers.Add(waiter);
         proposalBytes += data.Length;
@@ -197,7 +226,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         var id = NextRequestId();
         var context = new ConfChangeContext { Id = id, Member = member };
         var change = new ConfChange(type, member.ID, context.ToByteArray());
-        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(id, _ => node.ProposeConfChange(change), cancellationToken);
+        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(new Waiter(id, NewDeadline(), countsFailures: false) { Change = change }, cancellationToken);
     }
 
     /// <summary>Asks the node (the leader) to hand leadership to <paramref name="transferee"/>; completes when this
@@ -239,26 +268,39 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Whether this member is a learner in the applied configuration.</summary>
     public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
 
-    /// <summary>Runs <paramref name="propose"/> (given the waiter, to fail if Raft drops the proposal) on the loop and
-    /// waits for the entry with <paramref name="id"/> to be applied.</summary>
-    private async Task<IMessage> WaitForAppliedAsync(ulong id, Action<TaskCompletionSource<IMessage>> propose, CancellationToken cancellationToken)
+    /// <summary>Hands <paramref name="waiter"/>'s proposal to the loop and waits for its entry to be applied here;
+    /// fails at the waiter's deadline (see <see cref="ExpireWaiters"/>) or when the caller cancels.</summary>
+    private async Task<IMessage> WaitForAppliedAsync(Waiter waiter, CancellationToken cancellationToken)
     {
-        var waiter = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        waiters[id] = waiter;
+        waiters[waiter.Id] = waiter;
         try
         {
             if (stopped) throw EtcdErrors.Stopped.ToException();
-            var posted = Post(() =>
-            {
-                try { propose(waiter); }
-                catch (ProposalDroppedException) { waiter.TrySetException(EtcdErrors.NoLeader.ToException()); }
-            });
-            if (!posted) throw EtcdErrors.TooManyRequests.ToException();
-            return await WithTimeoutAsync(waiter.Task, cancellationToken);
+            if (!commands.Writer.TryWrite(waiter)) throw EtcdErrors.TooManyRequests.ToException();
+            using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).TrySetCanceled(token), waiter))
+                return await waiter.Task;
+        }
+        catch (EtcdException exception) when (waiter.CountsFailures && Metrics.ServerMetrics.IsProposalFailure(exception))
+        {
+            Metrics.ServerMetrics.ProposalsFailed.Inc();
+            throw;
         }
         finally
         {
-            waiters.TryRemove(id, out _);
+            waiters.TryRemove(waiter.Id, out _);
+        }
+    }
+
+    /// <summary>Fails every waiter past its deadline with etcd's words for it: "no leader" when there is none, else
+    /// "request timed out". Runs on the ticker, not the loop.</summary>
+    private void ExpireWaiters()
+    {
+        if (waiters.IsEmpty) return;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var (_, waiter) in waiters)
+        {
+            if (now >= waiter.Deadline && !waiter.Task.IsCompleted)
+                waiter.TrySetException((Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException());
         }
     }
 
@@ -369,7 +411,12 @@ public sealed partial class ClusterLog : IReplicatedLog
         using var timer = new PeriodicTimer(options.TickInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping.Token)) Post(node.Tick);
+            Action tick = node.Tick;
+            while (await timer.WaitForNextTickAsync(stopping.Token))
+            {
+                Post(tick);
+                ExpireWaiters();
+            }
         }
         catch (OperationCanceledException)
         {

@@ -18,7 +18,15 @@ public sealed class Membership
 
     public IReadOnlyList<EtcdMember> Snapshot => snapshot;
 
-    public EtcdMember? Find(ulong id) => snapshot.FirstOrDefault(member => member.ID == id);
+    public EtcdMember? Find(ulong id)
+    {
+        var members = snapshot; // indexed, not enumerated: the learner check reads this on every call
+        for (var i = 0; i < members.Count; i++)
+        {
+            if (members[i].ID == id) return members[i];
+        }
+        return null;
+    }
 
     /// <summary>Whether <paramref name="id"/> was removed from the cluster (safe from any thread).</summary>
     public bool IsRemoved(ulong id) => removedSnapshot.Contains(id);

@@ -362,7 +362,20 @@ public sealed class LmdbBackend : IDisposable
         public LightningDatabase[] Databases { get; }
         public LightningDatabase Format { get; }
 
-        public long Size => ((long)Environment.Info.LastPageNumber + 1) * Environment.EnvironmentStats.PageSize;
+        public long Size => ((long)Environment.Info.LastPageNumber + 1) * PageSize;
+
+        /// <summary>The environment's page size, fixed when it opened (read once: the quota check reads the size on
+        /// every write).</summary>
+        private long PageSize
+        {
+            get
+            {
+                var size = Volatile.Read(ref pageSize);
+                if (size == 0) Volatile.Write(ref pageSize, size = Environment.EnvironmentStats.PageSize);
+                return size;
+            }
+        }
+        private long pageSize;
 
         public long SizeInUse()
         {

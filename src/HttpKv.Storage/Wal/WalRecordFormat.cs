@@ -33,7 +33,8 @@ internal readonly record struct WalRecord(WalRecordType Type, ReadOnlyMemory<byt
 internal static class WalRecordFormat
 {
     public const int HeaderBytes = 8;
-    public const int EntryFixedPayloadBytes = 16;
+    /// <summary>An entry's payload before its data: term, index and the entry's own type byte.</summary>
+    public const int EntryFixedPayloadBytes = 17;
     public const int HardStatePayloadBytes = 24;
     public const int HardStateRecordBytes = HeaderBytes + 1 + HardStatePayloadBytes;
     public const int SnapshotPayloadBytes = 16;
@@ -52,7 +53,8 @@ internal static class WalRecordFormat
         body[0] = (byte)WalRecordType.Entry;
         BinaryPrimitives.WriteUInt64LittleEndian(body[1..], entry.Term);
         BinaryPrimitives.WriteUInt64LittleEndian(body[9..], entry.Index);
-        entry.Data.Span.CopyTo(body[17..]);
+        body[17] = entry.Type;
+        entry.Data.Span.CopyTo(body[18..]);
         WriteHeader(destination, body);
         return HeaderBytes + bodyBytes;
     }
@@ -129,6 +131,7 @@ internal static class WalRecordFormat
         return new LogEntry(
             BinaryPrimitives.ReadUInt64LittleEndian(span),
             BinaryPrimitives.ReadUInt64LittleEndian(span[8..]),
+            span[16],
             payload[EntryFixedPayloadBytes..]);
     }
 

@@ -17,9 +17,10 @@ namespace HttpKv.Storage.Wal;
 /// <code>
 /// offset 0  u32  length  = bytes in type + payload
 /// offset 4  u32  crc     = CRC-32C (Castagnoli) of type + payload
-/// offset 8  u8   type    1 = entry, 2 = hard state
-/// offset 9       payload entry:      term u64, index u64, data (length - 17 bytes, opaque)
+/// offset 8  u8   type    1 = entry, 2 = hard state, 3 = snapshot marker
+/// offset 9       payload entry:      term u64, index u64, entry type u8, data (length - 18 bytes; type and data opaque)
 ///                        hard state: term u64, vote u64, commit u64 (exactly 24 bytes)
+///                        snapshot:   index u64, term u64 (exactly 16 bytes)
 /// </code>
 /// <para><b>Reading at <see cref="Open"/>.</b> Records are replayed in order; the last hard state wins, and an entry
 /// with index i replaces the entry at i and drops all later ones (Raft's rule). A record that is short, or fails its

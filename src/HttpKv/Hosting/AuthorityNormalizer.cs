@@ -134,13 +134,16 @@ internal sealed class NormalizingReader(PipeReader inner) : PipeReader
     private Pipe? rewritten;
     private Task? pump;
 
-    public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    /// <summary>Once decided, a read is the transport's (or the pipe's) own, with no async frame of this reader.</summary>
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => mode switch
     {
-        switch (mode)
-        {
-            case Mode.PassThrough: return await inner.ReadAsync(cancellationToken);
-            case Mode.Rewrite: return await rewritten!.Reader.ReadAsync(cancellationToken);
-        }
+        Mode.PassThrough => inner.ReadAsync(cancellationToken),
+        Mode.Rewrite => rewritten!.Reader.ReadAsync(cancellationToken),
+        _ => ReadUndecidedAsync(cancellationToken),
+    };
+
+    private async ValueTask<ReadResult> ReadUndecidedAsync(CancellationToken cancellationToken)
+    {
         while (true)
         {
             var result = await inner.ReadAsync(cancellationToken);

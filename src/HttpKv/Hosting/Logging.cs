@@ -11,6 +11,10 @@ public static class Logging
     public static LoggerConfiguration Configure(LoggerConfiguration configuration, string etcdLogLevel) => configuration
         .MinimumLevel.Is(ToLevel(etcdLogLevel))
         .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+        // ASP.NET Core's hosting starts an Activity (and a log scope) for every request while this category is enabled
+        // at any level; it writes only "Request starting/finished" lines, which our own request log replaces
+        // (HttpKv.Requests, at debug). Off, a request costs about 1 KB less garbage and one async-local write less.
+        .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
         .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
         .Enrich.FromLogContext()
         .WriteTo.Console(outputTemplate: Template, standardErrorFromLevel: LogEventLevel.Verbose, formatProvider: System.Globalization.CultureInfo.InvariantCulture);

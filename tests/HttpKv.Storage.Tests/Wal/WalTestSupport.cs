@@ -66,7 +66,7 @@ internal static class WalTest
     public static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 
     public static LogEntry Entry(ulong index, ulong term = 1) =>
-        new(term, index, Encoding.UTF8.GetBytes($"entry-{index % 10}"));
+        new(term, index, (byte)(index % 2), Encoding.UTF8.GetBytes($"entry-{index % 10}"));
 
     public static LogEntry[] Entries(ulong first, ulong last, ulong term = 1)
     {

@@ -119,7 +119,7 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
     [Fact]
     public async Task Back_pressure_holds_appends_beyond_max_pending_bytes_and_cancellation_drops_a_waiting_one()
     {
-        const int entryRecordBytes = 32;
+        const int entryRecordBytes = 33; // 8 header + 1 record type + 16 term/index + 1 entry type + 7 data
         var options = new WalOptions { MaxPendingBytes = 2 * entryRecordBytes };
         using (WriteAheadLog wal = Open(_directory, options: options))
         {
@@ -131,13 +131,17 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
             Task third = wal.AppendAsync([Entry(3)], null);
             using var cancellation = new CancellationTokenSource();
             Task fourth = wal.AppendAsync([Entry(4)], null, cancellation.Token);
-
-            Assert.Equal(2 * entryRecordBytes, wal.PendingBytes);
-            await cancellation.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fourth.WaitAsync(Patience));
-            Assert.False(third.IsCompleted);
-
-            gate.Release();
+            try
+            {
+                Assert.Equal(2 * entryRecordBytes, wal.PendingBytes);
+                await cancellation.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fourth.WaitAsync(Patience));
+                Assert.False(third.IsCompleted);
+            }
+            finally
+            {
+                gate.Release(); // a failed check must not leave the writer held (disposing the log would wait for it)
+            }
             await Task.WhenAll(first, second, third).WaitAsync(Patience);
             Assert.Equal(0, wal.PendingBytes);
         }
