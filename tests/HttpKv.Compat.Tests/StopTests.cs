@@ -29,6 +29,8 @@ public sealed class StopTests
         Assert.True(await keepAlive.ResponseStream.MoveNext(CancellationToken.None));
 
         await server.TerminateAsync();
-        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(15)), "still running 15 s after SIGTERM with streams open");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(15)),
+            $"still running {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s after SIGTERM with streams open; its output:\n{server.Output}");
     }
 }
