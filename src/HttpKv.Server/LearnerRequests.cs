@@ -17,9 +17,11 @@ public static class LearnerRequests
     public static bool Serves(object request) => request is StatusRequest or RangeRequest { Serializable: true };
 
     /// <summary>Refuses <paramref name="request"/> (a unary request, or null for a stream other than Snapshot) when this member is a learner.</summary>
-    public static async ValueTask CheckAsync(MemberHost host, object? request)
+    public static async ValueTask CheckAsync(MemberHost host, object? request) => Check(await host.Ready, request);
+
+    /// <summary>As <see cref="CheckAsync"/>, on a member already ready.</summary>
+    public static void Check(Member member, object? request)
     {
-        var member = await host.Ready;
         if (member.Log.IsLearner && (request is null || !Serves(request))) throw EtcdErrors.NotSupportedForLearner.ToException();
     }
 }

@@ -25,10 +25,8 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         {
             if (ClientCalls.IsClientCall(context.Method))
             {
-                var member = await ReadyMemberAsync();
-                if (member.Log.IsLearner && !LearnerRequests.Serves(request)) throw EtcdErrors.NotSupportedForLearner.ToException();
-                // Set here, so that it flows into the call.
-                RequestCaller.Current = member.Log.Auth.Enabled ? await AuthorizeAsync(request, context) : null;
+                await LearnerRequests.CheckAsync(host, request);
+                RequestCaller.Current = await AuthorizeAsync(request, context); // set here, so that it flows into the call
             }
             return await continuation(request, context);
         }
@@ -74,15 +72,9 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
 
     public static RpcException ToRpcException(EtcdError error) => new(new Status(error.Code, error.Message));
 
-    private ValueTask<Member> ReadyMemberAsync() =>
-        host.Ready.IsCompletedSuccessfully ? ValueTask.FromResult(host.Ready.Result) : new ValueTask<Member>(host.Ready);
-
     /// <summary>A stream other than Snapshot is refused on a learner.</summary>
-    private async ValueTask CheckStreamAsync(ServerCallContext context)
-    {
-        var member = await ReadyMemberAsync();
-        if (member.Log.IsLearner && context.Method != LearnerRequests.SnapshotMethod) throw EtcdErrors.NotSupportedForLearner.ToException();
-    }
+    private ValueTask CheckStreamAsync(ServerCallContext context) =>
+        context.Method == LearnerRequests.SnapshotMethod ? ValueTask.CompletedTask : LearnerRequests.CheckAsync(host, null);
 
     private ValueTask<AuthInfo?> AuthorizeAsync<TRequest>(TRequest request, ServerCallContext context) =>
         request is IMessage message ? authorizer.AuthorizeAsync(message, CallerCredentials.FromGrpc(context)) : ValueTask.FromResult<AuthInfo?>(null);

@@ -353,6 +353,7 @@ public sealed class LmdbBackend : IDisposable
         private Generation(LightningEnvironment environment, LightningDatabase[] databases, LightningDatabase format)
         {
             Environment = environment;
+            PageSize = environment.EnvironmentStats.PageSize;
             Databases = databases;
             Format = format;
         }
@@ -366,16 +367,7 @@ public sealed class LmdbBackend : IDisposable
 
         /// <summary>The environment's page size, fixed when it opened (read once: the quota check reads the size on
         /// every write).</summary>
-        private long PageSize
-        {
-            get
-            {
-                var size = Volatile.Read(ref pageSize);
-                if (size == 0) Volatile.Write(ref pageSize, size = Environment.EnvironmentStats.PageSize);
-                return size;
-            }
-        }
-        private long pageSize;
+        private long PageSize { get; }
 
         public long SizeInUse()
         {
