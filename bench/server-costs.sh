@@ -42,11 +42,18 @@ echo "warming up for ${warm}s: gobench $*" >&2
 dotnet-counters collect -p "$pid" --counters System.Runtime --format json -o "$work/counters.json" --refresh-interval 1 > /dev/null 2>&1 &
 counters=$!
 sleep 2.5  # the first report comes after a second; the idle ones before the run are subtracted below
+# The kernel's side (context switches and system calls), when perf may count them (root, or perf_event_paranoid ≤ 1).
+perfstat=""
+if command -v perf >/dev/null && perf stat -e context-switches,raw_syscalls:sys_enter -- true > /dev/null 2>&1; then
+  perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "$pid" -o "$work/perf.csv" > /dev/null 2>&1 &
+  perfstat=$!
+fi
 "$gobench" "$@" "${common[@]}" --total "$total" --json --server-pids "$pid" > "$work/result.json" 2>"$work/gobench.log"
+[[ -n $perfstat ]] && { kill -INT "$perfstat"; wait "$perfstat" 2>/dev/null || true; }
 sleep 2.5
 kill -TERM "$counters"; wait "$counters" 2>/dev/null || true; counters=""
-python3 - "$work/counters.json" "$work/result.json" "$*" <<'PY'
-import json, re, sys
+python3 - "$work/counters.json" "$work/result.json" "$*" "$work/perf.csv" <<'PY'
+import json, os, re, sys
 text, result, workload = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), sys.argv[3]
 # dotnet-counters may stop mid-record: read the records one by one rather than as one JSON document.
 rates = {}
@@ -63,6 +70,11 @@ rows = [("bytes allocated", total("dotnet.gc.heap.total_allocated")),
         ("gen0+1+2 GCs (per 1,000 ops)", 1000 * sum(total("dotnet.gc.collections", f"gc.heap.generation=gen{g}") for g in range(3)))]
 print(f"gobench {workload}: {ops:,} ok, {result['errors']} errors, {result['ops_per_s']:,.0f} ops/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
 print(f"  server CPU per op:       {result['server_cpu_s'] * 1e6 / ops:8,.1f} µs   (client CPU {result['client_cpu_pct']}% of a core)")
+if os.path.exists(sys.argv[4]):  # perf stat -x, lines: value,unit,event,...
+    for line in open(sys.argv[4]):
+        fields = line.strip().split(",")
+        names = {"context-switches": "context switches", "raw_syscalls:sys_enter": "system calls"}
+        if len(fields) > 2 and fields[0].isdigit() and fields[2] in names: rows.append((names[fields[2]], float(fields[0])))
 for label, value in rows:
     print(f"  {label + ' per op:':24} {value / ops:8,.1f}" if "per 1,000" not in label else f"  {label + ':':24} {value / ops:8,.2f}")
 PY
