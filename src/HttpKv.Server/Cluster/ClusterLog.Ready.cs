@@ -144,12 +144,12 @@ public sealed partial class ClusterLog
         Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
         Applied.Advance(entries[^1].Index, entries[^1].Term);
         Interlocked.Exchange(ref appliedSignal, NewSignal()).TrySetResult();
+        var answers = new Answers();
         foreach (var (id, result) in results)
         {
-            if (!waiters.TryGetValue(id, out var waiter)) continue;
-            if (result is EtcdException failure) waiter.TrySetException(failure);
-            else waiter.TrySetResult((IMessage)result);
+            if (waiters.TryGetValue(id, out var waiter)) answers.Add(waiter, result);
         }
+        answers.Send();
     }
 
     private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)
@@ -245,10 +245,12 @@ public sealed partial class ClusterLog
 
     private void FailAllWaiters()
     {
+        var answers = new Answers();
         foreach (var id in waiters.Keys)
         {
-            if (waiters.TryRemove(id, out var waiter)) waiter.TrySetException(EtcdErrors.Stopped.ToException());
+            if (waiters.TryRemove(id, out var waiter)) answers.Add(waiter, EtcdErrors.Stopped.ToException());
         }
+        answers.Send();
         readRounds.Abort(this, EtcdErrors.Stopped.ToException());
     }
 }

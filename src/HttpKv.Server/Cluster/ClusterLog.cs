@@ -141,8 +141,10 @@ public sealed partial class ClusterLog : IReplicatedLog
     }
 
     /// <summary>A request proposed here, waiting for its entry to be applied on this member (or for its deadline,
-    /// which the ticker watches: one timer for all of them rather than one per request).</summary>
-    private sealed class Waiter(ulong id, long deadline, bool countsFailures) : TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// which the ticker watches: one timer for all of them rather than one per request). Its continuation (the
+    /// response) runs on the thread that completes it, so the loop and the ticker never complete one themselves:
+    /// they hand it to <see cref="Answers"/>.</summary>
+    private sealed class Waiter(ulong id, long deadline, bool countsFailures) : TaskCompletionSource<IMessage>
     {
         public ulong Id => id;
         /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
@@ -191,7 +193,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         if (waiter.Data is not { } data)
         {
             try { node.ProposeConfChange(waiter.Change!); }
-            catch (ProposalDroppedException) { waiter.TrySetException(EtcdErrors.NoLeader.ToException()); }
+            catch (ProposalDroppedException) { Answers.Send(waiter, EtcdErrors.NoLeader.ToException()); }
             return;
         }
         proposals.Add(data);
@@ -210,7 +212,9 @@ public sealed partial class ClusterLog : IReplicatedLog
         }
         catch (ProposalDroppedException)
         {
-            foreach (var waiter in proposers) waiter.TrySetException(EtcdErrors.NoLeader.ToException());
+            var answers = new Answers();
+            foreach (var waiter in proposers) answers.Add(waiter, EtcdErrors.NoLeader.ToException());
+            answers.Send();
         }
         finally
         {
@@ -297,11 +301,13 @@ public sealed partial class ClusterLog : IReplicatedLog
     {
         if (waiters.IsEmpty) return;
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var answers = new Answers();
         foreach (var (_, waiter) in waiters)
         {
             if (now >= waiter.Deadline && !waiter.Task.IsCompleted)
-                waiter.TrySetException((Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException());
+                answers.Add(waiter, (Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException());
         }
+        answers.Send();
     }
 
     private async Task<T> WithTimeoutAsync<T>(Task<T> task, CancellationToken cancellationToken)
