@@ -56,6 +56,7 @@ public static class HttpKvApi
     public static WebApplication MapHttpKvApi(this WebApplication app)
     {
         MetricsEndpoints.UseMetricsListenerGuard(app);
+        GrpcCallBinding.Use(app);
         // Routing explicitly here, so the request logs and metrics know the endpoint (route template, gRPC method).
         app.UseRouting();
         RequestLog.Use(app);

@@ -1,0 +1,59 @@
+using System.Collections.Frozen;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HttpKv.Api.Grpc;
+
+/// <summary>The shortest way from a gRPC request of etcd's client services to its handler, put before routing:
+/// <list type="bullet">
+/// <item>the endpoint is found by its exact path (every gRPC method's route is a literal one), so routing skips its
+/// matcher, which would otherwise also gather the route values of gRPC's catch-all "unimplemented" routes;</item>
+/// <item>the call is given the application's services rather than a request scope: every service a gRPC call
+/// resolves is a singleton (the services, the interceptor, the snapshot service), so a scope per call would
+/// only be built and torn down.</item>
+/// </list>
+/// Anything else (another path, another method, a member-to-member call, whose routes carry host metadata) goes
+/// through routing as usual, so what answers a request never changes, only how fast it is found.</summary>
+internal static class GrpcCallBinding
+{
+    public static void Use(WebApplication app)
+    {
+        FrozenDictionary<string, Endpoint>? endpoints = null;
+        var sources = ((IEndpointRouteBuilder)app).DataSources;
+        var applicationServices = new ApplicationServices(app.Services);
+        app.Use((context, next) =>
+        {
+            if (!HttpMethods.IsPost(context.Request.Method) || !IsGrpc(context.Request.ContentType)) return next(context);
+            endpoints ??= ClientEndpoints(sources);
+            if (endpoints.TryGetValue(context.Request.Path.Value ?? "", out var endpoint))
+            {
+                context.SetEndpoint(endpoint);
+                context.Features.Set<IServiceProvidersFeature>(applicationServices);
+            }
+            return next(context);
+        });
+    }
+
+    private static bool IsGrpc(string? contentType) =>
+        contentType is not null && contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The gRPC methods of etcd's client services, by path; read once, after every route is mapped.</summary>
+    private static FrozenDictionary<string, Endpoint> ClientEndpoints(IEnumerable<EndpointDataSource> sources) => sources
+        .SelectMany(source => source.Endpoints)
+        .OfType<RouteEndpoint>()
+        .Where(endpoint => endpoint.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc
+            && ClientCalls.IsClientCall(grpc.Method.FullName)
+            && endpoint.Metadata.GetMetadata<IHostMetadata>() is null
+            && endpoint.RoutePattern.Parameters.Count == 0
+            && endpoint.RoutePattern.RawText == grpc.Method.FullName)
+        .ToFrozenDictionary(endpoint => endpoint.RoutePattern.RawText!, endpoint => (Endpoint)endpoint, StringComparer.Ordinal);
+
+    private sealed class ApplicationServices(IServiceProvider services) : IServiceProvidersFeature
+    {
+        public IServiceProvider RequestServices { get => services; set => throw new NotSupportedException("a gRPC call's services are the application's"); }
+    }
+}
