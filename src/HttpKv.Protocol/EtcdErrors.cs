@@ -14,8 +14,10 @@ public sealed record EtcdError(string Message, StatusCode Code)
     public EtcdException ToException() => new(this);
 }
 
-/// <summary>Raised for an operating error with an etcd-defined answer. Never for a programmer error.</summary>
-public sealed class EtcdException(EtcdError error) : Exception(error.Message)
+/// <summary>Raised for an operating error with an etcd-defined answer. Never for a programmer error.
+/// It is a gRPC status error, as etcd's own errors are (rpctypes): a gRPC call that raises one ends with its code
+/// and text and needs no mapping; the JSON doors catch it and write etcd's error body.</summary>
+public sealed class EtcdException(EtcdError error) : RpcException(new Status(error.Code, error.Message), error.Message)
 {
     public EtcdError Error { get; } = error;
 }
