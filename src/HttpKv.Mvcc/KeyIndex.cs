@@ -24,7 +24,6 @@ namespace HttpKv.Mvcc;
 /// </remarks>
 internal sealed class KeyIndex
 {
-    private static readonly List<Generation> NoGenerations = [];
     private readonly List<Generation> generations;
 
     public KeyIndex(ReadOnlyMemory<byte> key)
@@ -33,23 +32,7 @@ internal sealed class KeyIndex
         generations = [new()];
     }
 
-    private KeyIndex(ReadOnlyMemory<byte> key, List<Generation> generations)
-    {
-        Key = key;
-        this.generations = generations;
-    }
-
-    /// <summary>A key to search the index with; holds no history and must never be stored or changed.</summary>
-    public static KeyIndex Probe(ReadOnlyMemory<byte> key) => new(key, NoGenerations);
-
-    public ReadOnlyMemory<byte> Key { get; private set; }
-
-    /// <summary>Points a probe at another key (so a lookup need not allocate one); only for probes.</summary>
-    public void Reprobe(ReadOnlyMemory<byte> key)
-    {
-        if (!ReferenceEquals(generations, NoGenerations)) throw new InvalidOperationException("only a probe may change its key");
-        Key = key;
-    }
+    public ReadOnlyMemory<byte> Key { get; }
 
     /// <summary>True when the index holds no revision at all (only an empty live generation).</summary>
     public bool IsEmpty => generations.Count == 1 && generations[0].Revisions.Count == 0;

@@ -12,41 +12,25 @@ namespace HttpKv.Mvcc;
 /// </remarks>
 internal sealed class TreeIndex
 {
-    private static readonly KeyIndex Infinity = KeyIndex.Probe(ReadOnlyMemory<byte>.Empty);
-    private readonly SortedSet<KeyIndex> keys = new(new KeyOrder());
+    private readonly SortedKeys keys = new();
 
     public ReaderWriterLockSlim Lock { get; } = new(LockRecursionPolicy.NoRecursion);
 
     public int Count => keys.Count;
 
-    // One probe per thread for point lookups (every put and single-key read makes one): a lookup runs to its end on
-    // its thread, and the probe lets go of the caller's key afterwards.
-    [ThreadStatic] private static KeyIndex? lookupProbe;
-
-    public KeyIndex? Find(ReadOnlyMemory<byte> key)
-    {
-        var probe = lookupProbe ??= KeyIndex.Probe(ReadOnlyMemory<byte>.Empty);
-        probe.Reprobe(key);
-        try
-        {
-            return keys.TryGetValue(probe, out var found) ? found : null;
-        }
-        finally
-        {
-            probe.Reprobe(ReadOnlyMemory<byte>.Empty);
-        }
-    }
+    public KeyIndex? Find(ReadOnlyMemory<byte> key) => keys.Find(key.Span);
 
     /// <summary>Finds or adds the key (copying it); caller holds the write lock.</summary>
     public KeyIndex GetOrAdd(ReadOnlyMemory<byte> key)
     {
-        if (Find(key) is { } found) return found;
-        var added = new KeyIndex(key.ToArray());
-        keys.Add(added);
+        if (keys.Find(key.Span) is { } found) return found;
+        var copy = key.ToArray();
+        var added = new KeyIndex(copy);
+        keys.Add(copy, added);
         return added;
     }
 
-    public void Remove(KeyIndex keyIndex) => keys.Remove(keyIndex);
+    public void Remove(KeyIndex keyIndex) => keys.Remove(keyIndex.Key.Span);
 
     /// <summary>The keys in the range, ascending; caller holds a lock.</summary>
     public IEnumerable<KeyIndex> Scan(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> end)
@@ -59,25 +43,12 @@ internal sealed class TreeIndex
         }
         var toEnd = end.Length == 1 && end.Span[0] == 0;
         if (!toEnd && key.Span.SequenceCompareTo(end.Span) >= 0) yield break;
-        var lower = KeyIndex.Probe(key);
-        var upper = toEnd ? Infinity : KeyIndex.Probe(end);
-        foreach (var keyIndex in keys.GetViewBetween(lower, upper))
+        foreach (var keyIndex in keys.From(key))
         {
-            if (ReferenceEquals(keyIndex, upper) || (!toEnd && keyIndex.Key.Span.SequenceCompareTo(end.Span) >= 0)) yield break;
+            if (!toEnd && keyIndex.Key.Span.SequenceCompareTo(end.Span) >= 0) yield break;
             yield return keyIndex;
         }
     }
 
-    public IEnumerable<KeyIndex> All() => keys;
-
-    private sealed class KeyOrder : IComparer<KeyIndex>
-    {
-        public int Compare(KeyIndex? x, KeyIndex? y)
-        {
-            if (ReferenceEquals(x, y)) return 0;
-            if (ReferenceEquals(x, Infinity)) return 1;
-            if (ReferenceEquals(y, Infinity)) return -1;
-            return x!.Key.Span.SequenceCompareTo(y!.Key.Span);
-        }
-    }
+    public IEnumerable<KeyIndex> All() => keys.All();
 }

@@ -1,0 +1,214 @@
+namespace HttpKv.Mvcc;
+
+/// <summary>
+/// The key index's order: every key and its <see cref="KeyIndex"/>, bytewise ascending, in sorted blocks.
+/// </summary>
+/// <remarks>
+/// Layout: a list of blocks, each two parallel arrays (the keys' bytes and their <see cref="KeyIndex"/>es) of at most
+/// <see cref="MaxBlock"/> entries, and beside it the first key of every block. A lookup is a binary search over the
+/// first keys and one inside the block, touching only key arrays: a red-black tree of objects (SortedSet) takes three
+/// dependent loads per level (node, index, key) and a node of ~48 bytes per key; here a key costs two references in
+/// its block. An insert or a delete moves at most a block's references; a block that fills splits in two, one that
+/// falls under <see cref="MinBlock"/> is merged with its neighbour (and split again if that is too large). The shape
+/// is that of Python's sortedcontainers (a list of sorted lists); a lookup among 100,000 keys makes ~17 comparisons.
+/// Not thread-safe: <see cref="TreeIndex"/> guards it with its lock.
+/// </remarks>
+internal sealed class SortedKeys
+{
+    internal const int MaxBlock = 512;
+    internal const int MinBlock = MaxBlock / 8;
+
+    private readonly List<Block> blocks = [];
+    private readonly List<byte[]> firstKeys = [];
+
+    public int Count { get; private set; }
+
+    public KeyIndex? Find(ReadOnlySpan<byte> key)
+    {
+        if (blocks.Count == 0) return null;
+        var block = blocks[BlockFor(key)];
+        var at = block.Search(key);
+        return at >= 0 ? block.Values[at] : null;
+    }
+
+    /// <summary>Adds a key that is not present (the caller has looked); <paramref name="key"/> becomes the index's.</summary>
+    public void Add(byte[] key, KeyIndex value)
+    {
+        if (blocks.Count == 0)
+        {
+            blocks.Add(new Block());
+            firstKeys.Add(key);
+        }
+        var b = BlockFor(key);
+        var block = blocks[b];
+        var at = block.Search(key);
+        if (at >= 0) throw new InvalidOperationException("the key is in the index already");
+        at = ~at;
+        block.Insert(at, key, value);
+        if (at == 0) firstKeys[b] = key;
+        Count++;
+        if (block.Count > MaxBlock) Split(b);
+    }
+
+    public bool Remove(ReadOnlySpan<byte> key)
+    {
+        if (blocks.Count == 0) return false;
+        var b = BlockFor(key);
+        var block = blocks[b];
+        var at = block.Search(key);
+        if (at < 0) return false;
+        block.RemoveAt(at);
+        Count--;
+        if (block.Count == 0)
+        {
+            blocks.RemoveAt(b);
+            firstKeys.RemoveAt(b);
+            return true;
+        }
+        if (at == 0) firstKeys[b] = block.Keys[0];
+        if (block.Count < MinBlock && blocks.Count > 1) Merge(b < blocks.Count - 1 ? b : b - 1);
+        return true;
+    }
+
+    /// <summary>The entries from the first key ≥ <paramref name="lower"/> on, ascending.</summary>
+    public IEnumerable<KeyIndex> From(ReadOnlyMemory<byte> lower)
+    {
+        if (blocks.Count == 0) yield break;
+        var b = BlockFor(lower.Span);
+        var at = blocks[b].Search(lower.Span);
+        if (at < 0) at = ~at;
+        for (; b < blocks.Count; b++, at = 0)
+        {
+            var block = blocks[b];
+            for (; at < block.Count; at++) yield return block.Values[at];
+        }
+    }
+
+    public IEnumerable<KeyIndex> All() => From(ReadOnlyMemory<byte>.Empty);
+
+    /// <summary>The block that holds <paramref name="key"/> or would: the last whose first key is ≤ it (the first
+    /// block takes every key below its first).</summary>
+    private int BlockFor(ReadOnlySpan<byte> key)
+    {
+        int low = 1, high = firstKeys.Count - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            if (firstKeys[mid].AsSpan().SequenceCompareTo(key) <= 0) low = mid + 1;
+            else high = mid - 1;
+        }
+        return low - 1;
+    }
+
+    private void Split(int b)
+    {
+        var right = blocks[b].SplitOff(blocks[b].Count / 2);
+        blocks.Insert(b + 1, right);
+        firstKeys.Insert(b + 1, right.Keys[0]);
+    }
+
+    /// <summary>Merges block <paramref name="b"/> with the one after it, splitting the result if it is too large.</summary>
+    private void Merge(int b)
+    {
+        blocks[b].Append(blocks[b + 1]);
+        blocks.RemoveAt(b + 1);
+        firstKeys.RemoveAt(b + 1);
+        if (blocks[b].Count > MaxBlock) Split(b);
+    }
+
+    /// <summary>The structure's invariants, for tests: blocks non-empty, within their bounds unless alone, sorted
+    /// within and across, first keys right, the count right.</summary>
+    internal void CheckInvariants()
+    {
+        if (blocks.Count != firstKeys.Count) throw new InvalidOperationException("blocks and first keys differ in number");
+        var total = 0;
+        byte[]? previous = null;
+        for (var b = 0; b < blocks.Count; b++)
+        {
+            var block = blocks[b];
+            if (block.Count == 0 || block.Count > MaxBlock) throw new InvalidOperationException($"block {b} holds {block.Count}");
+            if (blocks.Count > 1 && block.Count < MinBlock) throw new InvalidOperationException($"block {b} holds {block.Count} (< {MinBlock})");
+            if (!ReferenceEquals(firstKeys[b], block.Keys[0])) throw new InvalidOperationException($"block {b}'s first key is stale");
+            for (var i = 0; i < block.Count; i++)
+            {
+                if (previous is not null && previous.AsSpan().SequenceCompareTo(block.Keys[i]) >= 0)
+                    throw new InvalidOperationException($"block {b} entry {i} is out of order");
+                previous = block.Keys[i];
+                if (!block.Values[i].Key.Span.SequenceEqual(block.Keys[i])) throw new InvalidOperationException($"block {b} entry {i}'s index has another key");
+            }
+            total += block.Count;
+        }
+        if (total != Count) throw new InvalidOperationException($"count {Count}, entries {total}");
+    }
+
+    private sealed class Block
+    {
+        public byte[][] Keys = new byte[8][];
+        public KeyIndex[] Values = new KeyIndex[8];
+        public int Count;
+
+        /// <summary>The key's position, or the bitwise complement of where it would go.</summary>
+        public int Search(ReadOnlySpan<byte> key)
+        {
+            int low = 0, high = Count - 1;
+            while (low <= high)
+            {
+                var mid = (low + high) >>> 1;
+                var order = Keys[mid].AsSpan().SequenceCompareTo(key);
+                if (order == 0) return mid;
+                if (order < 0) low = mid + 1;
+                else high = mid - 1;
+            }
+            return ~low;
+        }
+
+        public void Insert(int at, byte[] key, KeyIndex value)
+        {
+            if (Count == Keys.Length) Grow(Count + 1);
+            Array.Copy(Keys, at, Keys, at + 1, Count - at);
+            Array.Copy(Values, at, Values, at + 1, Count - at);
+            Keys[at] = key;
+            Values[at] = value;
+            Count++;
+        }
+
+        public void RemoveAt(int at)
+        {
+            Count--;
+            Array.Copy(Keys, at + 1, Keys, at, Count - at);
+            Array.Copy(Values, at + 1, Values, at, Count - at);
+            Keys[Count] = null!;
+            Values[Count] = null!;
+        }
+
+        /// <summary>Moves the entries from <paramref name="at"/> on into a new block.</summary>
+        public Block SplitOff(int at)
+        {
+            var right = new Block();
+            right.Grow(Count - at);
+            Array.Copy(Keys, at, right.Keys, 0, Count - at);
+            Array.Copy(Values, at, right.Values, 0, Count - at);
+            right.Count = Count - at;
+            Array.Clear(Keys, at, Count - at);
+            Array.Clear(Values, at, Count - at);
+            Count = at;
+            return right;
+        }
+
+        public void Append(Block other)
+        {
+            Grow(Count + other.Count);
+            Array.Copy(other.Keys, 0, Keys, Count, other.Count);
+            Array.Copy(other.Values, 0, Values, Count, other.Count);
+            Count += other.Count;
+        }
+
+        private void Grow(int needed)
+        {
+            if (needed <= Keys.Length) return;
+            var capacity = Math.Min(Math.Max(needed, Keys.Length * 2), MaxBlock + 1);
+            Array.Resize(ref Keys, Math.Max(capacity, needed));
+            Array.Resize(ref Values, Math.Max(capacity, needed));
+        }
+    }
+}
