@@ -13,8 +13,9 @@ namespace HttpKv.Api.Metrics;
 /// <summary>Per-request metrics (<see cref="RequestMetrics"/>) and one log line per request (Debug) with its
 /// correlation id, route template or gRPC method, status and duration; a request slower than --warning-apply-duration is a Warning with the same details. Streams (watch,
 /// keep-alive, observe, snapshot) live as long as their client wants and are never "slow". The correlation id is the
-/// client's <c>X-Request-Id</c> when it sends a sane one, else the connection-and-request id Kestrel already has; it
-/// is echoed in the response and becomes the request's TraceIdentifier, so every log line about it can carry it.
+/// client's <c>X-Request-Id</c> when it sends a sane one, else the connection-and-request id Kestrel already has (made
+/// only when a line is written); it is echoed in the response (on gRPC calls only the client's own) and is the
+/// request's TraceIdentifier, so every log line about it can carry it.
 /// Nothing is formatted unless a line is written (source-generated log methods check the level first).</summary>
 internal static partial class RequestLog
 {
@@ -31,9 +32,15 @@ internal static partial class RequestLog
         {
             var started = Stopwatch.GetTimestamp();
             var requestId = IncomingRequestId(context.Request.Headers[HeaderName]);
-            if (requestId is null) requestId = context.TraceIdentifier;
-            else context.TraceIdentifier = requestId;
-            context.Response.Headers[HeaderName] = requestId;
+            if (requestId is not null)
+            {
+                context.TraceIdentifier = requestId;
+                context.Response.Headers[HeaderName] = requestId;
+            }
+            else if (!IsGrpc(context))
+            {
+                context.Response.Headers[HeaderName] = context.TraceIdentifier;
+            }
             metrics.Started(context);
             var failed = false;
             try
@@ -49,11 +56,16 @@ internal static partial class RequestLog
             {
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 metrics.Finished(context, HttpStatus(context, failed), elapsed);
-                if (elapsed >= slowAfter && !IsStream(context)) LogSlow(context, logger, requestId, elapsed, slowAfter, failed);
-                else if (logger.IsEnabled(LogLevel.Debug)) LogDone(context, logger, requestId, elapsed, failed);
+                if (elapsed >= slowAfter && !IsStream(context)) LogSlow(context, logger, context.TraceIdentifier, elapsed, slowAfter, failed);
+                else if (logger.IsEnabled(LogLevel.Debug)) LogDone(context, logger, context.TraceIdentifier, elapsed, failed);
             }
         });
     }
+
+    /// <summary>gRPC calls echo only a client's own id: one made here would differ on every call, a new entry in the
+    /// connection's HPACK table each time, for a header etcd's clients never read.</summary>
+    private static bool IsGrpc(HttpContext context) =>
+        context.Request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
     private static string? IncomingRequestId(string? value)
     {

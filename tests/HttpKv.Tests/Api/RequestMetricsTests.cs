@@ -24,6 +24,21 @@ public sealed class RequestMetricsTests : MemberTest
     }
 
     [Fact]
+    public async Task A_grpc_call_echoes_only_the_clients_own_request_id()
+    {
+        using var channel = Factory.CreateGrpcChannel();
+        var kv = new Etcdserverpb.KV.KVClient(channel);
+        var without = kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("k") });
+        await without;
+        Assert.DoesNotContain((await without.ResponseHeadersAsync).Select(entry => entry.Key), key => key == "x-request-id");
+
+        var with = kv.RangeAsync(new Etcdserverpb.RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("k") },
+            new Grpc.Core.Metadata { { "X-Request-Id", "grpc-client-chose-this" } });
+        await with;
+        Assert.Equal("grpc-client-chose-this", (await with.ResponseHeadersAsync).GetValue("x-request-id"));
+    }
+
+    [Fact]
     public async Task Metrics_count_gateway_requests_by_route_template()
     {
         for (var i = 0; i < 3; i++)
