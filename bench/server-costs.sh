@@ -7,6 +7,7 @@
 #   bench/server-costs.sh                         # put, 64 clients over 16 connections, 50,000 puts after a 10 s warm-up
 #   bench/server-costs.sh range --consistency s   # any gobench workload and flags (see bench/gobench/README.md)
 #   TOTAL=100000 WARM=20 bench/server-costs.sh    # more operations, longer warm-up
+#   CLIENTS=1 CONNS=1 TOTAL=10000 bench/server-costs.sh   # one client
 #
 # Needs a Release build (dotnet build -c Release HttpKv.sln), gobench (bench/gobench/build.sh; GOBENCH=path to use
 # another) and dotnet-counters (dotnet tool install -g dotnet-counters, installed when missing).
@@ -36,7 +37,7 @@ trap cleanup EXIT
 until curl -fsS -m 1 "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q '"health":"true"'; do
   kill -0 "$pid" 2>/dev/null || { cat "$work/m0.log" >&2; exit 1; }; sleep 0.1
 done
-common=(--endpoints "127.0.0.1:$cport" --prefix= --key-size 8 --clients 64 --conns 16)
+common=(--endpoints "127.0.0.1:$cport" --prefix= --key-size 8 --clients "${CLIENTS:-64}" --conns "${CONNS:-16}")
 echo "warming up for ${warm}s: gobench $*" >&2
 "$gobench" "$@" "${common[@]}" --duration "${warm}s" > /dev/null 2>&1
 dotnet-counters collect -p "$pid" --counters System.Runtime --format json -o "$work/counters.json" --refresh-interval 1 > /dev/null 2>&1 &
