@@ -102,7 +102,9 @@ public sealed partial class ClusterLog
         foreach (var entry in ready.Entries) entries.Add(new WalEntry(entry.Term, entry.Index, (byte)entry.Type, entry.Data));
         WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
         WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
-        await wal.AppendAsync(marker, entries, hard, sync: ready.MustSync);
+        // The loop resumes on the WAL's writer thread (it is the log's one writer and never blocks on it): no hand-off
+        // back through the thread pool between the fdatasync and the apply.
+        await wal.AppendOnWriterAsync(marker, entries, hard, sync: ready.MustSync);
         if (ready.Snapshot is { } snapshot) storage.ApplySnapshot(snapshot);
         if (ready.Entries.Count > 0) storage.Append(ready.Entries);
         if (ready.HardState is { } state) storage.SetHardState(state);

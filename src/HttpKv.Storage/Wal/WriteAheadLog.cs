@@ -244,7 +244,21 @@ public sealed class WriteAheadLog : IDisposable
     /// own (Raft's MustSync: a hard state whose only change is the commit index may be lost in a crash). A later
     /// synced batch, or the segment's rotation, makes it durable.
     /// </summary>
-    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, CancellationToken cancellationToken = default)
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, CancellationToken cancellationToken = default) =>
+        Append(snapshot, entries, hardState, sync, resumeOnWriter: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{LogEntry}, HardState?, bool, CancellationToken)"/>, but
+    /// the caller's continuation runs on the writer thread as the append completes, instead of being queued to the
+    /// thread pool: one hand-off (and often one wake-up) less per append. Only for a caller that is the log's one
+    /// writer and never blocks on the log in its continuation (the Raft loop): it holds the writer up while it runs,
+    /// and its next append waits until it has handed the thread back by awaiting.
+    /// </summary>
+    public Task AppendOnWriterAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync) =>
+        Append(snapshot, entries, hardState, sync, resumeOnWriter: true, CancellationToken.None);
+
+    private Task Append(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, bool resumeOnWriter,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entries);
         long bytes = EncodedBytes(entries, hardState) + (snapshot is null ? 0 : WalRecordFormat.SnapshotRecordBytes);
@@ -252,7 +266,7 @@ public sealed class WriteAheadLog : IDisposable
         {
             return Task.FromCanceled(cancellationToken);
         }
-        var pending = new PendingAppend(entries, hardState, bytes) { Snapshot = snapshot, Sync = sync || snapshot is not null || entries.Count > 0 };
+        var pending = new PendingAppend(entries, hardState, bytes, resumeOnWriter) { Snapshot = snapshot, Sync = sync || snapshot is not null || entries.Count > 0 };
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -348,7 +362,7 @@ public sealed class WriteAheadLog : IDisposable
     {
         while (_waitingForSpace.TryPeek(out PendingAppend? head))
         {
-            if (head.Task.IsCompleted)
+            if (head.Cancelled || head.Task.IsCompleted)
             {
                 _waitingForSpace.Dequeue();
             }
@@ -368,11 +382,14 @@ public sealed class WriteAheadLog : IDisposable
         var (pending, token) = ((PendingAppend, CancellationToken))state!;
         lock (_gate)
         {
-            if (!pending.Admitted && pending.TrySetCanceled(token))
+            if (pending.Admitted || pending.Cancelled)
             {
-                AdmitWaiting();
+                return;
             }
+            pending.Cancelled = true; // AdmitWaiting drops it; completed outside the gate, where its continuation may run
+            AdmitWaiting();
         }
+        pending.TrySetCanceled(token);
     }
 
     /// <summary>Removes every queued and waiting append. Caller holds _gate.</summary>
@@ -626,14 +643,16 @@ public sealed class WriteAheadLog : IDisposable
     }
 
     /// <summary>One call to <see cref="AppendAsync"/>: its records and the task its caller awaits.</summary>
-    private sealed class PendingAppend(IReadOnlyList<LogEntry> entries, HardState? hardState, long bytes)
-        : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class PendingAppend(IReadOnlyList<LogEntry> entries, HardState? hardState, long bytes, bool resumeOnWriter)
+        : TaskCompletionSource(resumeOnWriter ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public IReadOnlyList<LogEntry> Entries { get; } = entries;
         public HardState? HardState { get; } = hardState;
         public WalSnapshot? Snapshot { get; init; }
         public long Bytes { get; } = bytes;
         public bool Admitted { get; set; }
+        /// <summary>Cancelled while it waited for space (under _gate); its task is cancelled after the gate is left.</summary>
+        public bool Cancelled { get; set; }
         public CancellationTokenRegistration Registration { get; set; }
         public Exception? Failure { get; set; }
         public bool Sync { get; init; } = true;

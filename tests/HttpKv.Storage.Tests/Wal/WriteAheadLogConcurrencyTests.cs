@@ -184,3 +184,35 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
         await reopened.AppendAsync([Entry(3)], null).WaitAsync(Patience);
     }
 }
+
+/// <summary>Where an append's caller resumes: on the writer thread for <see cref="WriteAheadLog.AppendOnWriterAsync"/>
+/// (the Raft loop's hand-off saved), on the thread pool for every other append.</summary>
+public sealed class WriteAheadLogContinuationTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task AppendOnWriterAsync_resumes_its_caller_on_the_writer_thread_and_AppendAsync_does_not()
+    {
+        using WriteAheadLog wal = Open(_directory);
+        var (onWriter, thenWritten, elsewhere) = await Task.Run(() => ResumedWhereAsync(wal));
+        Assert.Equal("wal-writer", onWriter);
+        Assert.Equal(2ul, thenWritten);
+        Assert.True(elsewhere);
+    }
+
+    /// <summary>The thread the first append resumed on, the last index after a second append from there, and whether
+    /// a plain append resumed on the thread pool.</summary>
+    private static async Task<(string? OnWriter, ulong ThenWritten, bool PlainOnPool)> ResumedWhereAsync(WriteAheadLog wal)
+    {
+        await wal.AppendOnWriterAsync(null, [Entry(1)], new HardState(1, 1, 1), sync: true).ConfigureAwait(false);
+        var onWriter = Thread.CurrentThread.IsThreadPoolThread ? null : Thread.CurrentThread.Name;
+        // Resumed by the writer: a further append from here is written once we hand the thread back by awaiting.
+        await wal.AppendOnWriterAsync(null, [Entry(2)], new HardState(1, 1, 2), sync: true).WaitAsync(Patience).ConfigureAwait(false);
+        var written = wal.LastIndex;
+        await wal.AppendAsync([Entry(3)], new HardState(1, 1, 3)).ConfigureAwait(false);
+        return (onWriter, written, Thread.CurrentThread.IsThreadPoolThread);
+    }
+}
