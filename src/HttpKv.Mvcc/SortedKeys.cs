@@ -31,19 +31,41 @@ internal sealed class SortedKeys
         return at >= 0 ? block.Values[at] : null;
     }
 
-    /// <summary>Adds a key that is not present (the caller has looked); <paramref name="key"/> becomes the index's.</summary>
+    /// <summary>The key's index, added (with a copy of the key) when it is not present: one search either way.</summary>
+    public KeyIndex GetOrAdd(ReadOnlySpan<byte> key)
+    {
+        var (b, at) = Locate(key);
+        if (at >= 0) return blocks[b].Values[at];
+        var copy = key.ToArray();
+        var added = new KeyIndex(copy);
+        InsertAt(b, ~at, copy, added);
+        return added;
+    }
+
+    /// <summary>Adds a key that is not present; <paramref name="key"/> becomes the index's.</summary>
     public void Add(byte[] key, KeyIndex value)
+    {
+        var (b, at) = Locate(key);
+        if (at >= 0) throw new InvalidOperationException("the key is in the index already");
+        InsertAt(b, ~at, key, value);
+    }
+
+    /// <summary>The block for <paramref name="key"/> (one is made for the first key) and the key's position in it,
+    /// or the complement of where it would go.</summary>
+    private (int Block, int At) Locate(ReadOnlySpan<byte> key)
     {
         if (blocks.Count == 0)
         {
             blocks.Add(new Block());
-            firstKeys.Add(key);
+            firstKeys.Add([]);
         }
         var b = BlockFor(key);
+        return (b, blocks[b].Search(key));
+    }
+
+    private void InsertAt(int b, int at, byte[] key, KeyIndex value)
+    {
         var block = blocks[b];
-        var at = block.Search(key);
-        if (at >= 0) throw new InvalidOperationException("the key is in the index already");
-        at = ~at;
         block.Insert(at, key, value);
         if (at == 0) firstKeys[b] = key;
         Count++;

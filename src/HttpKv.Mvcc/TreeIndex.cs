@@ -21,14 +21,7 @@ internal sealed class TreeIndex
     public KeyIndex? Find(ReadOnlyMemory<byte> key) => keys.Find(key.Span);
 
     /// <summary>Finds or adds the key (copying it); caller holds the write lock.</summary>
-    public KeyIndex GetOrAdd(ReadOnlyMemory<byte> key)
-    {
-        if (keys.Find(key.Span) is { } found) return found;
-        var copy = key.ToArray();
-        var added = new KeyIndex(copy);
-        keys.Add(copy, added);
-        return added;
-    }
+    public KeyIndex GetOrAdd(ReadOnlyMemory<byte> key) => keys.GetOrAdd(key.Span);
 
     public void Remove(KeyIndex keyIndex) => keys.Remove(keyIndex.Key.Span);
 

@@ -25,8 +25,13 @@ public sealed class SortedKeysTests
             var adding = step < steps / 2 ? random.Next(4) != 0 : random.Next(4) == 0;
             if (adding && !model.Contains(key))
             {
-                keys.Add(key, new KeyIndex(key));
+                if (random.Next(2) == 0) keys.Add(key, new KeyIndex(key));
+                else Assert.True(keys.GetOrAdd(key).Key.Span.SequenceEqual(key));
                 model.Add(key);
+            }
+            else if (adding)
+            {
+                Assert.Same(keys.Find(key), keys.GetOrAdd(key)); // present: the same index, nothing added
             }
             else if (!adding)
             {
