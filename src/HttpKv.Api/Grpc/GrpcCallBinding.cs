@@ -48,8 +48,7 @@ internal static class GrpcCallBinding
         .Where(endpoint => endpoint.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc
             && ClientCalls.IsClientCall(grpc.Method.FullName)
             && endpoint.Metadata.GetMetadata<IHostMetadata>() is null
-            && endpoint.RoutePattern.Parameters.Count == 0
-            && endpoint.RoutePattern.RawText == grpc.Method.FullName)
+            && endpoint.RoutePattern.RawText == grpc.Method.FullName) // a literal route: gRPC's catch-alls are not
         .ToFrozenDictionary(endpoint => endpoint.RoutePattern.RawText!, endpoint => (Endpoint)endpoint, StringComparer.Ordinal);
 
     private sealed class ApplicationServices(IServiceProvider services) : IServiceProvidersFeature

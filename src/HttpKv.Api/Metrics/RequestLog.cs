@@ -37,8 +37,10 @@ internal static partial class RequestLog
                 context.TraceIdentifier = requestId;
                 context.Response.Headers[HeaderName] = requestId;
             }
-            else if (!IsGrpc(context))
+            else if (RequestMetrics.GrpcMethod(context) is null)
             {
+                // gRPC calls echo only a client's own id: one made here would differ on every call, a new entry in
+                // the connection's HPACK table each time, for a header etcd's clients never read.
                 context.Response.Headers[HeaderName] = context.TraceIdentifier;
             }
             metrics.Started(context);
@@ -61,11 +63,6 @@ internal static partial class RequestLog
             }
         });
     }
-
-    /// <summary>gRPC calls echo only a client's own id: one made here would differ on every call, a new entry in the
-    /// connection's HPACK table each time, for a header etcd's clients never read.</summary>
-    private static bool IsGrpc(HttpContext context) =>
-        context.Request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
     private static string? IncomingRequestId(string? value)
     {
