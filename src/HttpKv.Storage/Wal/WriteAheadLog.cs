@@ -252,7 +252,8 @@ public sealed class WriteAheadLog : IDisposable
     /// the caller's continuation runs on the writer thread as the append completes, instead of being queued to the
     /// thread pool: one hand-off (and often one wake-up) less per append. Only for a caller that is the log's one
     /// writer and never blocks on the log in its continuation (the Raft loop): it holds the writer up while it runs,
-    /// and its next append waits until it has handed the thread back by awaiting.
+    /// and its next append waits until it has handed the thread back by awaiting. It takes no cancellation token: a
+    /// cancelled wait for space is completed under the gate, where a continuation must not run.
     /// </summary>
     public Task AppendOnWriterAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync) =>
         Append(snapshot, entries, hardState, sync, resumeOnWriter: true, CancellationToken.None);
@@ -362,7 +363,7 @@ public sealed class WriteAheadLog : IDisposable
     {
         while (_waitingForSpace.TryPeek(out PendingAppend? head))
         {
-            if (head.Cancelled || head.Task.IsCompleted)
+            if (head.Task.IsCompleted)
             {
                 _waitingForSpace.Dequeue();
             }
@@ -382,14 +383,11 @@ public sealed class WriteAheadLog : IDisposable
         var (pending, token) = ((PendingAppend, CancellationToken))state!;
         lock (_gate)
         {
-            if (pending.Admitted || pending.Cancelled)
+            if (!pending.Admitted && pending.TrySetCanceled(token))
             {
-                return;
+                AdmitWaiting();
             }
-            pending.Cancelled = true; // AdmitWaiting drops it; completed outside the gate, where its continuation may run
-            AdmitWaiting();
         }
-        pending.TrySetCanceled(token);
     }
 
     /// <summary>Removes every queued and waiting append. Caller holds _gate.</summary>
@@ -651,8 +649,6 @@ public sealed class WriteAheadLog : IDisposable
         public WalSnapshot? Snapshot { get; init; }
         public long Bytes { get; } = bytes;
         public bool Admitted { get; set; }
-        /// <summary>Cancelled while it waited for space (under _gate); its task is cancelled after the gate is left.</summary>
-        public bool Cancelled { get; set; }
         public CancellationTokenRegistration Registration { get; set; }
         public Exception? Failure { get; set; }
         public bool Sync { get; init; } = true;
