@@ -33,7 +33,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var member = await host.Ready;
         if (request.Linearizable) await member.Log.WaitForReadIndexAsync(cancellationToken);
-        var response = new MemberListResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+        var response = new MemberListResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(member.Log.Members);
         return response;
     }
@@ -49,7 +49,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);
         var applied = await member.Log.ProposeConfChangeAsync(request.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, added, cancellationToken);
-        var response = new MemberAddResponse { Header = member.Header(applied.Header.Revision), Member = added };
+        var response = new MemberAddResponse { Header = ClusterHeader(member), Member = added };
         response.Members.AddRange(applied.Members);
         return response;
     }
@@ -60,7 +60,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
         if (!removed.IsLearner) await CheckQuorumAfterAsync(member, votersChange: -1, leaving: removed.ID);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
-        var response = new MemberRemoveResponse { Header = member.Header(applied.Header.Revision) };
+        var response = new MemberRemoveResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;
     }
@@ -72,7 +72,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var update = new Etcdserverpb.Member { ID = request.ID };
         update.PeerURLs.AddRange(request.PeerURLs);
         var applied = (MemberListResponse)await member.Log.ProposeAsync(new LogRequest { MemberUpdate = update }, cancellationToken);
-        var response = new MemberUpdateResponse { Header = member.Header(applied.Header.Revision) };
+        var response = new MemberUpdateResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;
     }
@@ -85,7 +85,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         await CheckLearnerInSyncAsync(member, learner.ID);
         await CheckQuorumAfterAsync(member, votersChange: +1);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
-        var response = new MemberPromoteResponse { Header = member.Header(applied.Header.Revision) };
+        var response = new MemberPromoteResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;
     }
@@ -119,4 +119,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var hash = SHA1.HashData(Encoding.UTF8.GetBytes(input));
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(hash);
     }
+
+    /// <summary>etcd's cluster answers carry the cluster, the member and the term but no revision (its ClusterServer
+    /// fills no revision, unlike the KV, lease and maintenance ones).</summary>
+    private static ResponseHeader ClusterHeader(Member member) => member.Header(revision: 0);
 }

@@ -59,8 +59,7 @@ public static class ConcurrencyGatewayEndpoints
         {
             await foreach (var response in service.ObserveAsync(request, context.RequestAborted))
             {
-                await context.Response.WriteAsync(GatewayJson.ResultLine(response), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await GatewayEndpoint.WriteResultLineAsync(context, response, context.RequestAborted);
             }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Text;
-using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
@@ -13,7 +11,7 @@ namespace HttpKv.Api.Gateway;
 
 /// <summary>Runs one unary /v3 call: reads a JSON body into the request message (whatever the Content-Type says,
 /// as etcd's gateway does), calls the in-process service and writes the response, or etcd's error body
-/// <c>{"error": text, "code": grpcCode, "message": text}</c> with the gateway's HTTP status.</summary>
+/// (<see cref="GatewayJson.ErrorBody"/>) with the gateway's HTTP status.</summary>
 public static class GatewayEndpoint
 {
     public static async Task HandleAsync<TRequest, TResponse>(
@@ -26,9 +24,9 @@ public static class GatewayEndpoint
         {
             request = await ReadRequestAsync<TRequest>(context);
         }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+        catch (GoJsonException exception)
         {
-            await WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            await WriteErrorAsync(context, BadJson(exception));
             return;
         }
         catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -53,6 +51,9 @@ public static class GatewayEndpoint
         }
     }
 
+    /// <summary>A body etcd's gateway refuses: InvalidArgument with the decoder's own text, as the gateway answers it.</summary>
+    public static EtcdError BadJson(GoJsonException exception) => new(exception.Message, StatusCode.InvalidArgument);
+
     /// <summary>Reads a streaming route's whole JSON body with <paramref name="parse"/>; on malformed JSON writes etcd's
     /// error and returns null (the route then ends).</summary>
     public static async Task<T?> ReadStreamRequestAsync<T>(HttpContext context, Func<ReadOnlyMemory<byte>, T> parse) where T : class
@@ -63,9 +64,9 @@ public static class GatewayEndpoint
             await context.Request.Body.CopyToAsync(body, context.RequestAborted);
             return parse(body.GetBuffer().AsMemory(0, (int)body.Length));
         }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+        catch (GoJsonException exception)
         {
-            await WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            await WriteErrorAsync(context, BadJson(exception));
             return null;
         }
     }
@@ -114,25 +115,25 @@ public static class GatewayEndpoint
         }
     }
 
+    /// <summary>Ends a gateway stream with etcd's error object; before the first line it also sets the HTTP status
+    /// from the error, as grpc-gateway does when nothing was written yet.</summary>
+    public static async Task WriteStreamErrorAsync(HttpContext context, EtcdError error)
+    {
+        if (!context.Response.HasStarted) context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error);
+        await context.Response.WriteAsync(GatewayJson.StreamErrorBody(error), context.RequestAborted);
+    }
+
+    /// <summary>Writes one <c>{"result":…}</c> line of a gateway stream and flushes it.</summary>
+    public static async Task WriteResultLineAsync(HttpContext context, IMessage message, CancellationToken cancellationToken)
+    {
+        GatewayJson.WriteResultLine(message, context.Response.BodyWriter);
+        await context.Response.BodyWriter.FlushAsync(cancellationToken);
+    }
+
     public static async Task WriteErrorAsync(HttpContext context, EtcdError error)
     {
         context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error);
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(ErrorBody(error), context.RequestAborted);
-    }
-
-    /// <summary>etcd 3.5's gateway error body (grpc-gateway v1).</summary>
-    public static string ErrorBody(EtcdError error)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("error", error.Message);
-            json.WriteNumber("code", (int)error.Code);
-            json.WriteString("message", error.Message);
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        await context.Response.WriteAsync(GatewayJson.ErrorBody(error), context.RequestAborted);
     }
 }

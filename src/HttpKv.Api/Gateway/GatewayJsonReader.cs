@@ -10,9 +10,9 @@ namespace HttpKv.Api.Gateway;
 /// One pass over a /v3/kv/put or /v3/kv/range body straight into the request message, for the bodies clients send:
 /// a flat object of known fields with plain values. Anything else — an unknown or repeated field, null, an escaped
 /// string, a number that is not a plain integer, an enum given as a number, malformed JSON — returns false and the
-/// caller takes <see cref="GatewayJson.ReadRequest{TRequest}"/>'s general path, which decides it exactly as before.
+/// caller takes <see cref="ProtoJsonReader"/>, the general path, which decides it.
 /// What this path accepts it reads to the same message as the general path (a test compares them): the general path
-/// parses the body twice (a JsonDocument to drop unknown fields, then Google.Protobuf's parser on a re-encoded string).
+/// finds every member first and decodes them by reflection in declaration order.
 /// </summary>
 internal static class GatewayJsonReader
 {
@@ -25,7 +25,7 @@ internal static class GatewayJsonReader
         SortTarget,
     }
 
-    /// <summary>Reads <paramref name="body"/> (valid UTF-8) when the request type and the body allow it.</summary>
+    /// <summary>Reads <paramref name="body"/> (one JSON value Go's scanner accepted) when the request type and the body allow it.</summary>
     public static bool TryRead<TRequest>(ReadOnlySpan<byte> body, out TRequest request) where TRequest : IMessage<TRequest>, new()
     {
         request = default!;
@@ -117,7 +117,7 @@ internal static class GatewayJsonReader
     }
 
     /// <summary>A plain decimal integer: an optional minus, then "0" or digits without a leading zero (the forms the
-    /// general path reads the same way; it refuses leading zeros, and a fraction or exponent goes through a double).</summary>
+    /// general path reads the same way; anything else, such as "-0", a fraction or an exponent, is left to it).</summary>
     private static bool TryInteger(ReadOnlySpan<byte> text, out long number)
     {
         number = 0;
@@ -127,29 +127,24 @@ internal static class GatewayJsonReader
         return Utf8Parser.TryParse(text, out number, out var consumed) && consumed == text.Length;
     }
 
-    /// <summary>Decodes as <see cref="ByteString.FromBase64"/> does (Convert's base64, which the general path uses),
-    /// from the body's ASCII bytes without making a string of them.</summary>
+    /// <summary>Standard base64 as Go decodes it; anything it refuses goes to the general path, which reports it.</summary>
     private static bool TryBase64(ReadOnlySpan<byte> text, out ByteString bytes)
     {
         bytes = ByteString.Empty;
         if (text.IsEmpty) return true;
-        if (!System.Text.Ascii.IsValid(text)) return false;
-        char[]? rentedChars = text.Length > 512 ? ArrayPool<char>.Shared.Rent(text.Length) : null;
         var maxBytes = text.Length / 4 * 3 + 3;
-        byte[]? rentedBytes = maxBytes > 512 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
+        byte[]? rented = maxBytes > 512 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
         try
         {
-            Span<char> chars = rentedChars is null ? stackalloc char[text.Length] : rentedChars.AsSpan(0, text.Length);
-            Span<byte> decoded = rentedBytes is null ? stackalloc byte[maxBytes] : rentedBytes.AsSpan(0, maxBytes);
-            System.Text.Ascii.ToUtf16(text, chars, out _);
-            if (!Convert.TryFromBase64Chars(chars, decoded, out var written)) return false;
+            Span<byte> decoded = rented is null ? stackalloc byte[maxBytes] : rented.AsSpan(0, maxBytes);
+            var written = GoJson.DecodeBase64(text, decoded, out _);
+            if (written < 0) return false;
             bytes = ByteString.CopyFrom(decoded[..written]);
             return true;
         }
         finally
         {
-            if (rentedChars is not null) ArrayPool<char>.Shared.Return(rentedChars);
-            if (rentedBytes is not null) ArrayPool<byte>.Shared.Return(rentedBytes);
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
     }
 

@@ -47,55 +47,29 @@ public static class LeaseGatewayEndpoints
         List<LeaseKeepAliveRequest> requests;
         try
         {
-            requests = ReadAll(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            requests = GatewayJson.ReadRequests<LeaseKeepAliveRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            if (requests.Count == 0) requests.Add(new LeaseKeepAliveRequest());
         }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+        catch (GoJsonException exception)
         {
-            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("invalid JSON request body: " + exception.Message, StatusCode.InvalidArgument));
+            await GatewayEndpoint.WriteErrorAsync(context, GatewayEndpoint.BadJson(exception));
             return;
         }
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         foreach (var request in requests)
         {
-            string line;
+            LeaseKeepAliveResponse response;
             try
             {
-                var response = await service.KeepAliveAsync(request, forwarded: false, context.RequestAborted);
-                line = GatewayJson.ResultLine(response);
+                response = await service.KeepAliveAsync(request, forwarded: false, context.RequestAborted);
             }
             catch (EtcdException exception)
             {
-                await context.Response.WriteAsync(StreamError(exception.Error), context.RequestAborted);
+                await GatewayEndpoint.WriteStreamErrorAsync(context, exception.Error);
                 return;
             }
-            await context.Response.WriteAsync(line, context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await GatewayEndpoint.WriteResultLineAsync(context, response, context.RequestAborted);
         }
     }
-
-    private static List<LeaseKeepAliveRequest> ReadAll(ReadOnlyMemory<byte> body)
-    {
-        var requests = new List<LeaseKeepAliveRequest>();
-        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { AllowMultipleValues = true });
-        while (true)
-        {
-            var start = (int)reader.BytesConsumed;
-            if (!reader.Read()) break;
-            reader.Skip();
-            requests.Add(GatewayJson.ReadRequest<LeaseKeepAliveRequest>(body.Span[start..(int)reader.BytesConsumed]));
-        }
-        if (requests.Count == 0) requests.Add(new LeaseKeepAliveRequest());
-        return requests;
-    }
-
-    /// <summary>grpc-gateway v1's error object on a stream.</summary>
-    private static string StreamError(EtcdError error)
-    {
-        var status = EtcdErrorMapping.HttpStatus(error);
-        return "{\"error\":{\"grpc_code\":" + (int)error.Code + ",\"http_code\":" + status + ",\"message\":" + JsonSerializer.Serialize(error.Message)
-            + ",\"http_status\":" + JsonSerializer.Serialize(ReasonPhrase(status)) + "}}\n";
-    }
-
-    private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 }

@@ -48,8 +48,7 @@ public static class SnapshotGatewayEndpoints
         {
             do
             {
-                await context.Response.WriteAsync(GatewayJson.ResultLine(responses.Current), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await GatewayEndpoint.WriteResultLineAsync(context, responses.Current, context.RequestAborted);
             }
             while (await responses.MoveNextAsync());
         }

@@ -54,7 +54,7 @@ public static class WatchGatewayEndpoints
     private static async Task StreamAsync(HttpContext context, MemberHost host)
     {
         if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
-        if (await GatewayEndpoint.ReadStreamRequestAsync(context, ReadRequests) is not { } requests) return;
+        if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<WatchRequest>(body.Span)) is not { } requests) return;
         var member = await host.Ready;
         var aborted = context.RequestAborted;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
@@ -70,8 +70,7 @@ public static class WatchGatewayEndpoints
             }, CancellationToken.None);
             await foreach (var response in session.Responses.ReadAllAsync(aborted))
             {
-                await context.Response.WriteAsync(GatewayJson.ResultLine(response), aborted);
-                await context.Response.Body.FlushAsync(aborted);
+                await GatewayEndpoint.WriteResultLineAsync(context, response, aborted);
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -80,41 +79,8 @@ public static class WatchGatewayEndpoints
         }
         catch (EtcdException exception) when (!aborted.IsCancellationRequested)
         {
-            await context.Response.WriteAsync(StreamError(exception.Error) + "\n", aborted);
+            await GatewayEndpoint.WriteStreamErrorAsync(context, exception.Error);
         }
-    }
-
-    /// <summary>Every JSON value of the body, as etcd's gateway decodes a bidi stream's requests until EOF.</summary>
-    private static List<WatchRequest> ReadRequests(ReadOnlyMemory<byte> body)
-    {
-        var requests = new List<WatchRequest>();
-        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { AllowMultipleValues = true });
-        while (true)
-        {
-            if (!reader.Read()) break;
-            using var document = JsonDocument.ParseValue(ref reader);
-            requests.Add(GatewayJson.ReadRequest<WatchRequest>(Encoding.UTF8.GetBytes(document.RootElement.GetRawText())));
-        }
-        return requests;
-    }
-
-    /// <summary>etcd 3.5's mid-stream error line (grpc-gateway v1's StreamError).</summary>
-    private static string StreamError(EtcdError error)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            var status = EtcdErrorMapping.HttpStatus(error);
-            json.WriteStartObject();
-            json.WriteStartObject("error");
-            json.WriteNumber("grpc_code", (int)error.Code);
-            json.WriteNumber("http_code", status);
-            json.WriteString("message", error.Message);
-            json.WriteString("http_status", ReasonPhrases.GetReasonPhrase(status));
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     // ---- Server-Sent Events ----
@@ -134,7 +100,7 @@ public static class WatchGatewayEndpoints
             return;
         }
         await StreamSseAsync(context, host, keyBytes, prefix, startRevision, prevKv, lastEventId,
-            change => GatewayJson.Formatter.Format(change), GatewayEndpoint.WriteErrorAsync);
+            change => ProtoJsonWriter.Format(change), GatewayEndpoint.WriteErrorAsync);
     }
 
     /// <summary>Streams the changes of a key or a prefix as Server-Sent Events (see the /v3/watch/sse description),
