@@ -57,6 +57,7 @@ public static class HttpKvApi
     {
         MetricsEndpoints.UseMetricsListenerGuard(app);
         GrpcCallBinding.Use(app);
+        Gateway.CorsHeaders.Use(app);
         // Routing explicitly here, so the request logs and metrics know the endpoint (route template, gRPC method).
         app.UseRouting();
         RequestLog.Use(app);

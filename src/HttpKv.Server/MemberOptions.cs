@@ -80,6 +80,9 @@ public sealed class MemberOptions
     public int SelfSignedCertValidity { get; set; } = 1;
     /// <summary>Comma-separated Go names of the TLS 1.2 cipher suites allowed (empty: the platform's defaults).</summary>
     public string CipherSuites { get; set; } = "";
+    /// <summary>Comma-separated origins whose browser pages may call the HTTP routes (CORS), as etcd's <c>--cors</c>:
+    /// <c>*</c> or empty allows every origin.</summary>
+    public string Cors { get; set; } = "*";
     /// <summary>TLS1.2 or TLS1.3.</summary>
     public string TlsMinVersion { get; set; } = "TLS1.2";
     /// <summary>Empty (no maximum), TLS1.2 or TLS1.3.</summary>

@@ -20,6 +20,7 @@ public static class ServerServiceCollectionExtensions
             .Validate(options => GoDuration.TryParse(options.WarningApplyDuration ?? options.ExperimentalWarningApplyDuration, out _),
                 "invalid --warning-apply-duration")
             .Validate(options => options.Metrics is "basic" or "extensive", "--metrics must be basic or extensive")
+            .Validate(options => CorsOrigins.TryParse(options.Cors, out _), "--cors takes * or a comma-separated list of origin URLs")
             .ValidateOnStart();
         services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
             provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,

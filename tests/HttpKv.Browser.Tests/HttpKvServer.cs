@@ -8,7 +8,7 @@ namespace HttpKv.Browser.Tests;
 /// <summary>The real httpkv process on a free loopback port with a temporary data dir (a small copy of the
 /// compatibility tests' ServerProcess: this project does not reference that one). Start waits for etcd's
 /// "ready to serve client requests" line.</summary>
-public sealed class HttpKvServer : IAsyncDisposable
+public sealed class HttpKvServer(params string[] extraFlags) : IAsyncDisposable
 {
     private readonly StringBuilder output = new();
     private TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,7 +26,7 @@ public sealed class HttpKvServer : IAsyncDisposable
         ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var argument in new[] { Paths.HttpKvDll, "--data-dir", DataDir, "--listen-client-urls", Url, "--advertise-client-urls", Url,
-            "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}" }) start.ArgumentList.Add(argument);
+            "--listen-peer-urls", $"http://127.0.0.1:{PeerPort}" }.Concat(extraFlags)) start.ArgumentList.Add(argument);
         process = Process.Start(start) ?? throw new InvalidOperationException("could not start httpkv");
         process.ErrorDataReceived += (_, line) => Collect(line.Data);
         process.OutputDataReceived += (_, line) => Collect(line.Data);
@@ -65,7 +65,7 @@ public sealed class HttpKvServer : IAsyncDisposable
     // rarely probe the same ports; a port in use is skipped.
     private static int nextPort = 30000 + Environment.ProcessId % 250 * 10;
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         while (true)
         {

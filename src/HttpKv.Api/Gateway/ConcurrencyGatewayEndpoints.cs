@@ -52,8 +52,7 @@ public static class ConcurrencyGatewayEndpoints
             await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
             return;
         }
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
+        GatewayEndpoint.StartAnswer(context.Response);
         await context.Response.Body.FlushAsync(context.RequestAborted);
         try
         {

@@ -40,15 +40,25 @@ public static class GatewayEndpoint
             await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), request);
             RequestCaller.Current = await context.AuthorizeAsync(request); // flows into the call: its proposals carry the caller
             var response = await call(request, context.RequestAborted);
-            context.Response.StatusCode = StatusCodes.Status200OK;
-            context.Response.ContentType = "application/json";
-            GatewayJson.WriteResponse(response, context.Response.BodyWriter);
-            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+            StartAnswer(context.Response);
+            using var body = new PooledBufferWriter();
+            GatewayJson.WriteResponse(response, body);
+            context.Response.ContentLength = body.WrittenCount; // as etcd's gateway: one piece with its length, not chunks
+            await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted);
         }
         catch (EtcdException exception)
         {
             await WriteErrorAsync(context, exception.Error);
         }
+    }
+
+    /// <summary>The status and headers of a successful answer or stream, as etcd's gateway sends them: JSON, and the
+    /// gRPC response's content type relayed as <c>Grpc-Metadata-Content-Type</c> (its header metadata).</summary>
+    public static void StartAnswer(HttpResponse response)
+    {
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.Headers["Grpc-Metadata-Content-Type"] = "application/grpc";
     }
 
     /// <summary>A body etcd's gateway refuses: InvalidArgument with the decoder's own text, as the gateway answers it.</summary>
@@ -123,17 +133,21 @@ public static class GatewayEndpoint
         await context.Response.WriteAsync(GatewayJson.StreamErrorBody(error), context.RequestAborted);
     }
 
-    /// <summary>Writes one <c>{"result":…}</c> line of a gateway stream and flushes it.</summary>
+    /// <summary>Writes one <c>{"result":…}</c> line of a gateway stream, in one piece (one HTTP/1.1 chunk), and flushes it.</summary>
     public static async Task WriteResultLineAsync(HttpContext context, IMessage message, CancellationToken cancellationToken)
     {
-        GatewayJson.WriteResultLine(message, context.Response.BodyWriter);
-        await context.Response.BodyWriter.FlushAsync(cancellationToken);
+        using var line = new PooledBufferWriter();
+        GatewayJson.WriteResultLine(message, line);
+        await context.Response.Body.WriteAsync(line.WrittenMemory, cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
     }
 
     public static async Task WriteErrorAsync(HttpContext context, EtcdError error)
     {
         context.Response.StatusCode = EtcdErrorMapping.HttpStatus(error);
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(GatewayJson.ErrorBody(error), context.RequestAborted);
+        var body = System.Text.Encoding.UTF8.GetBytes(GatewayJson.ErrorBody(error));
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 }

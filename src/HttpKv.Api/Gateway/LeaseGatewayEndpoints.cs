@@ -55,8 +55,7 @@ public static class LeaseGatewayEndpoints
             await GatewayEndpoint.WriteErrorAsync(context, GatewayEndpoint.BadJson(exception));
             return;
         }
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
+        GatewayEndpoint.StartAnswer(context.Response);
         foreach (var request in requests)
         {
             LeaseKeepAliveResponse response;

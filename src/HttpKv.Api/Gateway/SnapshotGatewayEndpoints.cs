@@ -42,8 +42,7 @@ public static class SnapshotGatewayEndpoints
             await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
             return;
         }
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
+        GatewayEndpoint.StartAnswer(context.Response);
         try
         {
             do

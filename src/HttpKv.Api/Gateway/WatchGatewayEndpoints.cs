@@ -58,8 +58,7 @@ public static class WatchGatewayEndpoints
         var member = await host.Ready;
         var aborted = context.RequestAborted;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
+        GatewayEndpoint.StartAnswer(context.Response);
         await using var session = CallerCredentials.NewWatchSession(member, context.RequestServices.GetRequiredService<Authorizer>(),
             CallerCredentials.FromHttp(context));
         try

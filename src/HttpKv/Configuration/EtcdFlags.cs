@@ -89,7 +89,7 @@ public static class EtcdFlags
         new("self-signed-cert-validity", EtcdFlagKind.UInt, "1", Yes),
         new("peer-crl-file", EtcdFlagKind.String, "", No),
         new("cipher-suites", EtcdFlagKind.StringList, "", Yes),
-        new("cors", EtcdFlagKind.StringList, "*", No),
+        new("cors", EtcdFlagKind.StringList, "*", Yes),
         new("host-whitelist", EtcdFlagKind.StringList, "*", No),
         new("tls-min-version", EtcdFlagKind.String, "TLS1.2", Yes),
         new("tls-max-version", EtcdFlagKind.String, "", Yes),
