@@ -26,6 +26,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public static readonly EtcdError MemberNotLearner = new("etcdserver: can only promote a learner member", StatusCode.FailedPrecondition);
     public static readonly EtcdError TooManyLearners = new("etcdserver: too many learner members in cluster", StatusCode.FailedPrecondition);
     public static readonly EtcdError MemberBadUrls = new("etcdserver: given member URLs are invalid", StatusCode.InvalidArgument);
+    public static readonly EtcdError Unhealthy = new("etcdserver: unhealthy cluster", StatusCode.Unavailable);
     public static readonly EtcdError NotEnoughStartedMembers = new("etcdserver: re-configuration failed due to not enough started members", StatusCode.FailedPrecondition);
     public static readonly EtcdError LearnerNotReady = new("etcdserver: can only promote a learner member which is in sync with leader", StatusCode.FailedPrecondition);
 
@@ -45,7 +46,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var members = member.Log.Members;
         if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
         if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.EffectiveMaxLearners) throw TooManyLearners.ToException();
-        if (!request.IsLearner) await CheckQuorumAfterAsync(member, votersChange: +1);
+        if (!request.IsLearner) await CheckReadyToAddVoterAsync(member);
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);
         var applied = await member.Log.ProposeConfChangeAsync(request.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, added, cancellationToken);
@@ -58,7 +59,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var member = await host.Ready;
         var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
-        if (!removed.IsLearner) await CheckQuorumAfterAsync(member, votersChange: -1, leaving: removed.ID);
+        if (!removed.IsLearner) await CheckReadyToRemoveVoterAsync(member, removed.ID);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
         var response = new MemberRemoveResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
@@ -83,24 +84,62 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
         if (!learner.IsLearner) throw MemberNotLearner.ToException();
         await CheckLearnerInSyncAsync(member, learner.ID);
-        await CheckQuorumAfterAsync(member, votersChange: +1);
+        CheckReadyToPromote(member);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
         var response = new MemberPromoteResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;
     }
 
-    /// <summary>--strict-reconfig-check: a change of voters must leave a quorum of voters that are up. Judged on the
-    /// leader from Raft's view of which followers were recently active; a follower cannot judge and lets it through.</summary>
-    private static async Task CheckQuorumAfterAsync(Member member, int votersChange, ulong leaving = 0)
+    // --strict-reconfig-check, as etcd judges it. "Started" members are those that have published their name (a member
+    // added but never started has none), known to every member from the membership; "active" ones are the voters the
+    // leader's Raft heard from recently, known on the leader (a follower has no such view and leaves it to the leader's
+    // own check of what it proposes). A learner's add or remove is never checked.
+
+    private static List<Etcdserverpb.Member> Voters(Member member) => member.Log.Members.Where(existing => !existing.IsLearner).ToList();
+
+    /// <summary>etcd's IsReadyToAddVotingMember, then on the leader its "connected to every voter" check: with the new
+    /// voter, a quorum must have started, except that one started member may add a second (growing a single member into
+    /// a cluster, or restoring one from a snapshot).</summary>
+    private static async Task CheckReadyToAddVoterAsync(Member member)
     {
-        if (!member.Options.StrictReconfigCheck || !member.Log.IsLeader) return;
+        if (!member.Options.StrictReconfigCheck) return;
+        var voters = Voters(member);
+        var started = voters.Count(existing => existing.Name.Length > 0);
+        var after = voters.Count + 1;
+        if (!(started == 1 && after == 2) && started < after / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (!member.Log.IsLeader) return;
         var status = await member.Log.GetStatusAsync();
-        var voters = status.ConfState.Voters.Where(id => id != leaving).ToList();
-        var active = voters.Count(id => id == status.Id || status.Progress.TryGetValue(id, out var progress) && progress.RecentActive);
-        var votersAfter = status.ConfState.Voters.Count + votersChange;
-        if (active < votersAfter / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (status.ConfState.Voters.Any(id => !IsActive(status, id))) throw Unhealthy.ToException();
     }
+
+    /// <summary>etcd's IsReadyToRemoveVotingMember, then on the leader: removing a voter that is down is safe; removing an
+    /// active one must leave a quorum of active voters.</summary>
+    private static async Task CheckReadyToRemoveVoterAsync(Member member, ulong leaving)
+    {
+        if (!member.Options.StrictReconfigCheck) return;
+        var remaining = Voters(member).Where(existing => existing.ID != leaving).ToList();
+        if (remaining.Count(existing => existing.Name.Length > 0) < remaining.Count / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (!member.Log.IsLeader) return;
+        var status = await member.Log.GetStatusAsync();
+        if (leaving != status.Id && !IsActive(status, leaving)) return;
+        var voters = status.ConfState.Voters;
+        var active = voters.Count(id => IsActive(status, id));
+        if (active - 1 < 1 + (voters.Count - 1) / 2) throw Unhealthy.ToException();
+    }
+
+    /// <summary>etcd's IsReadyToPromoteMember: the learner counted as a started voter, a quorum of the voters after the
+    /// promotion must have started.</summary>
+    private static void CheckReadyToPromote(Member member)
+    {
+        if (!member.Options.StrictReconfigCheck) return;
+        var voters = Voters(member);
+        var started = voters.Count(existing => existing.Name.Length > 0) + 1;
+        if (started < (voters.Count + 1) / 2 + 1) throw NotEnoughStartedMembers.ToException();
+    }
+
+    private static bool IsActive(RaftStatus status, ulong id) =>
+        id == status.Id || status.Progress.TryGetValue(id, out var progress) && progress.RecentActive;
 
     /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader).</summary>
     private static async Task CheckLearnerInSyncAsync(Member member, ulong learnerId)

@@ -238,6 +238,39 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
         Assert.Equal("OK\n", (await RetryAsync(ClusterProcess.EndpointsOf(remaining), TimeSpan.FromSeconds(30), "put", "membership/after", "done")).Stdout);
     }
 
+    /// <summary>etcd's runbook for growing a single member into a cluster: with --strict-reconfig-check on (the
+    /// default), one started member may add a second voter (etcd's special case for it), which then starts with
+    /// --initial-cluster-state existing; the two add a third. Every key is then on every member.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_grown_from_one_member_to_three_with_member_add(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind, size: 1);
+        await cluster.StartAsync();
+        await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, LeaderDeadline);
+        Assert.Equal("OK\n", (await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "put", "grow/1", "one")).Stdout);
+
+        foreach (var (name, key) in new[] { ("infra2", "grow/2"), ("infra3", "grow/3") })
+        {
+            var printedCluster = "";
+            var endpoints = cluster.Endpoints; // the members so far
+            var joining = cluster.NewJoiningMember(name, () => printedCluster);
+            var added = await RetryAsync(endpoints, TimeSpan.FromSeconds(30), "member", "add", name, $"--peer-urls={joining.PeerUrl}");
+            Assert.True(AddedLine().IsMatch(added.Stdout), added.ToString());
+            printedCluster = InitialClusterLine().Match(added.Stdout).Groups[1].Value;
+            await joining.StartAsync();
+            await WaitUntilAsync(async () => (await MemberListAsync(cluster.Endpoints)).Any(member => member.Name == name),
+                LeaderDeadline, () => $"{name} is not listed as started");
+            Assert.Equal("OK\n", (await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "put", key, name)).Stdout);
+        }
+
+        Assert.Equal(3, (await MemberListAsync(cluster.Endpoints)).Count(member => !member.IsLearner && member.Name.Length > 0));
+        foreach (var member in cluster.Members)
+        {
+            await WaitForSerializableAsync(member, "grow/1", "one");
+            await WaitForSerializableAsync(member, "grow/3", "infra3");
+        }
+    }
+
     [Theory, MemberData(nameof(Kinds))]
     public async Task Cluster_minority_partition_refuses_writes_and_linearizable_reads_but_serves_serializable_reads(string kind)
     {
