@@ -3,6 +3,7 @@ using HttpKv.Api;
 using HttpKv.Configuration;
 using HttpKv.Hosting;
 using HttpKv.Server;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
@@ -36,7 +37,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 });
 builder.Configuration.AddInMemoryCollection(commandLine.Settings);
 var memberOptions = builder.Configuration.GetSection(MemberOptions.Section).Get<MemberOptions>() ?? new MemberOptions();
-// Certificates and TLS flags are checked before anything starts, so a bad file stops the member with one line, as
+// Certificates, TLS flags and the auth token's keys are checked before anything starts, so a bad file stops the member with one line, as
 // etcd does. (Hosts that add configuration later, such as WebApplicationFactory's, get the plaintext default.)
 using (var startLogger = Logging.Configure(new LoggerConfiguration(), memberOptions.LogLevel).CreateLogger())
 {
@@ -44,8 +45,10 @@ using (var startLogger = Logging.Configure(new LoggerConfiguration(), memberOpti
     {
         var security = TransportSecurity.Load(memberOptions, new SerilogLoggerFactory(startLogger).CreateLogger("HttpKv.Server.Transport"));
         builder.Services.AddSingleton(security);
+        // The --auth-token value and its key files, read here once so that one the member cannot use stops it with one line.
+        TokenProviders.Create(memberOptions.AuthToken, TimeSpan.FromSeconds(memberOptions.AuthTokenTtl), TimeProvider.System);
     }
-    catch (TransportSecurityException exception)
+    catch (Exception exception) when (exception is TransportSecurityException or AuthTokenException)
     {
         startLogger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "HttpKv").Fatal("failed to start: {Error:l}", exception.Message);
         return 1;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 
@@ -39,17 +40,20 @@ public static class TokenProviders
         switch (kind)
         {
             case "simple":
-                if (parts.Length > 1) throw new ArgumentException($"--auth-token simple takes no options, got {authToken}");
+                if (parts.Length > 1) throw new AuthTokenException($"--auth-token simple takes no options, got {authToken}");
                 return new SimpleTokens(simpleTtl, clock);
             case "jwt":
                 var options = parts.Skip(1).Select(part => part.Split('=', 2)).ToDictionary(
-                    pair => pair[0], pair => pair.Length == 2 ? pair[1] : throw new ArgumentException($"--auth-token: option {pair[0]} needs a value"));
+                    pair => pair[0], pair => pair.Length == 2 ? pair[1] : throw new AuthTokenException($"--auth-token: option {pair[0]} needs a value"));
                 return JwtTokens.FromOptions(options, clock);
             default:
-                throw new ArgumentException($"unknown token type {kind} in --auth-token (expected simple or jwt)");
+                throw new AuthTokenException($"unknown token type {kind} in --auth-token (expected simple or jwt)");
         }
     }
 }
+
+/// <summary>An <c>--auth-token</c> value or key file the member cannot use: one line naming what and why.</summary>
+public sealed class AuthTokenException(string message) : ArgumentException(message);
 
 /// <summary>etcd's simple tokens: random, known only to the members that applied the authentication, valid for a
 /// TTL that each use renews (<c>--auth-token-ttl</c>). At most <see cref="MaxTokens"/> live at once.</summary>
@@ -146,38 +150,92 @@ public sealed class JwtTokens : ITokenProvider
     public static JwtTokens FromOptions(IReadOnlyDictionary<string, string> options, TimeProvider clock)
     {
         foreach (var name in options.Keys.Where(name => name is not ("pub-key" or "priv-key" or "sign-method" or "ttl")))
-            throw new ArgumentException($"unknown --auth-token jwt option {name}");
-        var method = options.GetValueOrDefault("sign-method") ?? throw new ArgumentException("--auth-token jwt needs sign-method");
-        var ttl = options.TryGetValue("ttl", out var ttlText) ? GoDuration.Parse(ttlText) : TimeSpan.FromMinutes(5);
-        string? Read(string name) => options.TryGetValue(name, out var path) ? File.ReadAllText(path) : null;
-        var publicPem = Read("pub-key");
-        var privatePem = Read("priv-key");
-        switch (method[..2])
+            throw new AuthTokenException($"unknown --auth-token jwt option {name}");
+        var method = options.GetValueOrDefault("sign-method") ?? throw new AuthTokenException("--auth-token jwt needs sign-method");
+        var ttl = TimeSpan.FromMinutes(5);
+        if (options.TryGetValue("ttl", out var ttlText) && !GoDuration.TryParse(ttlText, out ttl))
+            throw new AuthTokenException($"--auth-token jwt ttl {ttlText}: not a duration (such as 5m or 300s)");
+        var publicKey = Read(options, "pub-key");
+        var privateKey = Read(options, "priv-key");
+        switch (method[..Math.Min(2, method.Length)])
         {
             case "HS":
-                var secret = options.TryGetValue("priv-key", out var secretPath) ? File.ReadAllBytes(secretPath)
-                    : throw new ArgumentException("--auth-token jwt with an HS sign-method needs priv-key (the shared secret)");
+                var secret = privateKey?.Bytes ?? throw new AuthTokenException("--auth-token jwt with an HS sign-method needs priv-key (the shared secret)");
                 return new JwtTokens(Check(method), null, null, secret, ttl, clock);
             case "RS" or "PS":
-                return new JwtTokens(Check(method), Load(publicPem ?? privatePem, RSA.Create), privatePem is null ? null : Load(privatePem, RSA.Create), null, ttl, clock);
+                Check(method);
+                var rsaSign = privateKey is null ? null : LoadKey(privateKey, "RSA", RSA.Create, certificate: null);
+                var rsaVerify = publicKey is null ? rsaSign : LoadKey(publicKey, "RSA", RSA.Create, certificate => certificate.GetRSAPublicKey());
+                return new JwtTokens(method, rsaVerify ?? throw NoKey(), rsaSign, null, ttl, clock);
             case "ES":
-                return new JwtTokens(Check(method), Load(publicPem ?? privatePem, ECDsa.Create), privatePem is null ? null : Load(privatePem, ECDsa.Create), null, ttl, clock);
+                Check(method);
+                var ecSign = privateKey is null ? null : LoadKey(privateKey, "ECDSA", ECDsa.Create, certificate: null);
+                var ecVerify = publicKey is null ? ecSign : LoadKey(publicKey, "ECDSA", ECDsa.Create, certificate => certificate.GetECDsaPublicKey());
+                return new JwtTokens(method, ecVerify ?? throw NoKey(), ecSign, null, ttl, clock);
             default:
-                throw new ArgumentException($"unsupported --auth-token jwt sign-method {method}");
+                throw new AuthTokenException($"unsupported --auth-token jwt sign-method {method}");
+        }
+    }
+
+    private static AuthTokenException NoKey() => new("--auth-token jwt needs pub-key or priv-key");
+
+    /// <summary>A key file named by an option, read whole; a file that cannot be read is refused with its name and why.</summary>
+    private sealed record KeyFile(string Option, string Path, byte[] Bytes)
+    {
+        public string Text => System.Text.Encoding.UTF8.GetString(Bytes);
+
+        public AuthTokenException Refused(string reason) => new($"--auth-token jwt {Option} {Path}: {reason}");
+    }
+
+    private static KeyFile? Read(IReadOnlyDictionary<string, string> options, string option)
+    {
+        if (!options.TryGetValue(option, out var path)) return null;
+        try
+        {
+            return new KeyFile(option, path, File.ReadAllBytes(path));
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new AuthTokenException($"--auth-token jwt {option} {path}: {exception.Message}");
+        }
+    }
+
+    /// <summary>A key from PEM as etcd (jwt-go) takes it: PKCS#1 (<c>RSA PRIVATE KEY</c>, <c>RSA PUBLIC KEY</c>), SEC1
+    /// (<c>EC PRIVATE KEY</c>), PKCS#8 (<c>PRIVATE KEY</c>), SubjectPublicKeyInfo (<c>PUBLIC KEY</c>), and for a public key
+    /// a <c>CERTIFICATE</c>, whose key is used.</summary>
+    private static T LoadKey<T>(KeyFile file, string algorithm, Func<T> create, Func<X509Certificate2, T?>? certificate) where T : AsymmetricAlgorithm
+    {
+        var wanted = certificate is null ? $"{algorithm} private key" : $"{algorithm} public or private key";
+        var pem = file.Text;
+        if (pem.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal)) throw file.Refused("an encrypted private key cannot be used");
+        if (certificate is not null && pem.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            try
+            {
+                using var parsed = X509Certificate2.CreateFromPem(pem);
+                return certificate(parsed) ?? throw file.Refused($"the certificate's key is not an {algorithm} key");
+            }
+            catch (CryptographicException exception)
+            {
+                throw file.Refused($"not a readable certificate ({exception.Message})");
+            }
+        }
+        var key = create();
+        try
+        {
+            key.ImportFromPem(pem);
+            return key;
+        }
+        catch (Exception exception) when (exception is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw file.Refused($"no {wanted} in PEM form in it (PKCS#1, PKCS#8, SEC1 or SubjectPublicKeyInfo" + (certificate is null ? ")" : ", or a certificate)"));
         }
     }
 
     private static string Check(string method) => method is "RS256" or "RS384" or "RS512" or "PS256" or "PS384" or "PS512"
         or "ES256" or "ES384" or "ES512" or "HS256" or "HS384" or "HS512"
-        ? method : throw new ArgumentException($"unsupported --auth-token jwt sign-method {method}");
-
-    private static T Load<T>(string? pem, Func<T> create) where T : AsymmetricAlgorithm
-    {
-        if (pem is null) throw new ArgumentException("--auth-token jwt needs pub-key or priv-key");
-        var key = create();
-        key.ImportFromPem(pem);
-        return key;
-    }
+        ? method : throw new AuthTokenException($"unsupported --auth-token jwt sign-method {method}");
 
     private HashAlgorithmName Hash => algorithm[2..] switch
     {

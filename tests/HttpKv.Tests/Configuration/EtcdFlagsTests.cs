@@ -21,6 +21,8 @@ public sealed class EtcdFlagsTests
         "metrics", "listen-metrics-urls", "experimental-warning-apply-duration", "warning-apply-duration",
         // Operations (issue 9)
         "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
+        // Wire fidelity (issue 18)
+        "cors",
     ];
 
     /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using HttpKv.Server.Auth;
 
 namespace HttpKv.Tests.Server;
@@ -78,6 +79,69 @@ public sealed class TokenProviderTests : IDisposable
     [InlineData("jwt,sign-method=RS256,bogus=1")]
     public void Bad_auth_token_flags_are_refused_with_a_message(string flag) =>
         Assert.ThrowsAny<ArgumentException>(() => TokenProviders.Create(flag, TimeSpan.FromMinutes(5), TimeProvider.System));
+
+    /// <summary>The key forms etcd (jwt-go) takes: PKCS#1, SEC1, PKCS#8 and SubjectPublicKeyInfo PEM, and a certificate as
+    /// the public key.</summary>
+    [Theory]
+    [InlineData("RS256", "pkcs1", "certificate")]
+    [InlineData("RS256", "pkcs8", "pkcs1-public")]
+    [InlineData("PS256", "pkcs1", "spki")]
+    [InlineData("ES256", "sec1", "certificate")]
+    [InlineData("ES384", "pkcs8", "spki")]
+    public void Jwt_keys_are_read_in_the_forms_etcd_reads(string method, string privateForm, string publicForm)
+    {
+        var priv = Path.Combine(directory, "priv.pem");
+        var pub = Path.Combine(directory, "pub.pem");
+        AsymmetricAlgorithm key = method.StartsWith("ES", StringComparison.Ordinal)
+            ? ECDsa.Create(method == "ES384" ? ECCurve.NamedCurves.nistP384 : ECCurve.NamedCurves.nistP256) : RSA.Create(2048);
+        using (key)
+        {
+            File.WriteAllText(priv, (key, privateForm) switch
+            {
+                (RSA rsa, "pkcs1") => rsa.ExportRSAPrivateKeyPem(),
+                (ECDsa ec, "sec1") => ec.ExportECPrivateKeyPem(),
+                _ => key.ExportPkcs8PrivateKeyPem(),
+            });
+            File.WriteAllText(pub, (key, publicForm) switch
+            {
+                (RSA rsa, "pkcs1-public") => rsa.ExportRSAPublicKeyPem(),
+                (_, "spki") => key.ExportSubjectPublicKeyInfoPem(),
+                (RSA rsa, _) => new CertificateRequest("CN=jwt", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+                    .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).ExportCertificatePem(),
+                (ECDsa ec, _) => new CertificateRequest("CN=jwt", ec, HashAlgorithmName.SHA256)
+                    .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).ExportCertificatePem(),
+                _ => throw new ArgumentOutOfRangeException(nameof(publicForm)),
+            });
+        }
+        var clock = new ManualClock();
+        var tokens = TokenProviders.Create($"jwt,pub-key={pub},priv-key={priv},sign-method={method}", TimeSpan.FromMinutes(5), clock);
+        Assert.Equal(new AuthInfo("alice", 3), tokens.Info(tokens.Assign("alice", 3, "", 1), 3));
+        var verifyOnly = TokenProviders.Create($"jwt,pub-key={pub},sign-method={method}", TimeSpan.FromMinutes(5), clock);
+        Assert.Equal(new AuthInfo("alice", 4), verifyOnly.Info(tokens.Assign("alice", 4, "", 2), 4));
+    }
+
+    [Fact]
+    public void A_key_file_that_cannot_be_used_is_refused_in_one_line_naming_it()
+    {
+        var missing = Path.Combine(directory, "missing.pem");
+        var ecKey = Path.Combine(directory, "ec.pem");
+        using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256)) File.WriteAllText(ecKey, ec.ExportECPrivateKeyPem());
+        var garbage = Path.Combine(directory, "garbage.pem");
+        File.WriteAllText(garbage, "not a key");
+        (string Flag, string Message)[] cases =
+        [
+            ($"jwt,priv-key={missing},sign-method=RS256", $"--auth-token jwt priv-key {missing}: "),
+            ($"jwt,priv-key={ecKey},sign-method=RS256", $"--auth-token jwt priv-key {ecKey}: no RSA private key in PEM form in it"),
+            ($"jwt,pub-key={garbage},sign-method=ES256", $"--auth-token jwt pub-key {garbage}: no ECDSA public or private key in PEM form in it"),
+            ($"jwt,pub-key={ecKey},sign-method=ES256,ttl=soon", "--auth-token jwt ttl soon: not a duration"),
+        ];
+        foreach (var (flag, message) in cases)
+        {
+            var exception = Assert.Throws<AuthTokenException>(() => TokenProviders.Create(flag, TimeSpan.FromMinutes(5), TimeProvider.System));
+            Assert.StartsWith(message, exception.Message);
+            Assert.DoesNotContain('\n', exception.Message);
+        }
+    }
 
     private (string Private, string Public) WriteKeys(string method, string name = "key")
     {
