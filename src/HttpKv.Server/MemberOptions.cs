@@ -78,6 +78,10 @@ public sealed class MemberOptions
     public bool PeerAutoTls { get; set; }
     /// <summary>Years a self-signed (--auto-tls, --peer-auto-tls) certificate is valid.</summary>
     public int SelfSignedCertValidity { get; set; } = 1;
+    /// <summary>A certificate revocation list (PEM or DER): client certificates it revokes are refused in the handshake.</summary>
+    public string ClientCrlFile { get; set; } = "";
+    /// <summary>As <see cref="ClientCrlFile"/>, for the certificates other members present on the peer port.</summary>
+    public string PeerCrlFile { get; set; } = "";
     /// <summary>Comma-separated Go names of the TLS 1.2 cipher suites allowed (empty: the platform's defaults).</summary>
     public string CipherSuites { get; set; } = "";
     /// <summary>Comma-separated origins whose browser pages may call the HTTP routes (CORS), as etcd's <c>--cors</c>:

@@ -46,6 +46,34 @@ public sealed class TlsTests : IDisposable
         Assert.All(actual.Skip(2), refused => Assert.Contains("exit 1\nError: context deadline exceeded", refused, StringComparison.Ordinal));
     }
 
+    /// <summary>--client-crl-file: a certificate the list revokes is refused in the handshake, the others served; the
+    /// same transcript from etcd and HttpKv.</summary>
+    [Fact]
+    public async Task A_client_certificate_the_crl_revokes_is_refused_as_by_etcd()
+    {
+        var crl = certificates.WriteCrl("clients.crl", "revoked-client");
+        await using var etcd = ServerProcess.CreateHttps("etcd", [.. ServerFlags(), "--client-crl-file", crl]);
+        await using var httpKv = ServerProcess.CreateHttps("httpkv", [.. ServerFlags(), "--client-crl-file", crl]);
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        async Task<List<string>> TranscriptAsync(ServerProcess server)
+        {
+            var transcript = new List<string>();
+            foreach (var identity in new[] { "client", "revoked-client" })
+            {
+                var result = await EtcdctlAsync(server, identity, "put", "crl/key", identity);
+                var errors = string.Join('\n', result.Stderr.Split('\n').Where(line => line.StartsWith("Error", StringComparison.Ordinal)));
+                transcript.Add($"put as {identity}\nexit {result.ExitCode}\n{result.Stdout}{errors}");
+            }
+            return transcript;
+        }
+        var expected = await TranscriptAsync(etcd);
+        var actual = await TranscriptAsync(httpKv);
+        Assert.Equal(expected, actual);
+        Assert.Equal("put as client\nexit 0\nOK\n", actual[0]);
+        Assert.Contains("exit 1\nError: context deadline exceeded", actual[1], StringComparison.Ordinal);
+        Assert.Contains("revoked", httpKv.Output, StringComparison.Ordinal);
+    }
+
     private async Task<List<string>> EtcdctlTranscriptAsync(ServerProcess server)
     {
         var transcript = new List<string>();

@@ -26,6 +26,7 @@ public sealed class TestCertificates : IDisposable
         Issue("expired-client", "alice", ca, server: false, notAfter: DateTimeOffset.UtcNow.AddDays(-1));
         Issue("peer", "member", ca, server: true);
         Issue("other-peer", "member", otherCa, server: true);
+        Issue("revoked-client", "alice", ca, server: false);
     }
 
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("httpkv-certs-").FullName;
@@ -43,6 +44,22 @@ public sealed class TestCertificates : IDisposable
     {
         Issue(name, commonName, ca, server: false);
         return Cert(name);
+    }
+
+    /// <summary>Writes a certificate revocation list signed by the test CA that revokes the named certificates (PEM
+    /// <c>X509 CRL</c>, as <c>openssl ca -gencrl</c> writes it) and returns its path.</summary>
+    public string WriteCrl(string fileName, params string[] revoked)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        foreach (var name in revoked)
+        {
+            using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(Cert(name)));
+            builder.AddEntry(certificate, DateTimeOffset.UtcNow.AddMinutes(-1), X509RevocationReason.KeyCompromise);
+        }
+        var der = builder.Build(ca, System.Numerics.BigInteger.One, DateTimeOffset.UtcNow.AddDays(7), HashAlgorithmName.SHA256);
+        var path = Path.Combine(Directory, fileName);
+        File.WriteAllText(path, PemEncoding.WriteString("X509 CRL", der) + "\n");
+        return path;
     }
 
     /// <summary>Loads a written certificate with its key, for .NET clients.</summary>

@@ -40,6 +40,8 @@ public sealed class TlsEndpointSecurity
     public bool RequireClientCertificate { get; init; }
     /// <summary>etcd's --peer-cert-allowed-cn: empty, or the one common name a presented certificate must carry.</summary>
     public string AllowedCommonName { get; init; } = "";
+    /// <summary>etcd's --client-crl-file / --peer-crl-file: presented certificates with a serial it revokes are refused.</summary>
+    public RevokedSerials? Revoked { get; init; }
     /// <summary>The certificate is self-signed (auto TLS): other members' certificates are not verified, as etcd.</summary>
     public bool SelfSigned { get; init; }
     public SslProtocols Protocols { get; init; } = SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -72,11 +74,20 @@ public sealed class TlsEndpointSecurity
         ArgumentNullException.ThrowIfNull(certificate);
         var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
         var problem = ChainProblem(certificate, presented, ClientAuthOid)
+            ?? RevokedProblem(certificate, presented)
             ?? (AllowedCommonName.Length == 0 || commonName == AllowedCommonName ? null : $"CommonName {commonName} is not allowed (want {AllowedCommonName})");
         if (problem is not null)
             logger?.LogWarning("rejected connection on the {Side} port from a certificate of {Subject} issued by {Issuer}: {Problem}",
                 Side, certificate.Subject, certificate.Issuer, problem);
         return problem is null;
+    }
+
+    /// <summary>etcd's CRL check: the presented certificate and every one sent with it, by serial number.</summary>
+    private string? RevokedProblem(X509Certificate2 certificate, X509Chain? presented)
+    {
+        if (Revoked is null) return null;
+        var sent = (presented?.ChainElements ?? Enumerable.Empty<X509ChainElement>()).Select(element => element.Certificate).Prepend(certificate);
+        return Revoked.FirstRevoked(sent) is { } revoked ? $"certificate serial {revoked.SerialNumber.ToLowerInvariant()} revoked (--{(Side == "peer" ? "peer" : "client")}-crl-file {Revoked.Path})" : null;
     }
 
     private bool ChainsToTrustedRoot(X509Certificate2 certificate, X509Chain? presented, string usageOid) =>

@@ -23,10 +23,10 @@ public sealed class TransportSecurity
         var dataDir = Path.GetFullPath(options.ResolvedDataDir);
         var client = LoadSide(new SideFlags("client", "", MemberOptions.SplitUrls(options.ListenClientUrls),
             options.CertFile, options.KeyFile, options.ClientCertFile, options.ClientKeyFile, options.TrustedCaFile,
-            options.ClientCertAuth, options.AutoTls, ""), common, dataDir, options.SelfSignedCertValidity, logger);
+            options.ClientCertAuth, options.AutoTls, "", options.ClientCrlFile), common, dataDir, options.SelfSignedCertValidity, logger);
         var peer = LoadSide(new SideFlags("peer", "peer-", MemberOptions.SplitUrls(options.ListenPeerUrls),
             options.PeerCertFile, options.PeerKeyFile, options.PeerClientCertFile, options.PeerClientKeyFile, options.PeerTrustedCaFile,
-            options.PeerClientCertAuth, options.PeerAutoTls, options.PeerCertAllowedCn), common, dataDir, options.SelfSignedCertValidity, logger);
+            options.PeerClientCertAuth, options.PeerAutoTls, options.PeerCertAllowedCn, options.PeerCrlFile), common, dataDir, options.SelfSignedCertValidity, logger);
         if (options.PeerBindSource) peer.SourceAddress = SourceAddressOf(options.ListenPeerUrls);
         return new TransportSecurity { Client = client, Peer = peer };
     }
@@ -42,7 +42,7 @@ public sealed class TransportSecurity
 
     /// <summary>One side's flags; <paramref name="Prefix"/> is "" or "peer-" as in the flag names.</summary>
     private sealed record SideFlags(string Side, string Prefix, IReadOnlyList<string> ListenUrls, string CertFile, string KeyFile,
-        string ClientCertFile, string ClientKeyFile, string TrustedCaFile, bool ClientCertAuth, bool AutoTls, string AllowedCn);
+        string ClientCertFile, string ClientKeyFile, string TrustedCaFile, bool ClientCertAuth, bool AutoTls, string AllowedCn, string CrlFile);
 
     private static TlsEndpointSecurity LoadSide(SideFlags flags, Common common, string dataDir, int validityYears, ILogger logger)
     {
@@ -71,7 +71,8 @@ public sealed class TransportSecurity
             throw new TransportSecurityException($"--{flags.Prefix}client-cert-auth requires --{flags.Prefix}trusted-ca-file: " +
                 $"{flags.Side} certificates are verified against that CA only");
         var description = $"cert = {certFile}, key = {keyFile}, client-cert={flags.ClientCertFile}, client-key={flags.ClientKeyFile}, " +
-            $"trusted-ca = {flags.TrustedCaFile}, client-cert-auth = {(flags.ClientCertAuth ? "true" : "false")}, crl-file = ";
+            $"trusted-ca = {flags.TrustedCaFile}, client-cert-auth = {(flags.ClientCertAuth ? "true" : "false")}, crl-file = {flags.CrlFile}";
+        var revoked = flags.CrlFile.Length > 0 ? RevokedSerials.Load(flags.CrlFile, flags.Prefix.Length == 0 ? "--client-crl-file" : "--peer-crl-file") : null;
         return new TlsEndpointSecurity(flags.Side)
         {
             ServerCertificate = server,
@@ -80,6 +81,7 @@ public sealed class TransportSecurity
             OutgoingCertificateChain = outgoingChain,
             TrustedRoots = roots,
             RequireClientCertificate = flags.ClientCertAuth,
+            Revoked = revoked,
             AllowedCommonName = flags.AllowedCn,
             SelfSigned = selfSigned,
             Protocols = common.Protocols,

@@ -22,7 +22,7 @@ public sealed class EtcdFlagsTests
         // Operations (issue 9)
         "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
         // Wire fidelity (issue 18)
-        "cors",
+        "cors", "client-crl-file", "peer-crl-file",
     ];
 
     /// <summary>A flag marked implemented must reach the member: its configuration key binds a MemberOptions property.</summary>
