@@ -58,6 +58,7 @@ public static class EtcdErrors
     public static readonly EtcdError NoLeader = new("etcdserver: no leader", StatusCode.Unavailable);
     public static readonly EtcdError Stopped = new("etcdserver: server stopped", StatusCode.Unavailable);
     public static readonly EtcdError Timeout = new("etcdserver: request timed out", StatusCode.Unavailable);
+    public static readonly EtcdError TimeoutDueToConnectionLost = new("etcdserver: request timed out, possibly due to connection lost", StatusCode.Unavailable);
     public static readonly EtcdError TimeoutWaitAppliedIndex = new("etcdserver: request timed out, waiting for the applied index took too long", StatusCode.Unavailable);
     public static readonly EtcdError TooManyRequests = new("etcdserver: too many requests", StatusCode.ResourceExhausted);
     public static readonly EtcdError Corrupt = new("etcdserver: corrupt cluster", StatusCode.DataLoss);

@@ -16,6 +16,9 @@ public interface IClusterService
     Task<MemberRemoveResponse> MemberRemoveAsync(MemberRemoveRequest request, CancellationToken cancellationToken);
     Task<MemberUpdateResponse> MemberUpdateAsync(MemberUpdateRequest request, CancellationToken cancellationToken);
     Task<MemberPromoteResponse> MemberPromoteAsync(MemberPromoteRequest request, CancellationToken cancellationToken);
+
+    /// <summary>A promotion another member forwarded to this one as the leader: judged here, never forwarded again.</summary>
+    Task<MemberPromoteResponse> ForwardedPromoteAsync(ulong id, CancellationToken cancellationToken);
 }
 
 /// <summary>Membership changes go through the Raft log as conf changes (one member at a time); etcd's checks and errors.</summary>
@@ -78,11 +81,44 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         return response;
     }
 
+    /// <summary>How long a follower waits for the leader to answer a forwarded promotion.</summary>
+    public static readonly TimeSpan PromoteForwardTimeout = TimeSpan.FromSeconds(5);
+
     public async Task<MemberPromoteResponse> MemberPromoteAsync(MemberPromoteRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
         var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
         if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        if (member.Log.IsLeader) return await PromoteAsLeaderAsync(member, learner, cancellationToken);
+        // Only the leader knows how far the learner's log is: as etcd, a follower forwards the promotion to it.
+        var leader = member.Log.Leader;
+        if (leader == 0) throw EtcdErrors.NoLeader.ToException();
+        try
+        {
+            var response = await member.ForwardPromoteAsync(leader, learner.ID, PromoteForwardTimeout, cancellationToken);
+            response.Header = ClusterHeader(member);
+            return response;
+        }
+        catch (RpcException exception) when (exception is not EtcdException)
+        {
+            // The leader's refusal in etcd's words, or the peer call's own failure as Unavailable.
+            throw (exception.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled
+                ? EtcdErrors.TimeoutDueToConnectionLost
+                : new EtcdError(exception.Status.Detail, exception.StatusCode)).ToException();
+        }
+    }
+
+    public async Task<MemberPromoteResponse> ForwardedPromoteAsync(ulong id, CancellationToken cancellationToken)
+    {
+        var member = await host.Ready;
+        if (!member.Log.IsLeader) throw EtcdErrors.NoLeader.ToException();
+        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == id) ?? throw MemberNotFound.ToException();
+        if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        return await PromoteAsLeaderAsync(member, learner, cancellationToken);
+    }
+
+    private static async Task<MemberPromoteResponse> PromoteAsLeaderAsync(Member member, Etcdserverpb.Member learner, CancellationToken cancellationToken)
+    {
         await CheckLearnerInSyncAsync(member, learner.ID);
         CheckReadyToPromote(member);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
@@ -141,10 +177,10 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     private static bool IsActive(RaftStatus status, ulong id) =>
         id == status.Id || status.Progress.TryGetValue(id, out var progress) && progress.RecentActive;
 
-    /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader).</summary>
+    /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader, to which
+    /// a follower forwards the promotion).</summary>
     private static async Task CheckLearnerInSyncAsync(Member member, ulong learnerId)
     {
-        if (!member.Log.IsLeader) return;
         var status = await member.Log.GetStatusAsync();
         var leaderMatch = status.Progress.TryGetValue(status.Id, out var own) ? own.Match : status.Commit;
         if (!status.Progress.TryGetValue(learnerId, out var learner) || learner.Match < leaderMatch * 9 / 10) throw LearnerNotReady.ToException();

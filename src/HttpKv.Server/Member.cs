@@ -141,6 +141,10 @@ public sealed class Member : IAsyncDisposable
     public Task<StatusResponse> PeerStatusAsync(ulong id, TimeSpan timeout, CancellationToken cancellationToken) =>
         transport.StatusAsync(id, timeout, cancellationToken);
 
+    /// <summary>Forwards a learner's promotion to the leader, on its peer port.</summary>
+    public Task<MemberPromoteResponse> ForwardPromoteAsync(ulong leader, ulong learner, TimeSpan timeout, CancellationToken cancellationToken) =>
+        transport.PromoteAsync(leader, learner, timeout, cancellationToken);
+
     /// <summary>The header etcd puts on every response.</summary>
     public ResponseHeader Header(long revision) => new()
     {

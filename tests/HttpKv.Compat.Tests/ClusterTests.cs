@@ -238,6 +238,23 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
         Assert.Equal("OK\n", (await RetryAsync(ClusterProcess.EndpointsOf(remaining), TimeSpan.FromSeconds(30), "put", "membership/after", "done")).Stdout);
     }
 
+    /// <summary>Only the leader knows whether a learner's log is in sync: a promotion sent to a follower is forwarded
+    /// to it and refused there for a learner that never started, as in etcd.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_promote_sent_to_a_follower_is_judged_by_the_leader(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        var statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, LeaderDeadline);
+        var follower = cluster.Members.First(member => statuses.Single(status => status.Endpoint == member.Endpoint).MemberId != statuses[0].Leader);
+        var added = await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "member", "add", "infra4", "--learner", "--peer-urls=http://127.0.0.1:1");
+        var learnerId = AddedLine().Match(added.Stdout).Groups[1].Value;
+        var refused = await Tool.EtcdctlAtAsync(follower.Endpoint, "--command-timeout", "10s", "member", "promote", learnerId);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("Error: etcdserver: can only promote a learner member which is in sync with leader", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains(await MemberListAsync(cluster.Endpoints), member => member.IsLearner);
+    }
+
     /// <summary>etcd's runbook for growing a single member into a cluster: with --strict-reconfig-check on (the
     /// default), one started member may add a second voter (etcd's special case for it), which then starts with
     /// --initial-cluster-state existing; the two add a third. Every key is then on every member.</summary>

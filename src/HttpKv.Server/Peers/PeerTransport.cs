@@ -94,6 +94,13 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
     }
 
+    /// <summary>Asks peer <paramref name="to"/>, the leader, to promote learner <paramref name="id"/>.</summary>
+    public async Task<Etcdserverpb.MemberPromoteResponse> PromoteAsync(ulong to, ulong id, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        return await Peer(to).Client.PromoteAsync(new PeerPromoteRequest { From = LocalId, ClusterId = ClusterId, Id = id },
+            deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var id in peers.Keys) RemovePeer(id);

@@ -6,7 +6,7 @@ namespace HttpKv.Server.Peers;
 
 /// <summary>The receiving end of <see cref="PeerTransport"/>, served on --listen-peer-urls: Raft messages and
 /// snapshots from the other members, the cluster's ID and members for a member that joins, and hashes for corruption checks.</summary>
-public sealed class RaftPeerService(MemberHost host, IMaintenanceService maintenance, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
+public sealed class RaftPeerService(MemberHost host, IMaintenanceService maintenance, IClusterService cluster, ILogger<RaftPeerService> logger) : RaftPeer.RaftPeerBase
 {
     public override async Task<PeerAck> Stream(IAsyncStreamReader<PeerMessages> requestStream, ServerCallContext context)
     {
@@ -107,6 +107,14 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
         var member = await host.Opened;
         CheckCluster(member, request.ClusterId, request.From);
         return await maintenance.StatusAsync(new Etcdserverpb.StatusRequest(), context.CancellationToken);
+    }
+
+    /// <summary>A learner's promotion forwarded by a member that is not the leader; this member judges it as the leader.</summary>
+    public override async Task<Etcdserverpb.MemberPromoteResponse> Promote(PeerPromoteRequest request, ServerCallContext context)
+    {
+        var member = await host.Opened;
+        CheckCluster(member, request.ClusterId, request.From);
+        return await cluster.ForwardedPromoteAsync(request.Id, context.CancellationToken);
     }
 
     /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>

@@ -189,10 +189,11 @@ public sealed class WatchSession : IAsyncDisposable
                 if (await read is not { } batch) return;
                 if (batch.CompactRevision != 0)
                 {
+                    // As etcd's: the compact revision says why; the header has no revision and there is no cancel reason
+                    // (clients turn the compact revision into "required revision has been compacted" themselves).
                     await SendAsync(new WatchResponse
                     {
-                        Header = header(batch.Revision), WatchId = id, Canceled = true, CompactRevision = batch.CompactRevision,
-                        CancelReason = "etcdserver: mvcc: required revision has been compacted",
+                        Header = header(0), WatchId = id, Canceled = true, CompactRevision = batch.CompactRevision,
                     }, cancellationToken);
                     lock (watchers) watchers.Remove(id);
                     watcher.Delivered();

@@ -77,6 +77,8 @@ public sealed class WatchTests : MemberTest
         var canceled = await NextAsync(call);
         Assert.True(canceled.Canceled);
         Assert.Equal(3, canceled.CompactRevision);
+        Assert.Equal(0, canceled.Header.Revision); // etcd's compacted answer: no revision, no cancel reason
+        Assert.Equal("", canceled.CancelReason);
     }
 
     [Fact]
