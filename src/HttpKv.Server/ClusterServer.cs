@@ -122,6 +122,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         await CheckLearnerInSyncAsync(member, learner.ID);
         CheckReadyToPromote(member);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
+        Metrics.ServerMetrics.LearnerPromotions.Inc();
         var response = new MemberPromoteResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;

@@ -18,6 +18,7 @@ public sealed class KvServer(MemberHost host) : IKvService
         if (!request.Serializable) await member.Log.WaitForReadIndexAsync(cancellationToken);
         var response = member.Stores.Read(store => store.Range(request));
         response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
+        Metrics.ServerMetrics.CountRange();
         return response;
     }
 

@@ -64,18 +64,22 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
     public async Task<HashKVResponse> HashKVAsync(HashKVRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var (hash, compacted, revision) = member.Stores.Read(store =>
         {
             var at = request.Revision > 0 ? request.Revision : store.CurrentRevision;
             return (store.HashKv(at, out var compactRevision), compactRevision, at);
         });
+        Metrics.ServerMetrics.HashRevDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         return new HashKVResponse { Header = member.Header(member.Stores.Current.CurrentRevision), Hash = hash, CompactRevision = compacted, HashRevision = revision };
     }
 
     public async Task<HashResponse> HashAsync(HashRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var (hash, revision) = member.Stores.Read(store => (store.Hash(), store.CurrentRevision));
+        Metrics.ServerMetrics.HashDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         return new HashResponse { Header = member.Header(revision), Hash = hash };
     }
 
@@ -97,6 +101,8 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
         var member = await host.Ready;
         logger.LogInformation("Defragmenting the backend of member {MemberId:x16}", member.Identity.MemberId);
         DefragmentResult done;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Metrics.ServerMetrics.DefragInflight.Set(1);
         try
         {
             done = await Task.Run(() => member.Stores.Read(store => store.Defragment()), CancellationToken.None);
@@ -105,6 +111,11 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
         {
             logger.LogWarning("Defragmentation failed: {Reason}", exception.Message);
             throw new EtcdError(exception.Message, StatusCode.Unavailable).ToException();
+        }
+        finally
+        {
+            Metrics.ServerMetrics.DefragInflight.Set(0);
+            Metrics.ServerMetrics.DefragDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         logger.LogInformation("Defragmented the backend: {Before} → {After} bytes in {Elapsed:F0} ms ({Replayed} changes replayed onto the copy, writes paused {Pause:F1} ms)",
             done.SizeBefore, done.SizeAfter, done.Elapsed.TotalMilliseconds, done.Replayed, done.WriterPause.TotalMilliseconds);

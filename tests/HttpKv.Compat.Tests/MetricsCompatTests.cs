@@ -95,6 +95,89 @@ public sealed class MetricsCompatTests
         }
     }
 
+    /// <summary>The families etcd 3.4 exports that HttpKv does not, each with the reason; every other family of
+    /// etcd's must be served by HttpKv under the same name and type (<see cref="Every_family_etcd_exports_is_served_or_explained"/>).</summary>
+    private static readonly Dictionary<string, string> NotServed = new(StringComparer.Ordinal)
+    {
+        ["etcd_server_go_version"] = "HttpKv is not a Go program: a Go version would be made up",
+        ["etcd_debugging_store_expires"] = "etcd's v2 store, which HttpKv does not have (v2 is off by default in etcd 3.5)",
+        ["etcd_debugging_store_reads"] = "etcd's v2 store",
+        ["etcd_debugging_store_watch_requests"] = "etcd's v2 store",
+        ["etcd_debugging_store_watchers"] = "etcd's v2 store",
+        ["etcd_debugging_store_writes"] = "etcd's v2 store",
+        ["etcd_grpc_proxy_cache_hits"] = "etcd's gRPC proxy (etcd grpc-proxy), not a member",
+        ["etcd_grpc_proxy_cache_keys"] = "etcd's gRPC proxy",
+        ["etcd_grpc_proxy_cache_misses"] = "etcd's gRPC proxy",
+        ["etcd_grpc_proxy_events_coalescing"] = "etcd's gRPC proxy",
+        ["etcd_grpc_proxy_watchers_coalescing"] = "etcd's gRPC proxy",
+        ["etcd_debugging_disk_backend_commit_rebalance_duration_seconds"] = "a phase of bbolt's commit; LMDB's commit has none",
+        ["etcd_debugging_disk_backend_commit_spill_duration_seconds"] = "a phase of bbolt's commit; LMDB's commit has none",
+        ["etcd_debugging_disk_backend_commit_write_duration_seconds"] = "a phase of bbolt's commit; LMDB's commit has none",
+        ["etcd_mvcc_db_open_read_transactions"] = "bbolt's read transactions; LMDB's are per reader slot (not yet exported)",
+        ["process_virtual_memory_max_bytes"] = "Go's process collector; not yet exported",
+        // Not yet computed (issue 18): each has a place in HttpKv where it could be counted.
+        ["etcd_debugging_mvcc_db_compaction_keys"] = "not yet: compaction's key count",
+        ["etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds"] = "not yet: compaction timings",
+        ["etcd_debugging_mvcc_db_compaction_total_duration_milliseconds"] = "not yet: compaction timings",
+        ["etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds"] = "not yet: compaction timings",
+        ["etcd_debugging_mvcc_events"] = "not yet: the watch hub's events sent",
+        ["etcd_debugging_mvcc_pending_events"] = "not yet: the watch hub's pending events",
+        ["etcd_debugging_mvcc_slow_watcher"] = "not yet: the watch hub's unsynced watchers",
+        ["etcd_debugging_mvcc_watch_stream"] = "not yet: the open watch streams",
+        ["etcd_debugging_mvcc_watcher"] = "not yet: the watch hub's watchers",
+        ["etcd_debugging_snap_save_marshalling_duration_seconds"] = "not yet: HttpKv's Raft snapshots are the backend file",
+        ["etcd_debugging_snap_save_total_duration_seconds"] = "not yet: HttpKv's Raft snapshots are the backend file",
+        ["etcd_snap_db_fsync_duration_seconds"] = "not yet: the received snapshot's fsync",
+        ["etcd_snap_db_save_total_duration_seconds"] = "not yet: the received snapshot's save",
+        ["etcd_snap_fsync_duration_seconds"] = "not yet: HttpKv writes no separate snap files",
+        ["etcd_disk_backend_snapshot_duration_seconds"] = "not yet: the snapshot stream's duration",
+        ["etcd_network_client_grpc_received_bytes"] = "not yet: gRPC bytes per client call",
+        ["etcd_network_client_grpc_sent_bytes"] = "not yet: gRPC bytes per client call",
+        ["etcd_server_client_requests"] = "not yet: client requests by API version and type",
+        ["etcd_server_heartbeat_send_failures"] = "not yet: the peer queue's refusals of heartbeats",
+        ["etcd_server_read_indexes_failed"] = "not yet: failed read-index rounds",
+        ["etcd_server_slow_read_indexes"] = "not yet: slow read-index rounds",
+        ["etcd_server_slow_apply"] = "not yet: applies over --warning-apply-duration",
+        ["etcd_server_snapshot_apply_in_progress"] = "not yet: a snapshot being applied",
+        ["grpc_server_msg_received"] = "not yet: gRPC messages per stream",
+        ["grpc_server_msg_sent"] = "not yet: gRPC messages per stream",
+    };
+
+    [Fact]
+    public async Task Every_family_etcd_exports_is_served_or_explained()
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        foreach (var server in new[] { etcd, httpKv })
+        {
+            foreach (var arguments in new[] { new[] { "put", "m/a", "1" }, ["txn"], ["get", "m/a"], ["lease", "grant", "60"] })
+            {
+                var result = await Tool.EtcdctlAsync(server, arguments[0] == "txn" ? "mod(\"m/a\") > \"0\"\n\nput m/b 2\nput m/c 3\n\n\n" : null, arguments);
+                Assert.True(result.ExitCode == 0, result.ToString());
+            }
+        }
+        var theirs = (await ScrapeAsync(etcd.Url)).Select(sample => (sample.Family, sample.Type)).Distinct()
+            .Where(family => !family.Family.StartsWith("go_", StringComparison.Ordinal) && !family.Family.StartsWith("promhttp_", StringComparison.Ordinal)).ToList();
+        var ours = await ScrapeAsync(httpKv.Url);
+        var oursByName = ours.GroupBy(sample => sample.Family).ToDictionary(group => group.Key, group => group.First().Type);
+        // The parser drops a counter's "_total" from its family name, not a gauge's (etcd has gauges named *_total).
+        static string Bare(string family) => family.EndsWith("_total", StringComparison.Ordinal) ? family[..^"_total".Length] : family;
+        var missing = theirs.Where(family => !oursByName.ContainsKey(family.Family) && !NotServed.ContainsKey(Bare(family.Family)))
+            .Select(family => family.Family).ToList();
+        Assert.True(missing.Count == 0, "etcd exports, HttpKv neither serves nor explains: " + string.Join(", ", missing));
+        var wrongType = theirs.Where(family => oursByName.TryGetValue(family.Family, out var type) && type != family.Type)
+            .Select(family => $"{family.Family}: etcd {family.Type}, HttpKv {oursByName[family.Family]}").ToList();
+        Assert.True(wrongType.Count == 0, string.Join("; ", wrongType));
+        var stale = NotServed.Keys.Where(name => oursByName.ContainsKey(name) || oursByName.ContainsKey(name + "_total")).ToList();
+        Assert.True(stale.Count == 0, "served now, drop from NotServed: " + string.Join(", ", stale));
+        Assert.True(Value(ours, "etcd_mvcc_put_total") >= 3); // the put and the txn's two
+        Assert.True(Value(ours, "etcd_mvcc_txn_total") >= 1);
+        Assert.True(Value(ours, "etcd_mvcc_range_total") >= 1);
+        Assert.Equal(1, Value(ours, "etcd_debugging_lease_granted_total"));
+        Assert.True(Value(ours, "os_fd_used") > 0);
+    }
+
     [Fact]
     public async Task The_metrics_listener_serves_only_metrics_and_probes()
     {

@@ -13,7 +13,8 @@ public sealed class MemberMetrics
     private readonly MemberHost host;
     private readonly IMaintenanceService maintenance;
     private readonly Gauge hasLeader, isLeader, isLearner, committed, applied, pending, dbSize, dbSizeInUse, keys,
-        currentRevision, compactRevision, quota, serverId, serverVersion, clusterVersion, residentMemory;
+        currentRevision, compactRevision, quota, serverId, serverVersion, clusterVersion, residentMemory, authRevision,
+        fdUsed, fdLimit, processOpenFds, processMaxFds, debuggingDbSize;
     private string? serverIdLabel;
 
     public MemberMetrics(MemberHost host, IMaintenanceService maintenance)
@@ -42,6 +43,13 @@ public sealed class MemberMetrics
             new GaugeConfiguration { LabelNames = ["cluster_version"] });
         // Go's process collector name, which `etcdctl check datascale` reads; prometheus-net's own is process_working_set_bytes.
         residentMemory = factory.CreateGauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+        authRevision = factory.CreateGauge("etcd_debugging_auth_revision", "The current revision of auth store.");
+        fdUsed = factory.CreateGauge("os_fd_used", "The number of used file descriptors.");
+        fdLimit = factory.CreateGauge("os_fd_limit", "The file descriptor limit.");
+        // Go's process collector's names for the same two figures.
+        processOpenFds = factory.CreateGauge("process_open_fds", "Number of open file descriptors.");
+        processMaxFds = factory.CreateGauge("process_max_fds", "Maximum number of open file descriptors.");
+        debuggingDbSize = factory.CreateGauge("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.");
         serverVersion.WithLabels(EtcdVersion.Server).Set(1);
         clusterVersion.WithLabels(EtcdVersion.Cluster).Set(1);
         Registry.AddBeforeCollectCallback(UpdateAsync);
@@ -52,6 +60,13 @@ public sealed class MemberMetrics
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {
         residentMemory.Set(Environment.WorkingSet);
+        if (FileDescriptors() is { } descriptors)
+        {
+            fdUsed.Set(descriptors.Used);
+            fdLimit.Set(descriptors.Limit);
+            processOpenFds.Set(descriptors.Used);
+            processMaxFds.Set(descriptors.Limit);
+        }
         // Before the member has opened (WAL replay) there is no state to read: the gauges keep their last values.
         if (!host.Opened.IsCompletedSuccessfully) return;
         var member = host.Opened.Result;
@@ -63,6 +78,7 @@ public sealed class MemberMetrics
         committed.Set(log.CommittedIndex);
         applied.Set(log.AppliedIndex);
         pending.Set(log.PendingProposals);
+        authRevision.Set(log.Auth.Revision);
         var store = member.Stores.Current;
         keys.Set(store.KeyCount);
         currentRevision.Set(store.CurrentRevision);
@@ -74,6 +90,24 @@ public sealed class MemberMetrics
         }
         var status = await maintenance.StatusAsync(new StatusRequest(), cancellationToken);
         dbSize.Set(status.DbSize);
+        debuggingDbSize.Set(status.DbSize);
         dbSizeInUse.Set(status.DbSizeInUse);
+    }
+
+    /// <summary>Open descriptors and the soft limit, from /proc as etcd's (Linux only; null elsewhere).</summary>
+    private static (int Used, double Limit)? FileDescriptors()
+    {
+        try
+        {
+            var used = Directory.GetFiles("/proc/self/fd").Length;
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(text => text.StartsWith("Max open files", StringComparison.Ordinal));
+            var fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var limit = fields is { Length: > 3 } && double.TryParse(fields[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var soft) ? soft : double.PositiveInfinity;
+            return (used, limit);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 }

@@ -188,7 +188,10 @@ public sealed partial class ClusterLog
         }
         try
         {
-            return (request.Id, batch.Apply(entry.Index, request));
+            var applied = batch.Apply(entry.Index, request);
+            if (request.RequestCase is LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn)
+                Metrics.ServerMetrics.CountApplied(applied, request.Put);
+            return (request.Id, applied);
         }
         catch (EtcdException exception)
         {

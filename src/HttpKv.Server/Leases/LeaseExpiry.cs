@@ -46,6 +46,7 @@ public sealed class LeaseExpiry : IAsyncDisposable
         try
         {
             await log.ProposeAsync(new LogRequest { LeaseRevoke = new LeaseRevokeRequest { ID = id } }, stopping.Token);
+            Metrics.ServerMetrics.LeasesExpired.Inc();
             logger.LogDebug("Lease {LeaseId:x16} expired and was revoked", id);
         }
         catch (Exception exception) when (exception is EtcdException or OperationCanceledException)

@@ -77,6 +77,8 @@ public sealed class Lessor : ILeaseTracker
             leases.Add(lease.Id, lease);
         }
         batch.SetMeta(MetaName(request.ID), new LeaseRecord { Id = request.ID, Ttl = request.TTL }.ToByteArray());
+        Metrics.ServerMetrics.LeasesGranted.Inc();
+        Metrics.ServerMetrics.LeaseTtl.Observe(request.TTL);
         return new LeaseGrantResponse { Header = new ResponseHeader { Revision = batch.CurrentRevision }, ID = request.ID, TTL = request.TTL };
     }
 
@@ -105,6 +107,7 @@ public sealed class Lessor : ILeaseTracker
             }
         }
         batch.DeleteMeta(MetaName(request.ID));
+        Metrics.ServerMetrics.LeasesRevoked.Inc();
         return new LeaseRevokeResponse { Header = new ResponseHeader { Revision = revision } };
     }
 
@@ -217,6 +220,7 @@ public sealed class Lessor : ILeaseTracker
             if (!primary) throw MaintenanceServer.NotLeader.ToException();
             if (!leases.TryGetValue(id, out var lease) || lease.ExpiresAt <= Now) return (0, false);
             lease.ExpiresAt = After(TimeSpan.FromSeconds(lease.Ttl));
+            Metrics.ServerMetrics.LeasesRenewed.Inc();
             return (lease.Ttl, lease.RemainingTtl > 0);
         }
     }

@@ -18,6 +18,103 @@ public static class ServerMetrics
         "etcd_network_peer_round_trip_time_seconds", "Round-Trip-Time histogram between peers",
         new HistogramConfiguration { LabelNames = ["To"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
 
+    // The MVCC operations, counted as etcd's mvcc layer counts them: writes where each member applies them, ranges
+    // where a member serves them; a txn counts as one when it ran more than one operation. etcd still exports the
+    // older etcd_debugging_mvcc_* names beside them, with the same values.
+    private static readonly Counter[] Ranges = Pair("range", "ranges");
+    private static readonly Counter[] Puts = Pair("put", "puts");
+    private static readonly Counter[] Deletes = Pair("delete", "deletes");
+    private static readonly Counter[] Txns = Pair("txn", "txns");
+
+    private static Counter[] Pair(string name, string what) =>
+    [
+        Prometheus.Metrics.CreateCounter($"etcd_mvcc_{name}_total", $"Total number of {what} seen by this member."),
+        Prometheus.Metrics.CreateCounter($"etcd_debugging_mvcc_{name}_total", $"Total number of {what} seen by this member."),
+    ];
+
+    public static readonly Gauge TotalPutSize = Prometheus.Metrics.CreateGauge(
+        "etcd_debugging_mvcc_total_put_size_in_bytes", "The total size of put kv pairs seen by this member.");
+
+    public static readonly Counter LeasesGranted = Prometheus.Metrics.CreateCounter("etcd_debugging_lease_granted_total", "The total number of granted leases.");
+    public static readonly Counter LeasesRevoked = Prometheus.Metrics.CreateCounter("etcd_debugging_lease_revoked_total", "The total number of revoked leases.");
+    public static readonly Counter LeasesRenewed = Prometheus.Metrics.CreateCounter("etcd_debugging_lease_renewed_total", "The number of renewed leases seen by the leader.");
+
+    /// <summary>etcd's buckets for granted TTLs: 1 s to about three months, doubling.</summary>
+    public static readonly Histogram LeaseTtl = Prometheus.Metrics.CreateHistogram(
+        "etcd_debugging_lease_ttl_total", "Bucketed histogram of lease TTLs.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 24) });
+
+    public static readonly Counter LeasesExpired = Prometheus.Metrics.CreateCounter(
+        "etcd_debugging_server_lease_expired_total", "The total number of expired leases.");
+
+    public static readonly Histogram DefragDuration = Prometheus.Metrics.CreateHistogram(
+        "etcd_disk_backend_defrag_duration_seconds", "The latency distribution of backend defragmentation.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.1, 2, 13) });
+
+    public static readonly Gauge DefragInflight = Prometheus.Metrics.CreateGauge(
+        "etcd_disk_defrag_inflight", "Whether or not defrag is active on the member. 1 means active, 0 means not.");
+
+    public static readonly Histogram HashDuration = Prometheus.Metrics.CreateHistogram(
+        "etcd_mvcc_hash_duration_seconds", "The latency distribution of storage hash operation.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 15) });
+
+    public static readonly Histogram HashRevDuration = Prometheus.Metrics.CreateHistogram(
+        "etcd_mvcc_hash_rev_duration_seconds", "The latency distribution of storage hash by revision operation.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 15) });
+
+    public static readonly Counter LearnerPromotions = Prometheus.Metrics.CreateCounter(
+        "etcd_server_learner_promote_successes", "The total number of successful learner promotions while this member is leader.");
+
+    private static void Add(Counter[] counters, int count)
+    {
+        if (count == 0) return;
+        foreach (var counter in counters) counter.Inc(count);
+    }
+
+    /// <summary>A range served by this member.</summary>
+    public static void CountRange() => Add(Ranges, 1);
+
+    /// <summary>The operations an applied KV request ran, from its answer (a txn's chosen branch, nested ones included).</summary>
+    public static void CountApplied(Google.Protobuf.IMessage response, Etcdserverpb.PutRequest? put = null)
+    {
+        var (ranges, puts, deletes) = Operations(response);
+        Add(Ranges, ranges);
+        Add(Puts, puts);
+        Add(Deletes, deletes);
+        if (ranges + puts + deletes > 1) Add(Txns, 1);
+        if (put is not null) TotalPutSize.Inc(put.Key.Length + put.Value.Length);
+    }
+
+    private static (int Ranges, int Puts, int Deletes) Operations(Google.Protobuf.IMessage response)
+    {
+        switch (response)
+        {
+            case Etcdserverpb.PutResponse:
+                return (0, 1, 0);
+            case Etcdserverpb.DeleteRangeResponse:
+                return (0, 0, 1);
+            case Etcdserverpb.RangeResponse:
+                return (1, 0, 0);
+            case Etcdserverpb.TxnResponse txn:
+                var total = (Ranges: 0, Puts: 0, Deletes: 0);
+                foreach (var op in txn.Responses)
+                {
+                    var (r, p, d) = op.ResponseCase switch
+                    {
+                        Etcdserverpb.ResponseOp.ResponseOneofCase.ResponseRange => (1, 0, 0),
+                        Etcdserverpb.ResponseOp.ResponseOneofCase.ResponsePut => (0, 1, 0),
+                        Etcdserverpb.ResponseOp.ResponseOneofCase.ResponseDeleteRange => (0, 0, 1),
+                        Etcdserverpb.ResponseOp.ResponseOneofCase.ResponseTxn => Operations(op.ResponseTxn),
+                        _ => (0, 0, 0),
+                    };
+                    total = (total.Ranges + r, total.Puts + p, total.Deletes + d);
+                }
+                return total;
+            default:
+                return (0, 0, 0);
+        }
+    }
+
     /// <summary>A proposal failed when it never got applied (no leader, timed out, refused for load, member stopping),
     /// as etcd counts it; an applied request answering an error (compacted revision, bad lease) is no failure.</summary>
     public static bool IsProposalFailure(EtcdException exception) =>

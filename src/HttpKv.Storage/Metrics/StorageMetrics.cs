@@ -12,6 +12,10 @@ public static class StorageMetrics
         "etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by WAL.",
         new HistogramConfiguration { Buckets = DiskBuckets });
 
+    /// <summary>A gauge in etcd, despite its name.</summary>
+    public static readonly Gauge WalWriteBytes = Prometheus.Metrics.CreateGauge(
+        "etcd_disk_wal_write_bytes_total", "Total number of bytes written in WAL.");
+
     public static readonly Histogram BackendCommitDuration = Prometheus.Metrics.CreateHistogram(
         "etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by backend.",
         new HistogramConfiguration { Buckets = DiskBuckets });

@@ -450,6 +450,7 @@ public sealed class WriteAheadLog : IDisposable
             {
                 Failpoints.Hit("walBeforeWrite");
                 _segment.Write(buffer, 0, length);
+                Metrics.StorageMetrics.WalWriteBytes.Inc(length);
                 _segmentBytes += length;
                 _segmentUnsynced = true;
                 if (MustSync(batch))
