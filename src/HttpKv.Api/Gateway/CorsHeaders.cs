@@ -24,7 +24,7 @@ internal static class CorsHeaders
         app.Use((context, next) =>
         {
             var request = context.Request;
-            if (request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)) return next(context);
+            if (Grpc.GrpcCallBinding.IsGrpc(request.ContentType)) return next(context);
             if (origins.AllowsAll) Add(context.Response, "*");
             else if (request.Headers.Origin is [{ } origin] && origins.Allows(origin)) Add(context.Response, origin);
             if (!HttpMethods.IsOptions(request.Method)) return next(context);

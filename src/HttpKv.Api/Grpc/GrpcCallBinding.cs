@@ -38,7 +38,8 @@ internal static class GrpcCallBinding
         });
     }
 
-    private static bool IsGrpc(string? contentType) =>
+    /// <summary>A gRPC request, by its content type (<c>application/grpc</c>, <c>application/grpc+proto</c>, …).</summary>
+    internal static bool IsGrpc(string? contentType) =>
         contentType is not null && contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The gRPC methods of etcd's client services, by path; read once, after every route is mapped.</summary>

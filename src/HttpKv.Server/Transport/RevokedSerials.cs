@@ -18,21 +18,25 @@ public sealed class RevokedSerials
     private (DateTime Modified, long Length) version;
     private HashSet<string> serials;
 
-    private RevokedSerials(string path, (DateTime, long) version, HashSet<string> serials)
+    private RevokedSerials(string path, string flag, (DateTime, long) version, HashSet<string> serials)
     {
         this.path = path;
+        Flag = flag;
         this.version = version;
         this.serials = serials;
     }
 
     public string Path => path;
 
+    /// <summary>The flag that named the file (<c>--client-crl-file</c> or <c>--peer-crl-file</c>), for messages.</summary>
+    public string Flag { get; }
+
     /// <summary>Reads <paramref name="path"/>; throws <see cref="TransportSecurityException"/> naming the flag and file.</summary>
     public static RevokedSerials Load(string path, string flag)
     {
         try
         {
-            return new RevokedSerials(path, VersionOf(path), Parse(File.ReadAllBytes(path)));
+            return new RevokedSerials(path, flag, VersionOf(path), Parse(File.ReadAllBytes(path)));
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or AsnContentException or CryptographicException)
         {

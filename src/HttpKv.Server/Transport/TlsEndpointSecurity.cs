@@ -87,7 +87,7 @@ public sealed class TlsEndpointSecurity
     {
         if (Revoked is null) return null;
         var sent = (presented?.ChainElements ?? Enumerable.Empty<X509ChainElement>()).Select(element => element.Certificate).Prepend(certificate);
-        return Revoked.FirstRevoked(sent) is { } revoked ? $"certificate serial {revoked.SerialNumber.ToLowerInvariant()} revoked (--{(Side == "peer" ? "peer" : "client")}-crl-file {Revoked.Path})" : null;
+        return Revoked.FirstRevoked(sent) is { } revoked ? $"certificate serial {revoked.SerialNumber.ToLowerInvariant()} revoked ({Revoked.Flag} {Revoked.Path})" : null;
     }
 
     private bool ChainsToTrustedRoot(X509Certificate2 certificate, X509Chain? presented, string usageOid) =>
