@@ -22,27 +22,36 @@ public sealed class KvServer(MemberHost host) : IKvService
         return response;
     }
 
-    public async Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
+    public Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return await ProposeAsync<PutResponse>(new LogRequest { Put = request }, cancellationToken);
+        return ProposeAsync<PutResponse>(new LogRequest { Put = request }, cancellationToken);
     }
 
-    public async Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
+    public Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return await ProposeAsync<DeleteRangeResponse>(new LogRequest { DeleteRange = request }, cancellationToken);
+        return ProposeAsync<DeleteRangeResponse>(new LogRequest { DeleteRange = request }, cancellationToken);
     }
 
-    public async Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
+    public Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return await ProposeAsync<TxnResponse>(new LogRequest { Txn = request }, cancellationToken);
+        return ProposeAsync<TxnResponse>(new LogRequest { Txn = request }, cancellationToken);
     }
 
-    public async Task<CompactionResponse> CompactAsync(CompactionRequest request, CancellationToken cancellationToken) =>
-        await ProposeAsync<CompactionResponse>(new LogRequest { Compaction = request }, cancellationToken);
+    public Task<CompactionResponse> CompactAsync(CompactionRequest request, CancellationToken cancellationToken) =>
+        ProposeAsync<CompactionResponse>(new LogRequest { Compaction = request }, cancellationToken);
 
-    private async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader =>
-        await (await host.Ready).ProposeAsync<T>(request, cancellationToken);
+    /// <summary>A write through the member's log; once the member is ready, the task is the log's own (no async
+    /// frame per write here). A request refused by <see cref="RequestValidator"/> throws before any of it.</summary>
+    private Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : class, Google.Protobuf.IMessage, IHasResponseHeader
+    {
+        var ready = host.Ready;
+        return ready.IsCompletedSuccessfully ? ready.Result.ProposeAsync<T>(request, cancellationToken) : WhenReadyAsync(ready, request, cancellationToken);
+
+        // static, so that the fast path allocates no closure for it
+        static async Task<T> WhenReadyAsync(Task<Member> member, LogRequest request, CancellationToken cancellationToken) =>
+            await (await member).ProposeAsync<T>(request, cancellationToken);
+    }
 }

@@ -1,4 +1,5 @@
 using Etcdserverpb;
+using Google.Protobuf;
 using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
@@ -125,16 +126,21 @@ public sealed class Member : IAsyncDisposable
     }
 
     /// <summary>Sends a request through the log on behalf of the current caller (<see cref="Auth.RequestCaller"/>) and
-    /// answers with its applied result, header filled.</summary>
-    public async Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader
+    /// answers with its applied result, header filled. Without a quota to raise, the task is the log's own.</summary>
+    public Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : class, IMessage, IHasResponseHeader
     {
         ArgumentNullException.ThrowIfNull(request);
         request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
-        if (request.CalculateSize() > Options.MaxRequestBytes) throw EtcdErrors.RequestTooLarge.ToException();
-        await Quota.CheckAsync(this, request, cancellationToken);
-        var response = (T)await Log.ProposeAsync(request, cancellationToken);
-        response.Header = Header(response.Header?.Revision ?? Stores.Current.CurrentRevision);
-        return response;
+        if (request.CalculateSize() > Options.MaxRequestBytes) return Task.FromException<T>(EtcdErrors.RequestTooLarge.ToException());
+        var quota = Quota.CheckAsync(this, request, cancellationToken);
+        return quota.IsCompletedSuccessfully ? Log.ProposeAsync<T>(request, cancellationToken, fillHeader: true) : AfterQuotaAsync(Log, quota, request, cancellationToken);
+
+        // static, so that the fast path allocates no closure for it
+        static async Task<T> AfterQuotaAsync(ClusterLog log, Task check, LogRequest request, CancellationToken cancellationToken)
+        {
+            await check;
+            return await log.ProposeAsync<T>(request, cancellationToken, fillHeader: true);
+        }
     }
 
     /// <summary>Another member's Status, asked on its peer port.</summary>

@@ -117,7 +117,7 @@ public sealed class AuthServer(MemberHost host) : IAuthService
         return await Task.Run(() => member.Log.Auth.HashPassword(password), cancellationToken); // bcrypt is slow by design
     }
 
-    private async Task<T> ProposeAsync<T>(AuthRequest request, CancellationToken cancellationToken) where T : IHasResponseHeader =>
+    private async Task<T> ProposeAsync<T>(AuthRequest request, CancellationToken cancellationToken) where T : class, Google.Protobuf.IMessage, IHasResponseHeader =>
         await (await host.Ready).ProposeAsync<T>(new LogRequest { Auth = request }, cancellationToken);
 
     /// <summary>A linearizable read of the auth store (etcd sends these through its log; a read index is as current).</summary>

@@ -16,8 +16,9 @@ public sealed partial class ClusterLog
 
         private Group? group;
 
-        /// <summary>Adds an answer: the response message, or the <see cref="EtcdException"/> the request failed with.</summary>
-        public void Add(Waiter waiter, object result)
+        /// <summary>Adds an answer: the response message, or the exception the request failed with. The caller has
+        /// taken <paramref name="waiter"/> out of the waiters, so it is answered once.</summary>
+        public void Add(IWaiter waiter, object result)
         {
             group ??= new Group();
             group.Items.Add((waiter, result));
@@ -32,7 +33,7 @@ public sealed partial class ClusterLog
             group = null;
         }
 
-        public static void Send(Waiter waiter, object result)
+        public static void Send(IWaiter waiter, object result)
         {
             var answers = new Answers();
             answers.Add(waiter, result);
@@ -41,15 +42,11 @@ public sealed partial class ClusterLog
 
         private sealed class Group : IThreadPoolWorkItem
         {
-            public readonly List<(Waiter Waiter, object Result)> Items = new(PerWorkItem);
+            public readonly List<(IWaiter Waiter, object Result)> Items = new(PerWorkItem);
 
             public void Execute()
             {
-                foreach (var (waiter, result) in Items)
-                {
-                    if (result is EtcdException failure) waiter.TrySetException(failure);
-                    else waiter.TrySetResult((IMessage)result);
-                }
+                foreach (var (waiter, result) in Items) waiter.Complete(result);
             }
         }
     }

@@ -149,14 +149,14 @@ public sealed partial class ClusterLog
         var answers = new Answers();
         foreach (var (id, result) in results)
         {
-            if (waiters.TryGetValue(id, out var waiter)) answers.Add(waiter, result);
+            if (waiters.TryRemove(id, out var waiter)) answers.Add(waiter, result);
         }
         answers.Send();
     }
 
     private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)
     {
-        var request = LogRequest.Parser.ParseFrom(entry.Data.Span);
+        var request = ProposedHere(entry.Data.Span) ?? LogRequest.Parser.ParseFrom(entry.Data.Span);
         if (Alarms.Refusal(request) is { } alarmed)
         {
             batch.MarkApplied(entry.Index); // as etcd's capped and corrupt appliers: refused, but the entry is applied
@@ -197,6 +197,24 @@ public sealed partial class ClusterLog
         {
             return (request.Id, exception);
         }
+    }
+
+    /// <summary>The request of an entry this member proposed and whose proposer still waits: the entry's bytes are
+    /// those encoded from it (compared, so that another member's request with the same id is never taken for it),
+    /// so it need not be decoded (see <see cref="IWaiter.Request"/>). The id is the request's first field, as
+    /// protobuf writes fields in number order.</summary>
+    private LogRequest? ProposedHere(ReadOnlySpan<byte> data)
+    {
+        const byte IdTag = 1 << 3; // field 1, varint
+        if (waiters.IsEmpty || data.Length < 2 || data[0] != IdTag) return null;
+        ulong id = 0;
+        for (int i = 1, shift = 0; i < data.Length && shift < 64; i++, shift += 7)
+        {
+            id |= (ulong)(data[i] & 0x7F) << shift;
+            if (data[i] < 0x80)
+                return waiters.TryGetValue(id, out var waiter) && data.SequenceEqual(waiter.Data) ? waiter.Request : null;
+        }
+        return null;
     }
 
     private Etcdserverpb.AlarmResponse ApplyAlarm(ApplyBatch batch, ulong index, Etcdserverpb.AlarmRequest request)

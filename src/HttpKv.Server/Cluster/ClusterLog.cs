@@ -48,11 +48,11 @@ public sealed partial class ClusterLog : IReplicatedLog
     private Membership membership;
     private readonly ClusterLogOptions options;
     private readonly ILogger logger;
-    /// <summary>The loop's commands: an <see cref="Action"/>, or a <see cref="Waiter"/> whose request to propose (a
+    /// <summary>The loop's commands: an <see cref="Action"/>, or an <see cref="IWaiter"/> whose request to propose (a
     /// write's own object, so that proposing allocates no delegate).</summary>
     private readonly Channel<object> commands = Channel.CreateBounded<object>(
         new BoundedChannelOptions(MaxQueuedCommands) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly ConcurrentDictionary<ulong, Waiter> waiters = new();
+    private readonly ConcurrentDictionary<ulong, IWaiter> waiters = new();
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
     private readonly Task ticker;
@@ -136,24 +136,78 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     private void Run(object command)
     {
-        if (command is Waiter waiter) Propose(waiter);
+        if (command is IWaiter waiter) Propose(waiter);
         else ((Action)command)();
     }
 
-    /// <summary>A request proposed here, waiting for its entry to be applied on this member (or for its deadline,
-    /// which the ticker watches: one timer for all of them rather than one per request). Its continuation (the
-    /// response) runs on the thread that completes it, so the loop and the ticker never complete one themselves:
-    /// they hand it to <see cref="Answers"/>.</summary>
-    private sealed class Waiter(ulong id, long deadline, bool countsFailures) : TaskCompletionSource<IMessage>
+    /// <summary>A request proposed here, waiting for its entry to be applied on this member, for its deadline or for
+    /// its caller to give up (the ticker watches both: one timer for all of them rather than a timer and a
+    /// cancellation registration per request). Whoever answers it first takes it out of <see cref="waiters"/>, so it
+    /// is answered once. Its continuation (the response) runs on the thread that completes it, so the loop and the
+    /// ticker never complete one themselves: they hand it to <see cref="Answers"/>.</summary>
+    private interface IWaiter
+    {
+        ulong Id { get; }
+        /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+        long Deadline { get; }
+        /// <summary>The caller's token: once cancelled, the ticker answers the waiter as cancelled.</summary>
+        CancellationToken Cancellation { get; }
+        /// <summary>The encoded <see cref="Request"/> to propose, or null for a membership change.</summary>
+        byte[]? Data { get; }
+        /// <summary>The request <see cref="Data"/> was encoded from. Applying this member's own entry uses it rather
+        /// than decoding the entry again; the proposer does not change it while it waits.</summary>
+        LogRequest? Request { get; }
+        ConfChange? Change { get; }
+        bool IsCompleted { get; }
+        /// <summary>Completes the caller's task with the applied response, an <see cref="EtcdException"/> or an
+        /// <see cref="OperationCanceledException"/>.</summary>
+        void Complete(object result);
+    }
+
+    /// <summary>A waiter whose caller expects a <typeparamref name="T"/>: its task is the caller's, with no async
+    /// frame between them. With <paramref name="headers"/>, a response's etcd header is filled on completion.</summary>
+    private sealed class Waiter<T>(ulong id, long deadline, CancellationToken cancellation, bool countsFailures, ClusterLog? headers)
+        : TaskCompletionSource<T>, IWaiter where T : class
     {
         public ulong Id => id;
-        /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
         public long Deadline => deadline;
-        /// <summary>Whether a failure counts in etcd_server_proposals_failed_total (requests; not membership changes).</summary>
-        public bool CountsFailures => countsFailures;
-        /// <summary>The encoded <see cref="LogRequest"/> to propose, or null for a membership change.</summary>
+        public CancellationToken Cancellation => cancellation;
         public byte[]? Data { get; init; }
+        public LogRequest? Request { get; init; }
         public ConfChange? Change { get; init; }
+        public bool IsCompleted => Task.IsCompleted;
+
+        public void Complete(object result)
+        {
+            switch (result)
+            {
+                case T response:
+                    if (headers is not null && response is Etcdserverpb.IHasResponseHeader answer) headers.FillHeader(answer);
+                    TrySetResult(response);
+                    break;
+                case OperationCanceledException canceled:
+                    TrySetCanceled(canceled.CancellationToken);
+                    break;
+                case EtcdException failure:
+                    // etcd_server_proposals_failed_total counts requests, not membership changes
+                    if (countsFailures && Metrics.ServerMetrics.IsProposalFailure(failure)) Metrics.ServerMetrics.ProposalsFailed.Inc();
+                    TrySetException(failure);
+                    break;
+                default:
+                    TrySetException(new InvalidOperationException($"request {id} was answered with a {result.GetType().Name}, not a {typeof(T).Name}"));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>etcd's response header, filled in place: the cluster and this member, the current term, and the
+    /// revision apply gave it (the current one when it gave none).</summary>
+    internal void FillHeader(Etcdserverpb.IHasResponseHeader response)
+    {
+        var header = response.Header ??= new Etcdserverpb.ResponseHeader { Revision = stores.Current.CurrentRevision };
+        header.ClusterId = options.ClusterId;
+        header.MemberId = options.MemberId;
+        header.RaftTerm = Term;
     }
 
     private long NewDeadline() =>
@@ -163,15 +217,27 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// proposals are refused with "too many requests" instead of queueing behind an apply that cannot keep up.</summary>
     internal const ulong MaxCommittedNotApplied = 5000;
 
-    public Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken)
+    public Task<IMessage> ProposeAsync(LogRequest request, CancellationToken cancellationToken) =>
+        ProposeAsync<IMessage>(request, cancellationToken, fillHeader: false);
+
+    /// <summary>Proposes <paramref name="request"/> and completes with its applied response, a
+    /// <typeparamref name="T"/> (with etcd's header filled when <paramref name="fillHeader"/>), or fails with the
+    /// request's <see cref="EtcdException"/>. The task is the waiter's own.</summary>
+    public Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken, bool fillHeader) where T : class, IMessage
     {
         if (CommittedIndex > AppliedIndex + MaxCommittedNotApplied)
         {
             Metrics.ServerMetrics.ProposalsFailed.Inc();
-            return Task.FromException<IMessage>(EtcdErrors.TooManyRequests.ToException());
+            return Task.FromException<T>(EtcdErrors.TooManyRequests.ToException());
         }
         request.Id = NextRequestId();
-        return WaitForAppliedAsync(new Waiter(request.Id, NewDeadline(), countsFailures: true) { Data = request.ToByteArray() }, cancellationToken);
+        var data = new byte[request.CalculateSize()];
+        request.WriteTo(data);
+        return Enqueue(new Waiter<T>(request.Id, NewDeadline(), cancellationToken, countsFailures: true, fillHeader ? this : null)
+        {
+            Data = data,
+            Request = request,
+        });
     }
 
     /// <summary>Requests proposed here and not yet applied (etcd's proposals_pending).</summary>
@@ -181,19 +247,19 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <see cref="MaxProposalBatchBytes"/>): one Raft message, so one append per follower for all of them instead of
     /// one per request. Owned by the loop.</summary>
     private readonly List<ReadOnlyMemory<byte>> proposals = [];
-    private readonly List<Waiter> proposers = [];
+    private readonly List<IWaiter> proposers = [];
     private int proposalBytes;
     private const int MaxProposalBatchBytes = 1 << 20;
 
     /// <summary>On the loop: a waiter's request joins the round's proposals; a membership change is proposed alone.
     /// A request whose caller stopped waiting (deadline passed, cancelled) before its turn is not proposed.</summary>
-    private void Propose(Waiter waiter)
+    private void Propose(IWaiter waiter)
     {
-        if (waiter.Task.IsCompleted) return;
+        if (waiter.IsCompleted) return;
         if (waiter.Data is not { } data)
         {
             try { node.ProposeConfChange(waiter.Change!); }
-            catch (ProposalDroppedException) { Answers.Send(waiter, EtcdErrors.NoLeader.ToException()); }
+            catch (ProposalDroppedException) when (waiters.TryRemove(waiter.Id, out _)) { Answers.Send(waiter, EtcdErrors.NoLeader.ToException()); }
             return;
         }
         proposals.Add(data);
@@ -213,7 +279,10 @@ public sealed partial class ClusterLog : IReplicatedLog
         catch (ProposalDroppedException)
         {
             var answers = new Answers();
-            foreach (var waiter in proposers) answers.Add(waiter, EtcdErrors.NoLeader.ToException());
+            foreach (var waiter in proposers)
+            {
+                if (waiters.TryRemove(waiter.Id, out _)) answers.Add(waiter, EtcdErrors.NoLeader.ToException());
+            }
             answers.Send();
         }
         finally
@@ -230,7 +299,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         var id = NextRequestId();
         var context = new ConfChangeContext { Id = id, Member = member };
         var change = new ConfChange(type, member.ID, context.ToByteArray());
-        return (Etcdserverpb.MemberListResponse)await WaitForAppliedAsync(new Waiter(id, NewDeadline(), countsFailures: false) { Change = change }, cancellationToken);
+        return await Enqueue(new Waiter<Etcdserverpb.MemberListResponse>(id, NewDeadline(), cancellationToken, countsFailures: false, headers: null) { Change = change });
     }
 
     /// <summary>Asks the node (the leader) to hand leadership to <paramref name="transferee"/>; completes when this
@@ -272,40 +341,32 @@ public sealed partial class ClusterLog : IReplicatedLog
     /// <summary>Whether this member is a learner in the applied configuration.</summary>
     public bool IsLearner => membership.Find(options.MemberId)?.IsLearner == true;
 
-    /// <summary>Hands <paramref name="waiter"/>'s proposal to the loop and waits for its entry to be applied here;
-    /// fails at the waiter's deadline (see <see cref="ExpireWaiters"/>) or when the caller cancels.</summary>
-    private async Task<IMessage> WaitForAppliedAsync(Waiter waiter, CancellationToken cancellationToken)
+    /// <summary>Hands <paramref name="waiter"/>'s proposal to the loop; its task completes when its entry is applied
+    /// here, at its deadline or once its caller cancels (see <see cref="ExpireWaiters"/>).</summary>
+    private Task<T> Enqueue<T>(Waiter<T> waiter) where T : class
     {
-        waiters[waiter.Id] = waiter;
-        try
+        waiters[waiter.Id] = waiter; // before the stopped check: a stop after it fails every waiter listed
+        if (stopped || !commands.Writer.TryWrite(waiter))
         {
-            if (stopped) throw EtcdErrors.Stopped.ToException();
-            if (!commands.Writer.TryWrite(waiter)) throw EtcdErrors.TooManyRequests.ToException();
-            using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).TrySetCanceled(token), waiter))
-                return await waiter.Task;
+            if (waiters.TryRemove(waiter.Id, out _))
+                waiter.Complete((stopped ? EtcdErrors.Stopped : EtcdErrors.TooManyRequests).ToException());
         }
-        catch (EtcdException exception) when (waiter.CountsFailures && Metrics.ServerMetrics.IsProposalFailure(exception))
-        {
-            Metrics.ServerMetrics.ProposalsFailed.Inc();
-            throw;
-        }
-        finally
-        {
-            waiters.TryRemove(waiter.Id, out _);
-        }
+        return waiter.Task;
     }
 
-    /// <summary>Fails every waiter past its deadline with etcd's words for it: "no leader" when there is none, else
-    /// "request timed out". Runs on the ticker, not the loop.</summary>
+    /// <summary>Answers every waiter past its deadline with etcd's words for it ("no leader" when there is none, else
+    /// "request timed out") and every waiter whose caller cancelled as cancelled. Runs on the ticker, not the loop.</summary>
     private void ExpireWaiters()
     {
         if (waiters.IsEmpty) return;
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         var answers = new Answers();
-        foreach (var (_, waiter) in waiters)
+        foreach (var (id, waiter) in waiters)
         {
-            if (now >= waiter.Deadline && !waiter.Task.IsCompleted)
-                answers.Add(waiter, (Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException());
+            object? failure = waiter.Cancellation.IsCancellationRequested ? new OperationCanceledException(waiter.Cancellation)
+                : now >= waiter.Deadline ? (Leader == 0 ? EtcdErrors.NoLeader : EtcdErrors.Timeout).ToException()
+                : null;
+            if (failure is not null && waiters.TryRemove(id, out _)) answers.Add(waiter, failure);
         }
         answers.Send();
     }

@@ -1,0 +1,52 @@
+using Etcdserverpb;
+using Google.Protobuf;
+using HttpKv.Protocol;
+using HttpKv.Protocol.Internal;
+using HttpKv.Server;
+using HttpKv.Tests.Api;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HttpKv.Tests.Server;
+
+/// <summary>How a write proposed on a member is answered when it cannot be applied: its caller giving up, its deadline.</summary>
+public sealed class ProposalTests
+{
+    /// <summary>A leader whose writes cannot commit: a one-member cluster grown to two voters whose second never
+    /// starts. The election timeout is longer than the request timeout (7 s), so the member keeps leading (and
+    /// accepting proposals) for the whole test rather than stepping down for want of a quorum.</summary>
+    private static async Task<(HttpKvFactory Factory, HttpKv.Server.Member Member)> LeaderWithoutQuorumAsync()
+    {
+        var factory = new HttpKvFactory(new Dictionary<string, string> { ["HttpKv:ElectionTimeout"] = "30000" });
+        var member = await factory.Services.GetRequiredService<MemberHost>().Ready;
+        await factory.Services.GetRequiredService<IClusterService>().MemberAddAsync(
+            new MemberAddRequest { PeerURLs = { "http://127.0.0.1:1" } }, CancellationToken.None);
+        return (factory, member);
+    }
+
+    private static LogRequest Put(string key) => new() { Put = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFromUtf8("v") } };
+
+    [Fact]
+    public async Task A_write_whose_caller_gives_up_is_answered_as_cancelled_not_at_its_deadline()
+    {
+        var (factory, member) = await LeaderWithoutQuorumAsync();
+        await using var _ = factory;
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var put = member.ProposeAsync<PutResponse>(Put("k"), giveUp.Token);
+        // Waiting for the deadline instead (7 s) would fail the write with an EtcdException ("request timed out").
+        var answer = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => put);
+        Assert.Equal(giveUp.Token, answer.CancellationToken);
+        Assert.Equal(0, member.Log.PendingProposals);
+    }
+
+    [Fact]
+    public async Task A_write_past_its_deadline_fails_with_etcds_timeout_error_and_counts_as_failed()
+    {
+        var (factory, member) = await LeaderWithoutQuorumAsync();
+        await using var _ = factory;
+        var failedBefore = HttpKv.Server.Metrics.ServerMetrics.ProposalsFailed.Value;
+        var answer = await Assert.ThrowsAsync<EtcdException>(() => member.ProposeAsync<PutResponse>(Put("k"), CancellationToken.None));
+        Assert.Equal("etcdserver: request timed out", answer.Error.Message);
+        Assert.True(HttpKv.Server.Metrics.ServerMetrics.ProposalsFailed.Value > failedBefore);
+        Assert.Equal(0, member.Log.PendingProposals);
+    }
+}
