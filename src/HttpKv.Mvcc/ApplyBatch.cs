@@ -27,9 +27,11 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     private readonly BackendReadTransaction read;
     private readonly BackendValues committedValues;
     private readonly TreeIndex index;
-    private readonly Dictionary<Revision, KeyValue> pending = [];
-    private readonly List<(Revision Revision, bool Tombstone, KeyValue Kv)> writes = [];
-    private readonly HashSet<KeyIndex> touched = [];
+    private readonly Collections collections;
+    private readonly Dictionary<Revision, KeyValue> pending;
+    private readonly List<(Revision Revision, bool Tombstone, KeyValue Kv)> writes;
+    private readonly HashSet<KeyIndex> touched;
+    private readonly Dictionary<string, byte[]?> extraMeta;
     private long currentRevision;
     private long compactedRevision;
     private long? compactTo;
@@ -40,8 +42,10 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     private long beginRevision;
     private int changes;
 
-    internal ApplyBatch(MvccStore store, StoreState committed, BackendReadTransaction read)
+    internal ApplyBatch(MvccStore store, StoreState committed, BackendReadTransaction read, Collections collections)
     {
+        this.collections = collections;
+        (pending, writes, touched, extraMeta) = (collections.Pending, collections.Writes, collections.Touched, collections.ExtraMeta);
         this.store = store;
         this.committed = committed;
         this.read = read;
@@ -62,23 +66,25 @@ public sealed class ApplyBatch : IDisposable, IValueSource
 
     private bool LeaseExists(long lease) => Leases?.Exists(lease) ?? false;
 
-    /// <summary>The changes applied so far, in revision order, as watchers receive them: a PUT carries the new
-    /// KeyValue, a DELETE a KeyValue with only the key and the delete's mod_revision (as etcd fills it).
-    /// For the watch hub to hand out after <see cref="Commit"/>; the instances must not be modified.</summary>
-    public IReadOnlyList<Event> Events
+    /// <summary>The changes applied so far (after <see cref="Commit"/>: the ones it committed), in revision order, as
+    /// watchers receive them: a PUT carries the new KeyValue, a DELETE a KeyValue with only the key and the delete's
+    /// mod_revision (as etcd fills it). For the watch hub to hand out after Commit; the instances must not be modified.</summary>
+    public IReadOnlyList<Event> Events => committedEvents ?? BuildEvents();
+
+    private Event[]? committedEvents;
+
+    private Event[] BuildEvents()
     {
-        get
+        if (writes.Count == 0) return [];
+        var events = new Event[writes.Count];
+        for (var i = 0; i < events.Length; i++)
         {
-            var events = new Event[writes.Count];
-            for (var i = 0; i < events.Length; i++)
-            {
-                var (revision, tombstone, kv) = writes[i];
-                events[i] = tombstone
-                    ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = kv.Key, ModRevision = revision.Main } }
-                    : new Event { Type = Event.Types.EventType.Put, Kv = kv };
-            }
-            return events;
+            var (revision, tombstone, kv) = writes[i];
+            events[i] = tombstone
+                ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = kv.Key, ModRevision = revision.Main } }
+                : new Event { Type = Event.Types.EventType.Put, Kv = kv };
         }
+        return events;
     }
 
     /// <summary>Applies one log entry. Returns its PutResponse / DeleteRangeResponse / TxnResponse / CompactionResponse
@@ -113,8 +119,6 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         EnsureOpen();
         extraMeta[name] = value;
     }
-
-    private readonly Dictionary<string, byte[]?> extraMeta = [];
 
     /// <summary>Removes the meta value <paramref name="name"/> in this batch's transaction.</summary>
     public void DeleteMeta(string name)
@@ -403,6 +407,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     public void Commit()
     {
         EnsureOpen();
+        committedEvents = BuildEvents(); // before Finish gives the writes' list back to the store
         if (writes.Count == 0 && compactTo is null && extraMeta.Count == 0 && consistentIndex == committed.ConsistentIndex)
         {
             Finish(); // nothing to write
@@ -479,7 +484,30 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     {
         finished = true;
         read.Dispose();
-        store.EndBatch();
+        store.EndBatch(collections);
+    }
+
+    /// <summary>A batch's own collections, which the store keeps from one batch to the next (there is one writer at a
+    /// time), so that a batch does not grow new ones every time. Cleared when returned; not kept after a batch that
+    /// grew them past <see cref="KeptCapacity"/> (clearing them would cost every later batch).</summary>
+    internal sealed class Collections
+    {
+        private const int KeptCapacity = 4096;
+        public readonly Dictionary<Revision, KeyValue> Pending = [];
+        public readonly List<(Revision Revision, bool Tombstone, KeyValue Kv)> Writes = [];
+        public readonly HashSet<KeyIndex> Touched = [];
+        public readonly Dictionary<string, byte[]?> ExtraMeta = [];
+
+        /// <summary>Clears them for the next batch; false when they are too large to keep.</summary>
+        public bool TryReset()
+        {
+            if (Writes.Count > KeptCapacity || Touched.Count > KeptCapacity || Pending.Count > KeptCapacity) return false;
+            Pending.Clear();
+            Writes.Clear();
+            Touched.Clear();
+            ExtraMeta.Clear();
+            return true;
+        }
     }
 
     /// <summary>Without a Commit, forgets everything the batch applied.</summary>

@@ -254,12 +254,19 @@ public sealed class MvccStore : IDisposable
     public ApplyBatch BeginApply()
     {
         if (Interlocked.Exchange(ref batchOpen, 1) != 0) throw new InvalidOperationException("an apply batch is already open");
-        return new ApplyBatch(this, state, Backend.BeginRead());
+        return new ApplyBatch(this, state, Backend.BeginRead(), Interlocked.Exchange(ref batchCollections, null) ?? new ApplyBatch.Collections());
     }
 
     internal void Publish(StoreState next) => state = next;
 
-    internal void EndBatch() => Volatile.Write(ref batchOpen, 0);
+    internal void EndBatch(ApplyBatch.Collections collections)
+    {
+        if (collections.TryReset()) Volatile.Write(ref batchCollections, collections);
+        Volatile.Write(ref batchOpen, 0);
+    }
+
+    /// <summary>The last batch's collections, for the next one (see <see cref="ApplyBatch.Collections"/>).</summary>
+    private ApplyBatch.Collections? batchCollections;
 
     /// <summary>A value another part of the member keeps in the backend's meta bucket beside the store's own
     /// (e.g. the Raft term and membership at the consistent index), or null. See <see cref="ApplyBatch.SetMeta"/>.</summary>

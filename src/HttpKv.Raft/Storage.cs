@@ -112,10 +112,10 @@ public sealed class MemoryStorage : IRaftStorage
     {
         if (index <= Offset) throw new LogCompactedException(index);
         if (index > LastIndex()) throw new LogUnavailableException(index);
-        var marker = entries[(int)(index - Offset)];
-        var kept = new List<Entry>(entries.Count - (int)(index - Offset)) { marker with { Type = EntryType.Normal, Data = default } };
-        kept.AddRange(entries.Skip((int)(index - Offset) + 1));
-        entries = kept;
+        // In place: the list keeps its capacity, so the log does not grow a new array from scratch after every snapshot.
+        var at = (int)(index - Offset);
+        entries[at] = entries[at] with { Type = EntryType.Normal, Data = default };
+        entries.RemoveRange(0, at);
     }
 
     /// <summary>Appends entries, replacing any conflicting suffix. Entries already compacted are skipped.</summary>

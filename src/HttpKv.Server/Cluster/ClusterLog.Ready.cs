@@ -98,7 +98,8 @@ public sealed partial class ClusterLog
     private async Task PersistAsync(Ready ready)
     {
         if (ready.Entries.Count == 0 && ready.HardState is null && ready.Snapshot is null) return;
-        var entries = new List<WalEntry>(ready.Entries.Count);
+        var entries = walEntries;
+        entries.Clear(); // the last Ready's, which the WAL no longer holds: its append completed
         foreach (var entry in ready.Entries) entries.Add(new WalEntry(entry.Term, entry.Index, (byte)entry.Type, entry.Data));
         WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
         WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
@@ -109,6 +110,9 @@ public sealed partial class ClusterLog
         if (ready.Entries.Count > 0) storage.Append(ready.Entries);
         if (ready.HardState is { } state) storage.SetHardState(state);
     }
+
+    /// <summary>The WAL records of the Ready being persisted, one list reused by every Ready (the loop runs one at a time).</summary>
+    private readonly List<WalEntry> walEntries = [];
 
     internal static Entry FromWal(WalEntry entry) => new(entry.Term, entry.Index, (EntryType)entry.Type, entry.Data);
 
@@ -138,9 +142,9 @@ public sealed partial class ClusterLog
                 else results.Add(ApplyRequest(batch, entry));
             }
             batch.SetMeta(TermMeta, BitConverter.GetBytes(entries[^1].Term));
-            events = batch.Events;
             revision = batch.CurrentRevision;
             batch.Commit();
+            events = batch.Events;
         }
         Watches.Publish(events, revision);
         Volatile.Write(ref appliedIndex, Math.Max(AppliedIndex, entries[^1].Index));
