@@ -9,6 +9,8 @@
 #   TOTAL=100000 WARM=20 bench/server-costs.sh    # more operations, longer warm-up
 #   CLIENTS=1 CONNS=1 TOTAL=10000 bench/server-costs.sh   # one client
 #   MEMBERS=3 bench/server-costs.sh              # three members on loopback: each member's share in a column
+#   FLOOR=1 bench/server-costs.sh                # the same figures for bench/grpc-floor (Kestrel + Grpc.AspNetCore with
+#                                                # fixed answers): what any server on this stack pays per call
 #
 # Needs a Release build (dotnet build -c Release HttpKv.sln), gobench (bench/gobench/build.sh; GOBENCH=path to use
 # another) and dotnet-counters (dotnet tool install -g dotnet-counters, installed when missing).
@@ -18,6 +20,8 @@ dll="${HTTPKV_DLL:-$root/src/HttpKv/bin/Release/net10.0/httpkv.dll}"
 gobench="${GOBENCH:-${TMPDIR:-/tmp}/gobench/gobench}"
 total=${TOTAL:-50000}; warm=${WARM:-10}
 [[ $# -gt 0 ]] || set -- put
+floor=${FLOOR:-}
+[[ -n $floor ]] && dll="$root/bench/grpc-floor/bin/Release/net10.0/grpc-floor.dll"
 [[ -f $dll ]] || { echo "server-costs: $dll not found: dotnet build -c Release HttpKv.sln" >&2; exit 2; }
 [[ -x $gobench ]] || "$root/bench/gobench/build.sh" "$gobench" >&2
 export PATH="$PATH:$HOME/.dotnet/tools"
@@ -25,6 +29,7 @@ command -v dotnet-counters >/dev/null || dotnet tool install -g dotnet-counters 
 
 members=${MEMBERS:-1}
 [[ $members =~ ^[1-9]$ ]] || { echo "server-costs: MEMBERS must be 1..9" >&2; exit 2; }
+[[ -n $floor && $members != 1 ]] && { echo "server-costs: FLOOR is one server" >&2; exit 2; }
 work=$(mktemp -d)
 read -r -a ports <<< "$(python3 -c 'import socket,sys
 s=[socket.socket() for _ in range(2*int(sys.argv[1]))]
@@ -34,6 +39,10 @@ for ((i = 0; i < members; i++)); do cluster+="${cluster:+,}m$i=http://127.0.0.1:
 pids=(); endpoints=""
 for ((i = 0; i < members; i++)); do
   cport=${ports[2*i]} pport=${ports[2*i+1]}
+  if [[ -n $floor ]]; then
+    dotnet "$dll" --port "$cport" > "$work/m$i.log" 2>&1 &
+    pids+=($!); endpoints="127.0.0.1:$cport"; continue
+  fi
   dotnet "$dll" --name "m$i" --data-dir "$work/m$i" --listen-client-urls "http://127.0.0.1:$cport" \
     --advertise-client-urls "http://127.0.0.1:$cport" --listen-peer-urls "http://127.0.0.1:$pport" \
     --initial-advertise-peer-urls "http://127.0.0.1:$pport" --initial-cluster "$cluster" \
@@ -44,7 +53,8 @@ collectors=()
 cleanup() { kill "${collectors[@]}" "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 for ((i = 0; i < members; i++)); do
-  until curl -fsS -m 1 "http://127.0.0.1:${ports[2*i]}/health" 2>/dev/null | grep -q '"health":"true"'; do
+  until if [[ -n $floor ]]; then (exec 3<>"/dev/tcp/127.0.0.1/${ports[2*i]}") 2>/dev/null
+        else curl -fsS -m 1 "http://127.0.0.1:${ports[2*i]}/health" 2>/dev/null | grep -q '"health":"true"'; fi; do
     kill -0 "${pids[i]}" 2>/dev/null || { cat "$work/m$i.log" >&2; exit 1; }; sleep 0.1
   done
 done

@@ -6,6 +6,7 @@ using HttpKv.Server.Auth;
 using HttpKv.Server.Watch;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 
 namespace HttpKv.Api;
 
@@ -18,7 +19,7 @@ public static class CallerCredentials
     {
         ArgumentNullException.ThrowIfNull(context);
         var headers = context.Request.Headers;
-        var token = headers.Authorization.FirstOrDefault() ?? headers["Grpc-Metadata-Token"].FirstOrDefault();
+        var token = First(headers.Authorization) ?? First(headers["Grpc-Metadata-Token"]);
         return new Credentials(Credentials.TokenFrom(token), CommonName(context));
     }
 
@@ -28,9 +29,12 @@ public static class CallerCredentials
         // The HTTP/2 headers themselves: ServerCallContext.RequestHeaders would copy every header into gRPC metadata.
         var http = context.GetHttpContext();
         var headers = http.Request.Headers;
-        var token = headers["token"].FirstOrDefault() ?? headers.Authorization.FirstOrDefault();
+        var token = First(headers["token"]) ?? First(headers.Authorization);
         return new Credentials(Credentials.TokenFrom(token), CommonName(http));
     }
+
+    /// <summary>A header's first value (LINQ's FirstOrDefault would box the StringValues).</summary>
+    private static string? First(StringValues values) => values.Count > 0 ? values[0] : null;
 
     private static string? CommonName(HttpContext context) =>
         context.Connection.ClientCertificate?.GetNameInfo(X509NameType.SimpleName, forIssuer: false) is { Length: > 0 } name ? name : null;
@@ -38,7 +42,7 @@ public static class CallerCredentials
     /// <summary>Identifies the caller and checks the request with the one <see cref="Authorizer"/>. The caller must
     /// then set <see cref="RequestCaller.Current"/> itself: an async-local set in here would not flow back out.</summary>
     public static ValueTask<AuthInfo?> AuthorizeAsync(this HttpContext context, IMessage request) =>
-        context.RequestServices.GetRequiredService<Authorizer>().AuthorizeAsync(request, FromHttp(context));
+        context.RequestServices.GetRequiredService<Authorizer>().AuthorizeAsync(request, context, static http => FromHttp(http));
 
     /// <summary>A watch stream whose every create request the <see cref="Authorizer"/> checks for this caller.</summary>
     public static WatchSession NewWatchSession(Member member, Authorizer authorizer, Credentials credentials) =>

@@ -67,5 +67,5 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         context.Method == LearnerRequests.SnapshotMethod ? ValueTask.CompletedTask : LearnerRequests.CheckAsync(host, null);
 
     private ValueTask<AuthInfo?> AuthorizeAsync<TRequest>(TRequest request, ServerCallContext context) =>
-        request is IMessage message ? authorizer.AuthorizeAsync(message, CallerCredentials.FromGrpc(context)) : ValueTask.FromResult<AuthInfo?>(null);
+        request is IMessage message ? authorizer.AuthorizeAsync(message, context, static call => CallerCredentials.FromGrpc(call)) : ValueTask.FromResult<AuthInfo?>(null);
 }

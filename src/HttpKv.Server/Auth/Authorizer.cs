@@ -37,11 +37,18 @@ public static class RequestCaller
 public sealed class Authorizer(MemberHost host)
 {
     /// <summary>Identifies the caller and checks <paramref name="request"/>; returns the caller (null when auth is off).</summary>
-    public async ValueTask<AuthInfo?> AuthorizeAsync(IMessage request, Credentials credentials)
+    public ValueTask<AuthInfo?> AuthorizeAsync(IMessage request, Credentials credentials) =>
+        AuthorizeAsync(request, credentials, static given => given);
+
+    /// <summary>As <see cref="AuthorizeAsync(IMessage, Credentials)"/>, with the caller's credentials read from
+    /// <paramref name="source"/> only when auth is on (nothing is read or allocated for them while it is off).</summary>
+    public async ValueTask<AuthInfo?> AuthorizeAsync<TSource>(IMessage request, TSource source, Func<TSource, Credentials> credentialsOf)
     {
+        ArgumentNullException.ThrowIfNull(credentialsOf);
         var member = await host.Opened;
         var auth = member.Log.Auth;
         if (!auth.Enabled) return null;
+        var credentials = credentialsOf(source);
         var caller = auth.Identify(credentials.Token, credentials.CommonName);
         Check(member, auth, request, caller);
         return caller;
