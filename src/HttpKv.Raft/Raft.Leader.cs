@@ -65,9 +65,10 @@ internal sealed partial class Raft
     private void AppendEntries(IReadOnlyList<Entry> entries)
     {
         var last = Log.LastIndex();
-        var stamped = new Entry[entries.Count];
-        for (var i = 0; i < entries.Count; i++)
-            stamped[i] = entries[i] with { Term = Term, Index = last + 1 + (ulong)i };
+        // A proposal's own array is stamped in place, as etcd's appendEntry does (the log keeps copies of the values).
+        var stamped = entries as Entry[] ?? [.. entries];
+        for (var i = 0; i < stamped.Length; i++)
+            stamped[i] = stamped[i] with { Term = Term, Index = last + 1 + (ulong)i };
         last = Log.Append(stamped);
         // The leader counts its own entries at once. They are durable before any acknowledgement can count with them:
         // the caller steps messages only after the Ready that carries these entries has been persisted.

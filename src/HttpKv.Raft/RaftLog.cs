@@ -62,6 +62,9 @@ internal sealed class UnstableLog
     }
 
     public IEnumerable<Entry> Slice(ulong low, ulong high) => Entries.Skip((int)(low - Offset)).Take((int)(high - low));
+
+    /// <summary>A copy of the entries from low to high (exclusive), all of them in this tail.</summary>
+    public List<Entry> Range(ulong low, ulong high) => Entries.GetRange((int)(low - Offset), (int)(high - low));
 }
 
 /// <summary>The log as Raft sees it: the storage's stable prefix followed by the unstable tail, plus the
@@ -206,7 +209,11 @@ internal sealed class RaftLog
 
     private IReadOnlyList<Entry> Slice(ulong low, ulong high, ulong maxSize)
     {
-        var result = new List<Entry>();
+        // One copy when the range lies wholly in the storage or wholly in the unstable tail (the common cases:
+        // a follower catching up, and entries committed as soon as they were appended).
+        if (high <= unstable.Offset) return storage.Entries(low, high, maxSize);
+        if (low >= unstable.Offset) return LimitSize(unstable.Range(low, high), maxSize);
+        var result = new List<Entry>((int)(high - low));
         if (low < unstable.Offset)
         {
             result.AddRange(storage.Entries(low, Math.Min(high, unstable.Offset), maxSize));
