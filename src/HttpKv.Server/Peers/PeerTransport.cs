@@ -229,7 +229,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             while (await queue.Reader.WaitToReadAsync(stopping.Token))
             {
                 batch.Messages.Clear();
-                while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message)) batch.Messages.Add(ByteString.CopyFrom(message));
+                while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message)) batch.Messages.Add(UnsafeByteOperations.UnsafeWrap(message)); // encoded for this send only, never changed: no copy
                 var write = call.RequestStream.WriteAsync(batch, stopping.Token);
                 try
                 {

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol.Peer;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                 batches++;
                 foreach (var message in batch.Messages)
                 {
-                    if (!Decoded(() => member.Log.Deliver(message.ToByteArray())) && dropped++ == 0)
+                    if (!Deliver(member, message) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
             }
@@ -118,6 +119,19 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
     }
 
     /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>
+    /// <summary>Hands one Raft message of a batch to the log, decoded straight from the batch's bytes.</summary>
+    private static bool Deliver(Member member, ByteString message)
+    {
+        try
+        {
+            return member.Log.Deliver(message.Span);
+        }
+        catch (FormatException exception)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "malformed raft message: " + exception.Message));
+        }
+    }
+
     private static bool Decoded(Func<bool> deliver)
     {
         try
