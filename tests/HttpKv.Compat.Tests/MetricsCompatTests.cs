@@ -120,11 +120,6 @@ public sealed class MetricsCompatTests
         ["etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds"] = "not yet: compaction timings",
         ["etcd_debugging_mvcc_db_compaction_total_duration_milliseconds"] = "not yet: compaction timings",
         ["etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds"] = "not yet: compaction timings",
-        ["etcd_debugging_mvcc_events"] = "not yet: the watch hub's events sent",
-        ["etcd_debugging_mvcc_pending_events"] = "not yet: the watch hub's pending events",
-        ["etcd_debugging_mvcc_slow_watcher"] = "not yet: the watch hub's unsynced watchers",
-        ["etcd_debugging_mvcc_watch_stream"] = "not yet: the open watch streams",
-        ["etcd_debugging_mvcc_watcher"] = "not yet: the watch hub's watchers",
         ["etcd_debugging_snap_save_marshalling_duration_seconds"] = "not yet: HttpKv's Raft snapshots are the backend file",
         ["etcd_debugging_snap_save_total_duration_seconds"] = "not yet: HttpKv's Raft snapshots are the backend file",
         ["etcd_snap_db_fsync_duration_seconds"] = "not yet: the received snapshot's fsync",
@@ -133,12 +128,6 @@ public sealed class MetricsCompatTests
         ["etcd_disk_backend_snapshot_duration_seconds"] = "not yet: the snapshot stream's duration",
         ["etcd_network_client_grpc_received_bytes"] = "not yet: gRPC bytes per client call",
         ["etcd_network_client_grpc_sent_bytes"] = "not yet: gRPC bytes per client call",
-        ["etcd_server_client_requests"] = "not yet: client requests by API version and type",
-        ["etcd_server_heartbeat_send_failures"] = "not yet: the peer queue's refusals of heartbeats",
-        ["etcd_server_read_indexes_failed"] = "not yet: failed read-index rounds",
-        ["etcd_server_slow_read_indexes"] = "not yet: slow read-index rounds",
-        ["etcd_server_slow_apply"] = "not yet: applies over --warning-apply-duration",
-        ["etcd_server_snapshot_apply_in_progress"] = "not yet: a snapshot being applied",
         ["grpc_server_msg_received"] = "not yet: gRPC messages per stream",
         ["grpc_server_msg_sent"] = "not yet: gRPC messages per stream",
     };
@@ -176,6 +165,37 @@ public sealed class MetricsCompatTests
         Assert.True(Value(ours, "etcd_mvcc_range_total") >= 1);
         Assert.Equal(1, Value(ours, "etcd_debugging_lease_granted_total"));
         Assert.True(Value(ours, "os_fd_used") > 0);
+    }
+
+    [Fact]
+    public async Task Watchers_streams_events_and_client_requests_are_counted_as_etcd_counts_them()
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        foreach (var server in new[] { etcd, httpKv })
+        {
+            // One gateway watch stream on w/ (open while scraped), one event on it, and etcdctl's own calls.
+            using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = Timeout.InfiniteTimeSpan };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/watch")
+            {
+                Content = new StringContent("""{"create_request":{"key":"dy8=","range_end":"dzA="}}"""),
+            };
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var lines = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.Contains("\"created\":true", await lines.ReadLineAsync());
+            var put = await Tool.EtcdctlAsync(server, null, "put", "w/a", "1");
+            Assert.True(put.ExitCode == 0, put.ToString());
+            Assert.Contains("\"events\"", await lines.ReadLineAsync());
+            var samples = await ScrapeAsync(server.Url);
+            var what = server == etcd ? "etcd" : "HttpKv";
+            Assert.True(Value(samples, "etcd_debugging_mvcc_watcher_total") >= 1, what);
+            Assert.True(Value(samples, "etcd_debugging_mvcc_watch_stream_total") >= 1, what);
+            Assert.True(Value(samples, "etcd_debugging_mvcc_events_total") >= 1, what);
+            Assert.Equal(0, Value(samples, "etcd_debugging_mvcc_slow_watcher_total"));
+            Assert.True(Value(samples, "etcd_server_client_requests_total", ("type", "stream"), ("client_api_version", "unknown")) >= 1, what);
+            Assert.True(Value(samples, "etcd_server_client_requests_total", ("type", "unary"), ("client_api_version", "3.4")) >= 1, what);
+        }
     }
 
     [Fact]

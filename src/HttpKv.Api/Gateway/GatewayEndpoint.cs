@@ -35,6 +35,9 @@ public static class GatewayEndpoint
             return;
         }
 
+        // As etcd counts its gateway's calls: unary, with the version a client sent as Grpc-Metadata-Client-Api-Version.
+        var version = context.Request.Headers["Grpc-Metadata-Client-Api-Version"];
+        Server.Metrics.ServerMetrics.CountClientRequest(stream: false, version.Count > 0 ? version[0] : null);
         try
         {
             await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), request);

@@ -22,6 +22,7 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
         if (!ClientCalls.IsClientCall(context.Method)) return continuation(request, context);
+        CountRequest(context, stream: false);
         var checks = CheckAsync(request, context);
         if (!checks.IsCompletedSuccessfully) return CheckedAsync(checks, request, context, continuation);
         RequestCaller.Current = checks.Result; // set here, so that it flows into the call
@@ -34,6 +35,7 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
     {
         if (ClientCalls.IsClientCall(context.Method))
         {
+            CountRequest(context, stream: true);
             await CheckStreamAsync(context);
             RequestCaller.Current = await AuthorizeAsync(request, context);
         }
@@ -44,8 +46,19 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (ClientCalls.IsClientCall(context.Method)) await CheckStreamAsync(context);
+        if (ClientCalls.IsClientCall(context.Method))
+        {
+            CountRequest(context, stream: true);
+            await CheckStreamAsync(context);
+        }
         await continuation(requestStream, responseStream, context);
+    }
+
+    /// <summary>etcd_server_client_requests_total, by the <c>client-api-version</c> metadata etcd's clients send.</summary>
+    private static void CountRequest(ServerCallContext context, bool stream)
+    {
+        var version = context.GetHttpContext().Request.Headers["client-api-version"];
+        Server.Metrics.ServerMetrics.CountClientRequest(stream, version.Count > 0 ? version[0] : null);
     }
 
     /// <summary>The learner check, then the caller's identity and permission for the request.</summary>

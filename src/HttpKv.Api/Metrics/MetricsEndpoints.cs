@@ -29,6 +29,10 @@ public static class MetricsEndpoints
             SuppressMeters = true,
             SuppressDebugMetrics = true,
         });
+        // The event metrics register when their class is first used; a scrape before any watcher or request must
+        // still list them (at zero), as etcd's does.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Server.Metrics.ServerMetrics).TypeHandle);
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Server.Metrics.WatchMetrics).TypeHandle);
     }
 
     public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder app)

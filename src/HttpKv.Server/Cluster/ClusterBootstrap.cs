@@ -84,6 +84,7 @@ public static class ClusterBootstrap
             SnapshotCount = start.Options.SnapshotCount,
             SnapshotCatchUpEntries = start.Options.ExperimentalSnapshotCatchupEntries,
             ElectionTicks = electionTicks,
+            WarningApplyDuration = start.Options.EffectiveWarningApplyDuration,
         }, store.ConsistentIndex, lessor, start.LoggerFactory.CreateLogger<ClusterLog>())
         {
             BackendPath = start.BackendPath,

@@ -87,7 +87,11 @@ public sealed partial class ClusterLog
         var previous = Leader;
         Volatile.Write(ref leader, soft.Leader);
         if (previous == soft.Leader) return;
-        if (soft.Leader == options.MemberId) Lessor.Promote(ElectionTimeout);
+        if (soft.Leader == options.MemberId)
+        {
+            Lessor.Promote(ElectionTimeout);
+            lastHeartbeat.Clear(); // a new leadership's heartbeats are not late for the previous one's
+        }
         else if (previous == options.MemberId) Lessor.Demote();
         if (soft.Leader != 0) Metrics.ServerMetrics.LeaderChanges.Inc();
         if (soft.Leader == 0) logger.LogWarning("Member {MemberId:x16} lost the leader {Leader:x16}", options.MemberId, previous);
@@ -121,8 +125,28 @@ public sealed partial class ClusterLog
         foreach (var message in messages)
         {
             if (message.Type == MessageType.Snapshot) _ = SendSnapshotAsync(message);
-            else if (!transport.Send(message.To, message.Encode())) node.ReportUnreachable(message.To);
+            else
+            {
+                if (message.Type == MessageType.Heartbeat && LateHeartbeat(message.To)) Metrics.ServerMetrics.HeartbeatSendFailures.Inc();
+                if (transport.Send(message.To, message.Encode())) continue;
+                if (message.Type == MessageType.Heartbeat) Metrics.ServerMetrics.HeartbeatSendFailures.Inc();
+                node.ReportUnreachable(message.To);
+            }
         }
+    }
+
+    /// <summary>When each peer was last sent a heartbeat (a Stopwatch timestamp); the loop's own.</summary>
+    private readonly Dictionary<ulong, long> lastHeartbeat = [];
+
+    /// <summary>etcd's timeout detector: a heartbeat to <paramref name="peer"/> more than two heartbeat intervals after
+    /// the previous one means the leader could not send on time (a slow disk or an overloaded member, usually).</summary>
+    private bool LateHeartbeat(ulong peer)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var late = lastHeartbeat.TryGetValue(peer, out var previous)
+            && System.Diagnostics.Stopwatch.GetElapsedTime(previous, now) > 2 * options.TickInterval;
+        lastHeartbeat[peer] = now;
+        return late;
     }
 
     /// <summary>Applies committed entries in one backend transaction, then answers their proposers on this member.</summary>
@@ -139,7 +163,12 @@ public sealed partial class ClusterLog
                 if (entry.Index <= batch.ConsistentIndex) continue; // the backend has it already (it came with a snapshot)
                 if (entry.Type == EntryType.ConfChange) results.Add(ApplyConfChange(batch, entry));
                 else if (entry.Data.IsEmpty) batch.MarkApplied(entry.Index);
-                else results.Add(ApplyRequest(batch, entry));
+                else
+                {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    results.Add(ApplyRequest(batch, entry));
+                    if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > options.WarningApplyDuration) Metrics.ServerMetrics.SlowApplies.Inc();
+                }
             }
             batch.SetMeta(TermMeta, BitConverter.GetBytes(entries[^1].Term));
             revision = batch.CurrentRevision;

@@ -96,6 +96,19 @@ public sealed partial class ClusterLog
 
     private void InstallSnapshot(Snapshot snapshot)
     {
+        Metrics.ServerMetrics.SnapshotApplyInProgress.Set(1);
+        try
+        {
+            InstallSnapshotCore(snapshot);
+        }
+        finally
+        {
+            Metrics.ServerMetrics.SnapshotApplyInProgress.Set(0);
+        }
+    }
+
+    private void InstallSnapshotCore(Snapshot snapshot)
+    {
         Failpoints.Hit("snapshotBeforeInstall");
         if (!receivedSnapshots.Remove(snapshot.Metadata.Index, out var path))
             throw new InvalidOperationException($"Raft asked to install a snapshot at index {snapshot.Metadata.Index} whose backend file never arrived");

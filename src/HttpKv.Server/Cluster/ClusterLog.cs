@@ -26,6 +26,8 @@ public sealed record ClusterLogOptions
     /// <summary>Entries kept in the Raft log behind a snapshot (etcd's --experimental-snapshot-catchup-entries).</summary>
     public ulong SnapshotCatchUpEntries { get; init; } = 5000;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(7);
+    /// <summary>An entry's apply slower than this counts in etcd_server_slow_apply_total (--warning-apply-duration).</summary>
+    public TimeSpan WarningApplyDuration { get; init; } = TimeSpan.FromMilliseconds(100);
 }
 
 /// <summary>The replicated log of a member: a Raft node (<see cref="RawNode"/>) driven by one loop that owns it.
@@ -417,7 +419,11 @@ public sealed partial class ClusterLog : IReplicatedLog
                 next ??= new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
                 var task = next.Task;
                 if (!inFlight) StartRound(log, next);
-                else if (System.Diagnostics.Stopwatch.GetElapsedTime(startedAt) > RetryAfter) StartRound(log, current.Round);
+                else if (System.Diagnostics.Stopwatch.GetElapsedTime(startedAt) > RetryAfter)
+                {
+                    Metrics.ServerMetrics.SlowReadIndexes.Inc();
+                    StartRound(log, current.Round);
+                }
                 return task;
             }
         }
@@ -468,7 +474,11 @@ public sealed partial class ClusterLog : IReplicatedLog
             if (!inFlight || current.Id != id) return;
             inFlight = false;
             if (error is null) current.Round.TrySetResult(index);
-            else current.Round.TrySetException(error);
+            else
+            {
+                Metrics.ServerMetrics.ReadIndexesFailed.Inc();
+                current.Round.TrySetException(error);
+            }
             if (next is not null) StartRound(log, next);
         }
     }

@@ -58,6 +58,48 @@ public static class ServerMetrics
         "etcd_mvcc_hash_duration_seconds", "The latency distribution of storage hash operation.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 15) });
 
+    public static readonly Counter ClientRequests = Prometheus.Metrics.CreateCounter(
+        "etcd_server_client_requests_total", "The total number of client requests per client version.",
+        new CounterConfiguration { LabelNames = ["type", "client_api_version"] });
+
+    /// <summary>Distinct client API versions counted under their own label; later ones count as "other", so that
+    /// clients cannot grow the metrics without bound (etcd takes any value).</summary>
+    private const int MaxClientVersions = 32;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Stream, string Version), Counter.Child> ClientRequestsBy = new();
+
+    /// <summary>Counts a client request (etcd's interceptors count every unary call and stream) by the version its
+    /// client sent in the <c>client-api-version</c> metadata, "unknown" without one.</summary>
+    public static void CountClientRequest(bool stream, string? version)
+    {
+        var key = (stream, version ?? "unknown");
+        if (!ClientRequestsBy.TryGetValue(key, out var child))
+        {
+            if (ClientRequestsBy.Count >= MaxClientVersions) key.Item2 = "other";
+            child = ClientRequestsBy.GetOrAdd(key, static k => ClientRequests.WithLabels(k.Stream ? "stream" : "unary", k.Version));
+        }
+        child.Inc();
+    }
+
+    /// <summary>Requests whose apply took longer than --warning-apply-duration.</summary>
+    public static readonly Counter SlowApplies = Prometheus.Metrics.CreateCounter(
+        "etcd_server_slow_apply_total", "The total number of slow apply requests (likely overloaded from slow disk).");
+
+    /// <summary>Read-index rounds asked again because no answer came within etcd's 500 ms.</summary>
+    public static readonly Counter SlowReadIndexes = Prometheus.Metrics.CreateCounter(
+        "etcd_server_slow_read_indexes_total", "The total number of pending read indexes not in sync with leader's or timed out read index requests.");
+
+    public static readonly Counter ReadIndexesFailed = Prometheus.Metrics.CreateCounter(
+        "etcd_server_read_indexes_failed_total", "The total number of failed read indexes seen.");
+
+    /// <summary>A leader's heartbeat to a peer sent more than two heartbeat intervals after the previous one (etcd's
+    /// timeout detector), or refused by the peer's full queue.</summary>
+    public static readonly Counter HeartbeatSendFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_server_heartbeat_send_failures_total", "The total number of leader heartbeat send failures (likely overloaded from slow disk).");
+
+    public static readonly Gauge SnapshotApplyInProgress = Prometheus.Metrics.CreateGauge(
+        "etcd_server_snapshot_apply_in_progress_total", "1 if the server is applying the incoming snapshot. 0 if none.");
+
     public static readonly Histogram HashRevDuration = Prometheus.Metrics.CreateHistogram(
         "etcd_mvcc_hash_rev_duration_seconds", "The latency distribution of storage hash by revision operation.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 15) });

@@ -57,7 +57,10 @@ public sealed class WatchSession : IAsyncDisposable
         this.progressNotifyInterval = progressNotifyInterval ?? DefaultProgressNotifyInterval;
         this.fragmentLimitBytes = fragmentLimitBytes;
         Responses = new BudgetedReader(this, responses.Reader);
+        Metrics.WatchMetrics.Streams.Inc();
     }
+
+    private int disposed;
 
     /// <summary>The responses for the client, in order; taking one frees its bytes for the next.</summary>
     public ChannelReader<WatchResponse> Responses { get; }
@@ -295,6 +298,7 @@ public sealed class WatchSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 0) Metrics.WatchMetrics.Streams.Dec();
         await closing.CancelAsync();
         List<(Watcher Watcher, CancellationTokenSource Stop, Task Pump)> all;
         lock (watchers)

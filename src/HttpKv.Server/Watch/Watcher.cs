@@ -1,4 +1,5 @@
 using HttpKv.Protocol;
+using HttpKv.Server.Metrics;
 using Mvccpb;
 
 namespace HttpKv.Server.Watch;
@@ -22,13 +23,29 @@ public sealed class Watcher : IDisposable
     private int inFlight; // batches handed to the reader and not yet reported Delivered
     private bool isSynced;
     private bool closed;
+    private bool disposed;
+    private long queuedEvents;
 
+    /// <summary>Caller holds the hub's gate.</summary>
     internal Watcher(WatchHub hub, WatchSpec spec, long enqueuedThrough, bool isSynced)
     {
         this.hub = hub;
         Spec = spec;
         this.enqueuedThrough = enqueuedThrough;
         this.isSynced = isSynced;
+        WatchMetrics.Watchers.Inc();
+        if (!isSynced) WatchMetrics.SlowWatchers.Inc();
+    }
+
+    /// <summary>Caller holds the hub's gate. Every change of <see cref="isSynced"/> goes through here, so that the
+    /// slow-watcher gauge counts exactly the live watchers that are not synced.</summary>
+    private void SetSynced(bool value)
+    {
+        if (value == isSynced) return;
+        isSynced = value;
+        if (disposed) return;
+        if (value) WatchMetrics.SlowWatchers.Dec();
+        else WatchMetrics.SlowWatchers.Inc();
     }
 
     public WatchSpec Spec { get; }
@@ -54,6 +71,7 @@ public sealed class Watcher : IDisposable
     /// <paramref name="previous"/> from history.</summary>
     internal bool Offer(IReadOnlyList<Event> events, int[] sizes, long revision, long previous)
     {
+        if (disposed) return true; // about to leave the synced set
         var count = 0;
         var bytes = 0L;
         for (var i = 0; i < events.Count; i++)
@@ -83,6 +101,8 @@ public sealed class Watcher : IDisposable
         }
         queue.Enqueue(new WatchBatch(wanted, revision) { Bytes = bytes });
         queuedBytes += bytes;
+        queuedEvents += count;
+        WatchMetrics.PendingEvents.Inc(count);
         enqueuedThrough = Math.Max(enqueuedThrough, revision);
         signal?.TrySetResult();
         return true;
@@ -93,7 +113,7 @@ public sealed class Watcher : IDisposable
     /// <summary>Caller holds the hub's gate and removes the watcher from the synced set.</summary>
     internal void Unsync(long through)
     {
-        isSynced = false;
+        SetSynced(false);
         enqueuedThrough = Math.Max(enqueuedThrough, through);
         signal?.TrySetResult();
     }
@@ -111,6 +131,9 @@ public sealed class Watcher : IDisposable
                 if (queue.TryDequeue(out var next))
                 {
                     queuedBytes -= next.Bytes;
+                    queuedEvents -= next.Events.Count;
+                    WatchMetrics.PendingEvents.Dec(next.Events.Count);
+                    WatchMetrics.Events.Inc(next.Events.Count);
                     inFlight++;
                     return WithPrevious(next);
                 }
@@ -145,10 +168,12 @@ public sealed class Watcher : IDisposable
             lock (hub.Gate)
             {
                 enqueuedThrough = Math.Max(enqueuedThrough, through);
-                if (!closed && hub.TryJoin(this, enqueuedThrough)) isSynced = true;
+                if (!closed && hub.TryJoin(this, enqueuedThrough)) SetSynced(true);
                 if (wanted.Count > 0) inFlight++;
             }
-            if (wanted.Count > 0) return WithPrevious(new WatchBatch(wanted, through));
+            if (wanted.Count == 0) continue;
+            WatchMetrics.Events.Inc(wanted.Count);
+            return WithPrevious(new WatchBatch(wanted, through));
         }
     }
 
@@ -182,6 +207,13 @@ public sealed class Watcher : IDisposable
         {
             closed = true;
             signal?.TrySetResult();
+            if (!disposed)
+            {
+                disposed = true;
+                WatchMetrics.Watchers.Dec();
+                if (!isSynced) WatchMetrics.SlowWatchers.Dec();
+                WatchMetrics.PendingEvents.Dec(queuedEvents);
+            }
         }
         hub.Remove(this);
     }
