@@ -416,6 +416,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
         using (var write = store.Backend.BeginWrite())
         {
             foreach (var (revision, tombstone, kv) in writes) BackendValues.Write(write, store.KeyBucket, revision, tombstone, kv);
+            var compactionStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             if (compactTo is { } compactAt) CompactBackend(write, compactAt);
             Span<byte> number = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64BigEndian(number, consistentIndex);
@@ -434,7 +435,13 @@ public sealed class ApplyBatch : IDisposable, IValueSource
                 write.Commit();
                 HttpKv.Storage.Metrics.StorageMetrics.BackendCommitDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(commitStarted).TotalSeconds);
                 Failpoints.Hit("backendAfterCommit");
-                if (compactTo is { } compactIndexAt) CompactIndex(compactIndexAt);
+                if (compactTo is { } compactIndexAt)
+                {
+                    var indexStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    CompactIndex(compactIndexAt);
+                    HttpKv.Storage.Metrics.StorageMetrics.IndexCompactionPause.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(indexStarted).TotalMilliseconds);
+                    HttpKv.Storage.Metrics.StorageMetrics.CompactionTotal.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(compactionStarted).TotalMilliseconds);
+                }
                 store.Publish(new StoreState(currentRevision, compactedRevision, consistentIndex));
             }
             finally
@@ -446,6 +453,13 @@ public sealed class ApplyBatch : IDisposable, IValueSource
     }
 
     private void CompactBackend(BackendWriteTransaction write, long compactAt)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        CompactBackendCore(write, compactAt);
+        HttpKv.Storage.Metrics.StorageMetrics.CompactionPause.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private void CompactBackendCore(BackendWriteTransaction write, long compactAt)
     {
         var keep = new HashSet<Revision>();
         index.Lock.EnterReadLock();
@@ -466,6 +480,7 @@ public sealed class ApplyBatch : IDisposable, IValueSource
             return true;
         });
         foreach (var key in doomed) write.Delete(store.KeyBucket, key);
+        HttpKv.Storage.Metrics.StorageMetrics.CompactionKeys.Inc(doomed.Count);
         Span<byte> number = stackalloc byte[8];
         BinaryPrimitives.WriteInt64BigEndian(number, compactAt);
         write.Put(store.MetaBucket, MvccStore.FinishedCompactKey, number);

@@ -32,6 +32,20 @@ public sealed class CompactionTests
         Assert.Equal("a=a7@7/2/3 c=c6@6/6/1", t.Dump(t.Get("", "\0")));
     }
 
+    [Fact]
+    public void Compaction_counts_the_revisions_it_removes_and_its_pauses_under_etcds_metric_names()
+    {
+        using var t = Seeded();
+        // Process-wide counters other tests also move (only up): compare the change with what this compaction removes.
+        var keys = HttpKv.Storage.Metrics.StorageMetrics.CompactionKeys.Value;
+        var pauses = HttpKv.Storage.Metrics.StorageMetrics.CompactionPause.Count;
+        var indexPauses = HttpKv.Storage.Metrics.StorageMetrics.IndexCompactionPause.Count;
+        t.Compact(5); // removes a@2, b@4 and b's tombstone at 5
+        Assert.True(HttpKv.Storage.Metrics.StorageMetrics.CompactionKeys.Value - keys >= 3);
+        Assert.True(HttpKv.Storage.Metrics.StorageMetrics.CompactionPause.Count > pauses);
+        Assert.True(HttpKv.Storage.Metrics.StorageMetrics.IndexCompactionPause.Count > indexPauses);
+    }
+
     [Theory]
     [InlineData(4)]
     [InlineData(2)]

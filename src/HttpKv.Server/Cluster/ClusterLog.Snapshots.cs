@@ -51,6 +51,7 @@ public sealed partial class ClusterLog
     {
         var path = BackendCopyPath($"{message.To:x16}-{message.Snapshot?.Metadata.Index ?? 0}");
         var succeeded = false;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await CopyBackendAsync(path);
@@ -60,6 +61,7 @@ public sealed partial class ClusterLog
                 await transport.SendSnapshotAsync(message.To, message.Encode(), data, stopping.Token);
             }
             succeeded = true;
+            Metrics.ServerMetrics.BackendSnapshotDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             logger.LogInformation("Sent a snapshot at index {Index} to {PeerId:x16}", message.Snapshot?.Metadata.Index, message.To);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)

@@ -66,6 +66,7 @@ public sealed class SnapshotServer(MemberHost host, ILogger<SnapshotServer> logg
             if (first) last.Header = member.Header(revision);
             yield return last;
             completed = true;
+            Metrics.ServerMetrics.BackendSnapshotDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
             logger.LogInformation("Sent a database snapshot to a client: {Bytes} bytes in {Seconds:F2} s, sha256 {Sha256}",
                 total, Stopwatch.GetElapsedTime(started).TotalSeconds, Convert.ToHexStringLower(digest));
         }

@@ -97,6 +97,20 @@ public static class ServerMetrics
     public static readonly Counter HeartbeatSendFailures = Prometheus.Metrics.CreateCounter(
         "etcd_server_heartbeat_send_failures_total", "The total number of leader heartbeat send failures (likely overloaded from slow disk).");
 
+    /// <summary>A database snapshot written out (etcd's backend snapshot: to a client, or to a follower).</summary>
+    public static readonly Histogram BackendSnapshotDuration = Prometheus.Metrics.CreateHistogram(
+        "etcd_disk_backend_snapshot_duration_seconds", "The latency distribution of backend snapshots.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 17) });
+
+    /// <summary>A follower receiving the leader's database snapshot: the whole save, and its fsync.</summary>
+    public static readonly Histogram SnapshotDbSave = Prometheus.Metrics.CreateHistogram(
+        "etcd_snap_db_save_total_duration_seconds", "The total latency distributions of v3 snapshot save",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.1, 2, 10) });
+
+    public static readonly Histogram SnapshotDbFsync = Prometheus.Metrics.CreateHistogram(
+        "etcd_snap_db_fsync_duration_seconds", "The latency distributions of fsyncing .snap.db file",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
+
     public static readonly Gauge SnapshotApplyInProgress = Prometheus.Metrics.CreateGauge(
         "etcd_server_snapshot_apply_in_progress_total", "1 if the server is applying the incoming snapshot. 0 if none.");
 

@@ -43,6 +43,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
         var member = await host.Opened;
         var path = Path.Combine(Path.GetFullPath(member.Options.ResolvedDataDir), "member", "snap", $"incoming-{Guid.NewGuid():N}.db");
         byte[]? message = null;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await using (var file = File.Create(path))
@@ -58,8 +59,11 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                     if (chunk.Last) break;
                 }
                 await file.FlushAsync(context.CancellationToken);
+                var syncing = System.Diagnostics.Stopwatch.GetTimestamp();
                 file.Flush(flushToDisk: true);
+                Metrics.ServerMetrics.SnapshotDbFsync.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(syncing).TotalSeconds);
             }
+            Metrics.ServerMetrics.SnapshotDbSave.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
             if (!Decoded(() => member.Log.ReceiveSnapshot(message, path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));

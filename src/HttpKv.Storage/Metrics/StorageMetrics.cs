@@ -19,4 +19,22 @@ public static class StorageMetrics
     public static readonly Histogram BackendCommitDuration = Prometheus.Metrics.CreateHistogram(
         "etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by backend.",
         new HistogramConfiguration { Buckets = DiskBuckets });
+
+    // Compaction, as etcd's mvcc layer reports it. HttpKv compacts the backend in the apply batch's one write
+    // transaction, so its one pause is the whole backend compaction.
+    public static readonly Histogram CompactionPause = Prometheus.Metrics.CreateHistogram(
+        "etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds", "Bucketed histogram of db compaction pause duration.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 14) });
+
+    public static readonly Histogram CompactionTotal = Prometheus.Metrics.CreateHistogram(
+        "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds", "Bucketed histogram of db compaction total duration.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(100, 2, 14) });
+
+    public static readonly Histogram IndexCompactionPause = Prometheus.Metrics.CreateHistogram(
+        "etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds", "Bucketed histogram of index compaction pause duration.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.5, 2, 12) });
+
+    /// <summary>The revisions compaction removed from the backend.</summary>
+    public static readonly Counter CompactionKeys = Prometheus.Metrics.CreateCounter(
+        "etcd_debugging_mvcc_db_compaction_keys_total", "Total number of db keys compacted.");
 }
