@@ -241,6 +241,37 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
     /// <summary>Only the leader knows whether a learner's log is in sync: a promotion sent to a follower is forwarded
     /// to it and refused there for a learner that never started, as in etcd.</summary>
     [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_member_update_moves_a_member_to_new_peer_urls_and_it_replicates_there(string kind)
+    {
+        // etcd's runbook: `member update ID --peer-urls=NEW` while the member runs, then restart it listening on NEW.
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, LeaderDeadline);
+        await MustAsync(cluster.Endpoints, "put", "moved/before", "1");
+        var moving = cluster[2];
+        var id = (await MemberListAsync(cluster.Endpoints)).Single(member => member.Name == moving.Name).Id;
+        var newPort = ServerProcess.AllocatePort();
+        var newUrl = $"http://127.0.0.1:{newPort}";
+        var updated = await RetryAsync(cluster.Endpoints, TimeSpan.FromSeconds(30), "member", "update", id.ToString("x"), $"--peer-urls={newUrl}");
+        Assert.Contains($"Member {id,16:x} updated in cluster", updated.Stdout, StringComparison.Ordinal);
+        foreach (var member in cluster.Members) // each member answers from what it has applied: a follower may be a moment behind
+            await WaitUntilAsync(async () => (await MemberListAsync(member.Endpoint)).Single(listed => listed.Id == id).PeerUrls.SequenceEqual([newUrl]),
+                TimeSpan.FromSeconds(10), () => $"{member.Name} never listed {newUrl}");
+
+        await cluster.KillAsync(moving);
+        moving.PeerPort = newPort;
+        await cluster.RestartAsync(moving);
+        // Written through the others after the move: the moved member can only have it from the leader at its new URL.
+        await RetryAsync(ClusterProcess.EndpointsOf(cluster.Members.Take(2)), TimeSpan.FromSeconds(30), "put", "moved/after", "2");
+        await WaitForSerializableAsync(moving, "moved/before", "1");
+        await WaitForSerializableAsync(moving, "moved/after", "2");
+        // And its own writes reach the leader (forwarded, or led from there) and every member.
+        await RetryAsync(moving.Endpoint, TimeSpan.FromSeconds(30), "put", "moved/from-it", "3");
+        foreach (var member in cluster.Members) await WaitForSerializableAsync(member, "moved/from-it", "3");
+        Assert.Equal([newUrl], (await MemberListAsync(moving.Endpoint)).Single(listed => listed.Id == id).PeerUrls);
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
     public async Task Cluster_promote_sent_to_a_follower_is_judged_by_the_leader(string kind)
     {
         await using var cluster = ClusterProcess.Create(kind);

@@ -24,7 +24,8 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public int ClientPort { get; } = FreePort();
-    public int PeerPort { get; } = FreePort();
+    /// <summary>Settable: a member moved to new peer URLs (`member update`) restarts listening on a new port.</summary>
+    public int PeerPort { get; set; } = FreePort();
     public string DataDir { get; } = Directory.CreateTempSubdirectory("httpkv-compat-").FullName;
     public string Endpoint => $"127.0.0.1:{ClientPort}";
     /// <summary>"http", or "https" for a server started with TLS on its client URL.</summary>
