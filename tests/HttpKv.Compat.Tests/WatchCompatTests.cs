@@ -154,6 +154,30 @@ public sealed class WatchCompatTests
     }
 
     [Fact]
+    public async Task Curl_on_the_gateway_watch_with_a_negative_start_revision_is_cancelled_as_compacted_as_etcd_cancels_it()
+    {
+        // etcd keeps a negative start revision: below its compacted revision (-1 before any compaction) the watch is
+        // cancelled at once with that compact revision. Raw lines, nothing masked (same identity flags: same ids).
+        var (etcd, httpKv) = await BothAsync(async server =>
+        {
+            async Task<string> WatchAsync(string startRevision)
+            {
+                using var curl = new Background("curl", "-N", "-s", "-X", "POST", server.Url + "/v3/watch",
+                    "-d", $$$"""{"create_request": {"key":"Zm9v","start_revision":"{{{startRevision}}}"}}""");
+                return await curl.WaitForAsync(text => text.Contains("\"canceled\":true"));
+            }
+            var fresh = await WatchAsync("-5");
+            await PutAsync(server, "put", "foo", "1");
+            await PutAsync(server, "put", "foo", "2");
+            await PutAsync(server, "compact", "3");
+            return fresh + await WatchAsync("-1");
+        });
+        Assert.Contains("\"compact_revision\":\"-1\"", etcd);
+        Assert.Contains("\"compact_revision\":\"3\"", etcd);
+        Assert.Equal(etcd, httpKv);
+    }
+
+    [Fact]
     public async Task Curl_on_the_sse_route_streams_changes_and_resumes_after_last_event_id()
     {
         await using var server = ServerProcess.HttpKv();

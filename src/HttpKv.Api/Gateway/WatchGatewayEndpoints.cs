@@ -115,6 +115,13 @@ public static class WatchGatewayEndpoints
             await writeError(context, EtcdErrors.EmptyKey);
             return;
         }
+        if (startRevision < 0)
+        {
+            // etcd's watch takes a negative start revision as "compacted" (the /v3/watch stream answers so); these
+            // streams are HttpKv's own, where it can only be a mistake.
+            await writeError(context, new EtcdError("start revision must be 0 (from now) or a revision", StatusCode.InvalidArgument));
+            return;
+        }
         if (!string.IsNullOrEmpty(lastEventId))
         {
             if (!long.TryParse(lastEventId, out var last) || last < 0)

@@ -86,6 +86,12 @@ public sealed class WatchHub(IWatchHistory history, int queueCapacity = WatchHub
     {
         lock (gate)
         {
+            // etcd's watchable store keeps a negative start revision as it is: an unsynced watcher whose first revision lies
+            // below the compacted one (etcd's is -1 until the first compaction) is cancelled at once with that compact
+            // revision; -1 before any compaction is below nothing and, reading no history, watches from now.
+            var compacted = history.CompactedRevision > 0 ? history.CompactedRevision : -1;
+            if (spec.StartRevision < 0 && spec.StartRevision < compacted)
+                return new Watcher(this, spec, Math.Max(published, history.CurrentRevision), isSynced: false) { CompactedAtStart = compacted };
             if (spec.StartRevision <= 0)
             {
                 var watcher = new Watcher(this, spec, Math.Max(published, history.CurrentRevision), isSynced: true);

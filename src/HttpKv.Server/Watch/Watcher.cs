@@ -50,6 +50,10 @@ public sealed class Watcher : IDisposable
 
     public WatchSpec Spec { get; }
 
+    /// <summary>Nonzero for a watcher created below the compacted revision (a negative start revision): its first read
+    /// is the compaction notice with this revision, and it is closed.</summary>
+    internal long CompactedAtStart { get; init; }
+
     public bool IsSynced
     {
         get
@@ -128,6 +132,12 @@ public sealed class Watcher : IDisposable
             lock (hub.Gate)
             {
                 if (closed) return null;
+                if (CompactedAtStart != 0)
+                {
+                    closed = true;
+                    inFlight++; // as the compaction cancel below
+                    return new WatchBatch([], hub.History.CurrentRevision, CompactedAtStart);
+                }
                 if (queue.TryDequeue(out var next))
                 {
                     queuedBytes -= next.Bytes;

@@ -132,6 +132,14 @@ public sealed class WatchTests : MemberTest
         Assert.Equal(["put 3"], resumed);
     }
 
+    [Fact]
+    public async Task Sse_with_a_negative_start_revision_is_refused_before_the_stream_starts()
+    {
+        using var response = await Client.GetAsync("/v3/watch/sse?key=a&start_revision=-3");
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("start revision must be 0 (from now) or a revision", await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>"event id" of the first <paramref name="count"/> SSE events.</summary>
     private async Task<List<string>> ReadSseAsync(string url, string? lastEventId, int count)
     {
