@@ -119,7 +119,7 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
         }
         logger.LogInformation("Defragmented the backend: {Before} → {After} bytes in {Elapsed:F0} ms ({Replayed} changes replayed onto the copy, writes paused {Pause:F1} ms)",
             done.SizeBefore, done.SizeAfter, done.Elapsed.TotalMilliseconds, done.Replayed, done.WriterPause.TotalMilliseconds);
-        return new DefragmentResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+        return new DefragmentResponse(); // as every etcd version answers it: no header
     }
 
     public async Task<IReadOnlyList<MemberStatus>> MemberStatusesAsync(CancellationToken cancellationToken)
