@@ -152,13 +152,12 @@ public sealed class Member : IAsyncDisposable
         transport.PromoteAsync(leader, learner, timeout, cancellationToken);
 
     /// <summary>The header etcd puts on every response.</summary>
-    public ResponseHeader Header(long revision) => new()
+    public ResponseHeader Header(long revision)
     {
-        ClusterId = Identity.ClusterId,
-        MemberId = Identity.MemberId,
-        Revision = revision,
-        RaftTerm = Log.Term,
-    };
+        var header = new ResponseHeader { Revision = revision };
+        Log.FillHeader(header); // the one place that says what else a header holds
+        return header;
+    }
 
     public async ValueTask DisposeAsync()
     {

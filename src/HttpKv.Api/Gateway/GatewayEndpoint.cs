@@ -35,9 +35,7 @@ public static class GatewayEndpoint
             return;
         }
 
-        // As etcd counts its gateway's calls: unary, with the version a client sent as Grpc-Metadata-Client-Api-Version.
-        var version = context.Request.Headers["Grpc-Metadata-Client-Api-Version"];
-        Server.Metrics.ServerMetrics.CountClientRequest(stream: false, version.Count > 0 ? version[0] : null);
+        CountClientRequest(context, stream: false);
         try
         {
             await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), request);
@@ -57,6 +55,14 @@ public static class GatewayEndpoint
 
     /// <summary>The status and headers of a successful answer or stream, as etcd's gateway sends them: JSON, and the
     /// gRPC response's content type relayed as <c>Grpc-Metadata-Content-Type</c> (its header metadata).</summary>
+    /// <summary>etcd_server_client_requests_total for a gateway call, as etcd counts its gateway's calls: with the
+    /// version a client sent as <c>Grpc-Metadata-Client-Api-Version</c> (the gateway's metadata header).</summary>
+    public static void CountClientRequest(HttpContext context, bool stream)
+    {
+        var version = context.Request.Headers["Grpc-Metadata-Client-Api-Version"];
+        Server.Metrics.ServerMetrics.CountClientRequest(stream, version.Count > 0 ? version[0] : null);
+    }
+
     public static void StartAnswer(HttpResponse response)
     {
         response.StatusCode = StatusCodes.Status200OK;

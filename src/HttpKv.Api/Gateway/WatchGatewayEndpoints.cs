@@ -55,8 +55,7 @@ public static class WatchGatewayEndpoints
     {
         if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<WatchRequest>(body.Span)) is not { } requests) return;
-        var version = context.Request.Headers["Grpc-Metadata-Client-Api-Version"];
-        HttpKv.Server.Metrics.ServerMetrics.CountClientRequest(stream: true, version.Count > 0 ? version[0] : null);
+        GatewayEndpoint.CountClientRequest(context, stream: true);
         var member = await host.Ready;
         var aborted = context.RequestAborted;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();

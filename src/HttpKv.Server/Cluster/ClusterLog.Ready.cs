@@ -127,10 +127,11 @@ public sealed partial class ClusterLog
             if (message.Type == MessageType.Snapshot) _ = SendSnapshotAsync(message);
             else
             {
-                if (message.Type == MessageType.Heartbeat && LateHeartbeat(message.To)) Metrics.ServerMetrics.HeartbeatSendFailures.Inc();
-                if (transport.Send(message.To, message.Encode())) continue;
-                if (message.Type == MessageType.Heartbeat) Metrics.ServerMetrics.HeartbeatSendFailures.Inc();
-                node.ReportUnreachable(message.To);
+                var heartbeat = message.Type == MessageType.Heartbeat;
+                var late = heartbeat && LateHeartbeat(message.To);
+                var sent = transport.Send(message.To, message.Encode());
+                if (late || heartbeat && !sent) Metrics.ServerMetrics.HeartbeatSendFailures.Inc(); // once per heartbeat
+                if (!sent) node.ReportUnreachable(message.To);
             }
         }
     }

@@ -204,9 +204,12 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     /// <summary>etcd's response header, filled in place: the cluster and this member, the current term, and the
     /// revision apply gave it (the current one when it gave none).</summary>
-    internal void FillHeader(Etcdserverpb.IHasResponseHeader response)
+    internal void FillHeader(Etcdserverpb.IHasResponseHeader response) =>
+        FillHeader(response.Header ??= new Etcdserverpb.ResponseHeader { Revision = stores.Current.CurrentRevision });
+
+    /// <summary>The cluster's and this member's ids and the current term, in <paramref name="header"/>.</summary>
+    internal void FillHeader(Etcdserverpb.ResponseHeader header)
     {
-        var header = response.Header ??= new Etcdserverpb.ResponseHeader { Revision = stores.Current.CurrentRevision };
         header.ClusterId = options.ClusterId;
         header.MemberId = options.MemberId;
         header.RaftTerm = Term;

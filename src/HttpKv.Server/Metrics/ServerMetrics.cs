@@ -72,10 +72,10 @@ public static class ServerMetrics
     /// client sent in the <c>client-api-version</c> metadata, "unknown" without one.</summary>
     public static void CountClientRequest(bool stream, string? version)
     {
-        var key = (stream, version ?? "unknown");
+        (bool Stream, string Version) key = (stream, version ?? "unknown");
         if (!ClientRequestsBy.TryGetValue(key, out var child))
         {
-            if (ClientRequestsBy.Count >= MaxClientVersions) key.Item2 = "other";
+            if (ClientRequestsBy.Count >= MaxClientVersions) key.Version = "other";
             child = ClientRequestsBy.GetOrAdd(key, static k => ClientRequests.WithLabels(k.Stream ? "stream" : "unary", k.Version));
         }
         child.Inc();

@@ -23,7 +23,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                 batches++;
                 foreach (var message in batch.Messages)
                 {
-                    if (!Deliver(member, message) && dropped++ == 0)
+                    if (!Decoded((member, message), static state => state.member.Log.Deliver(state.message.Span)) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
             }
@@ -66,7 +66,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
             Metrics.ServerMetrics.SnapshotDbSave.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
-            if (!Decoded(() => member.Log.ReceiveSnapshot(message, path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            if (!Decoded((member, message, path), static state => state.member.Log.ReceiveSnapshot(state.message, state.path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
             return new PeerAck();
         }
         catch
@@ -123,24 +123,13 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
     }
 
     /// <summary>A peer's malformed Raft message ends its call with InvalidArgument.</summary>
-    /// <summary>Hands one Raft message of a batch to the log, decoded straight from the batch's bytes.</summary>
-    private static bool Deliver(Member member, ByteString message)
+    /// <summary>Hands a peer's message to the log (decoded there, straight from the bytes received); a malformed one
+    /// fails the peer's call. The state and a static delegate: no closure per message.</summary>
+    private static bool Decoded<TState>(TState state, Func<TState, bool> deliver)
     {
         try
         {
-            return member.Log.Deliver(message.Span);
-        }
-        catch (FormatException exception)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "malformed raft message: " + exception.Message));
-        }
-    }
-
-    private static bool Decoded(Func<bool> deliver)
-    {
-        try
-        {
-            return deliver();
+            return deliver(state);
         }
         catch (FormatException exception)
         {
