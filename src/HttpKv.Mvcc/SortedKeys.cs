@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace HttpKv.Mvcc;
 
 /// <summary>
@@ -139,7 +141,8 @@ internal sealed class SortedKeys
     }
 
     /// <summary>The structure's invariants, for tests: blocks non-empty, within their bounds unless alone, sorted
-    /// within and across, first keys right, the count right.</summary>
+    /// within and across, first keys right, every key with its block's shared prefix and its window right, the count
+    /// right.</summary>
     internal void CheckInvariants()
     {
         if (blocks.Count != firstKeys.Count) throw new InvalidOperationException("blocks and first keys differ in number");
@@ -157,26 +160,48 @@ internal sealed class SortedKeys
                     throw new InvalidOperationException($"block {b} entry {i} is out of order");
                 previous = block.Keys[i];
                 if (!block.Values[i].Key.Span.SequenceEqual(block.Keys[i])) throw new InvalidOperationException($"block {b} entry {i}'s index has another key");
+                if (block.Keys[i].AsSpan().CommonPrefixLength(block.Keys[0]) < block.Shared) throw new InvalidOperationException($"block {b} entry {i} lacks the shared prefix");
+                if (block.Windows[i] != Block.Window(block.Keys[i], block.Shared)) throw new InvalidOperationException($"block {b} entry {i}'s window is stale");
             }
             total += block.Count;
         }
         if (total != Count) throw new InvalidOperationException($"count {Count}, entries {total}");
     }
 
+    /// <summary>Sorted entries, with beside each key its <em>window</em>: the 8 bytes after the prefix every key of the
+    /// block shares (<see cref="Shared"/> bytes), big-endian and zero-padded, as one number. A search compares windows
+    /// (one array, no key to load) and reads a key only when its window equals the probe's; under a random load the
+    /// keys are out of the cache, so each key read is a miss. Windows order as the keys do wherever they differ:
+    /// the first byte that differs inside the window decides both, and a key that ends inside it pads with zeros,
+    /// which sorts it before a longer one unless the longer one continues with zeros, where the windows tie and
+    /// the keys themselves are compared.</summary>
     private sealed class Block
     {
         public byte[][] Keys = new byte[8][];
+        public ulong[] Windows = new ulong[8];
         public KeyIndex[] Values = new KeyIndex[8];
         public int Count;
+        /// <summary>How many leading bytes every key of the block shares (the common prefix of the first and the last:
+        /// for sorted keys, that of all of them). A key removed keeps it valid; one added at either end may shorten it,
+        /// and then every window is computed again.</summary>
+        public int Shared;
 
         /// <summary>The key's position, or the bitwise complement of where it would go.</summary>
         public int Search(ReadOnlySpan<byte> key)
         {
+            if (Count == 0) return ~0;
+            var first = Keys[0];
+            if (key.Length < Shared || !key[..Shared].SequenceEqual(first.AsSpan(0, Shared)))
+            {
+                return key.SequenceCompareTo(first) < 0 ? ~0 : ~Count; // outside the shared prefix: below or above all
+            }
+            var window = Window(key, Shared);
             int low = 0, high = Count - 1;
             while (low <= high)
             {
                 var mid = (low + high) >>> 1;
-                var order = Keys[mid].AsSpan().SequenceCompareTo(key);
+                var other = Windows[mid];
+                var order = other == window ? Keys[mid].AsSpan().SequenceCompareTo(key) : other < window ? -1 : 1;
                 if (order == 0) return mid;
                 if (order < 0) low = mid + 1;
                 else high = mid - 1;
@@ -188,19 +213,24 @@ internal sealed class SortedKeys
         {
             if (Count == Keys.Length) Grow(Count + 1);
             Array.Copy(Keys, at, Keys, at + 1, Count - at);
+            Array.Copy(Windows, at, Windows, at + 1, Count - at);
             Array.Copy(Values, at, Values, at + 1, Count - at);
             Keys[at] = key;
             Values[at] = value;
             Count++;
+            var atAnEnd = at == 0 || at == Count - 1; // a new first or last key may share less
+            if (!(atAnEnd && Reshape())) Windows[at] = Window(key, Shared);
         }
 
         public void RemoveAt(int at)
         {
             Count--;
             Array.Copy(Keys, at + 1, Keys, at, Count - at);
+            Array.Copy(Windows, at + 1, Windows, at, Count - at);
             Array.Copy(Values, at + 1, Values, at, Count - at);
             Keys[Count] = null!;
             Values[Count] = null!;
+            if (Count > 0 && (at == 0 || at == Count)) Reshape(); // the keys left may share more
         }
 
         /// <summary>Moves the entries from <paramref name="at"/> on into a new block.</summary>
@@ -214,6 +244,8 @@ internal sealed class SortedKeys
             Array.Clear(Keys, at, Count - at);
             Array.Clear(Values, at, Count - at);
             Count = at;
+            Reshape();
+            right.Reshape(all: true);
             return right;
         }
 
@@ -223,14 +255,38 @@ internal sealed class SortedKeys
             Array.Copy(other.Keys, 0, Keys, Count, other.Count);
             Array.Copy(other.Values, 0, Values, Count, other.Count);
             Count += other.Count;
+            Reshape(all: true);
+        }
+
+        /// <summary>Computes <see cref="Shared"/> from the first and last keys, and every window if it changed (or
+        /// with <paramref name="all"/>); true if the windows were computed.</summary>
+        private bool Reshape(bool all = false)
+        {
+            if (Count == 0) return true;
+            var shared = Keys[0].AsSpan().CommonPrefixLength(Keys[Count - 1]);
+            if (shared == Shared && !all) return false;
+            Shared = shared;
+            for (var i = 0; i < Count; i++) Windows[i] = Window(Keys[i], shared);
+            return true;
+        }
+
+        internal static ulong Window(ReadOnlySpan<byte> key, int from)
+        {
+            var rest = key[from..];
+            if (rest.Length >= sizeof(ulong)) return BinaryPrimitives.ReadUInt64BigEndian(rest);
+            Span<byte> padded = stackalloc byte[sizeof(ulong)];
+            padded.Clear();
+            rest.CopyTo(padded);
+            return BinaryPrimitives.ReadUInt64BigEndian(padded);
         }
 
         private void Grow(int needed)
         {
             if (needed <= Keys.Length) return;
-            var capacity = Math.Min(Math.Max(needed, Keys.Length * 2), MaxBlock + 1);
-            Array.Resize(ref Keys, Math.Max(capacity, needed));
-            Array.Resize(ref Values, Math.Max(capacity, needed));
+            var capacity = Math.Max(Math.Min(Math.Max(needed, Keys.Length * 2), MaxBlock + 1), needed);
+            Array.Resize(ref Keys, capacity);
+            Array.Resize(ref Windows, capacity);
+            Array.Resize(ref Values, capacity);
         }
     }
 }

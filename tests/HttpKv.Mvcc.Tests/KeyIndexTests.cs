@@ -84,6 +84,66 @@ public sealed class KeyIndexTests
         Assert.Equal(History(reference, 8), History(keyIndex, 8));
     }
 
+    /// <summary>Random histories of puts (several per revision, as a txn's), deletes, compactions and rollbacks,
+    /// applied to the index and to the reference model (its first, list-of-lists shape): every answer the same.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Random_histories_answer_as_the_reference_model(int seed)
+    {
+        var random = new Random(seed);
+        for (var history = 0; history < 300; history++)
+        {
+            var keyIndex = new KeyIndex("k"u8.ToArray());
+            var model = new ReferenceKeyIndex("k"u8.ToArray());
+            long main = 1, compacted = 0;
+            for (var step = 0; step < 60; step++)
+            {
+                var roll = random.Next(20);
+                if (roll < 11)
+                {
+                    var revision = new Revision(++main, random.Next(3) == 0 ? random.Next(1, 4) : 0);
+                    var alive = model.TryGet(main, out _, out var created, out var version);
+                    keyIndex.Put(revision, alive ? created : main, alive ? version + 1 : 1);
+                    model.Put(revision, alive ? created : main, alive ? version + 1 : 1);
+                }
+                else if (roll < 15)
+                {
+                    var revision = new Revision(++main, 0);
+                    Assert.Equal(model.Tombstone(revision), keyIndex.Tombstone(revision));
+                }
+                else if (roll < 18)
+                {
+                    var at = compacted + random.Next((int)(main - compacted) + 1);
+                    var keep = new HashSet<Revision>();
+                    var modelKeep = new HashSet<Revision>();
+                    keyIndex.CollectKept(at, keep);
+                    model.CollectKept(at, modelKeep);
+                    Assert.Equal(modelKeep, keep);
+                    Assert.Equal(model.Compact(at), keyIndex.Compact(at));
+                    compacted = Math.Max(compacted, at);
+                    if (model.IsEmpty) break; // the store drops an empty key from the index
+                }
+                else
+                {
+                    var to = compacted + random.Next((int)(main - compacted) + 1);
+                    Assert.Equal(model.RollbackAfter(to), keyIndex.RollbackAfter(to));
+                    main = to;
+                    if (model.IsEmpty) break;
+                }
+                Assert.Equal(model.IsEmpty, keyIndex.IsEmpty);
+                Assert.Equal(model.History(), keyIndex.History());
+                for (var at = compacted; at <= main + 1; at++)
+                {
+                    Assert.Equal(model.TryGet(at, out var m1, out var c1, out var v1), keyIndex.TryGet(at, out var m2, out var c2, out var v2));
+                    Assert.Equal((m1, c1, v1), (m2, c2, v2));
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Revision_keys_encode_like_etcd()
     {

@@ -9,19 +9,22 @@ public sealed class SortedKeysTests
     private static readonly Comparer<byte[]> Bytewise = Comparer<byte[]>.Create((x, y) => x.AsSpan().SequenceCompareTo(y));
 
     [Theory]
-    [InlineData(1, 3_000)]
-    [InlineData(2, 20_000)]
-    [InlineData(3, 20_000)]
-    public void Random_operations_match_a_sorted_set(int seed, int steps)
+    [InlineData(1, 3_000, false)]
+    [InlineData(2, 20_000, false)]
+    [InlineData(3, 20_000, false)]
+    [InlineData(4, 20_000, true)]
+    [InlineData(5, 20_000, true)]
+    public void Random_operations_match_a_sorted_set(int seed, int steps, bool ragged)
     {
         var random = new Random(seed);
+        Func<int, byte[]> keyOf = ragged ? RaggedKey : Key;
         var keys = new SortedKeys();
         var model = new SortedSet<byte[]>(Bytewise);
         // A key space a few blocks wide, so that blocks split, merge and empty; a growth phase, then a shrink phase.
         var space = SortedKeys.MaxBlock * 6;
         for (var step = 0; step < steps; step++)
         {
-            var key = Key(random.Next(space));
+            var key = keyOf(random.Next(space));
             var adding = step < steps / 2 ? random.Next(4) != 0 : random.Next(4) == 0;
             if (adding && !model.Contains(key))
             {
@@ -41,7 +44,7 @@ public sealed class SortedKeysTests
             if (step % 97 == 0)
             {
                 keys.CheckInvariants();
-                var from = Key(random.Next(space));
+                var from = keyOf(random.Next(space));
                 Assert.Equal(model.Where(k => Bytewise.Compare(k, from) >= 0).Select(Text), keys.From(from).Select(index => Text(index.Key.ToArray())));
             }
         }
@@ -76,6 +79,18 @@ public sealed class SortedKeysTests
         keys.Add(Key(7), new KeyIndex(Key(7)));
         keys.CheckInvariants();
         Assert.NotNull(keys.Find(Key(7)));
+    }
+
+    /// <summary>Key number <paramref name="n"/> of a ragged key space: a long prefix all share (as Kubernetes'
+    /// "/registry/…"), then 0–17 bytes drawn from zero, one, 'a' and 0xFF, so that keys end inside each other's
+    /// 8-byte windows, continue with zero bytes, and tie on a window while differing after it.</summary>
+    private static byte[] RaggedKey(int n)
+    {
+        var random = new Random(n);
+        var tail = new byte[random.Next(18)];
+        ReadOnlySpan<byte> alphabet = [0, 1, (byte)'a', 0xFF];
+        for (var i = 0; i < tail.Length; i++) tail[i] = alphabet[random.Next(alphabet.Length)];
+        return [.. "/registry/pods/"u8, .. tail];
     }
 
     private static byte[] Key(int n) => Encoding.ASCII.GetBytes($"key/{n:D6}");
