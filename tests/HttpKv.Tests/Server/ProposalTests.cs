@@ -49,4 +49,28 @@ public sealed class ProposalTests
         Assert.True(HttpKv.Server.Metrics.ServerMetrics.ProposalsFailed.Value > failedBefore);
         Assert.Equal(0, member.Log.PendingProposals);
     }
+
+    /// <summary>A put over gRPC whose deadline passes (etcd's Go client sends one with every call) or whose client
+    /// cancels: the call ends, and the waiter behind it is answered within a tick rather than holding its place
+    /// until the request timeout (7 s). (The status the server writes for such a call is not checked: a client has
+    /// its own by then, and the in-memory test server lets the server's answer win the race.)</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_grpc_put_past_its_deadline_or_cancelled_leaves_no_pending_proposal(bool deadline)
+    {
+        var (factory, member) = await LeaderWithoutQuorumAsync();
+        await using var _ = factory;
+        using var channel = factory.CreateGrpcChannel();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var request = Put("k").Put;
+        var kv = new KV.KVClient(channel);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await (deadline
+            ? kv.PutAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(300))
+            : kv.PutAsync(request, cancellationToken: cancel.Token)));
+        while (member.Log.PendingProposals != 0 && started.Elapsed < TimeSpan.FromSeconds(3)) await Task.Delay(20);
+        Assert.Equal(0, member.Log.PendingProposals);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(3), $"the call and its waiter took {started.Elapsed} (the request timeout is 7 s)");
+    }
 }
