@@ -6,6 +6,7 @@ using HttpKv.Api.OpenApi;
 using HttpKv.Server;
 using HttpKv.Server.Peers;
 using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -47,6 +48,9 @@ public static class HttpKvApi
             options.Interceptors.Add<ClientCallInterceptor>();
             options.MaxSendMessageSize = null;
         });
+        // Every service bound by HttpKv's provider: the same endpoints, with etcd's message and byte counters.
+        services.RemoveAll(typeof(IServiceMethodProvider<>));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(MeteredServiceMethodProvider<>)));
         services.AddOptions<GrpcServiceOptions>().Configure<MemberHost>((options, host) =>
             options.MaxReceiveMessageSize = host.Options.MaxRequestBytes + GrpcOverheadBytes);
         services.AddOpenApi(options => options.AddGatewaySchemas());
