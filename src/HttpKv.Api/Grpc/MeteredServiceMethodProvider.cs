@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
+using HttpKv.Api.Metrics;
 using Prometheus;
 
 namespace HttpKv.Api.Grpc;
@@ -100,15 +101,13 @@ internal sealed class MeteredServiceMethodProvider<[DynamicallyAccessedMembers(D
 /// <summary>The message and byte counters of etcd's client gRPC services (see <see cref="MeteredServiceMethodProvider{TService}"/>).</summary>
 internal static class GrpcMessageMetrics
 {
-    private static readonly string[] Types = ["unary", "client_stream", "server_stream", "bidi_stream"];
-
     private static readonly Counter Received = Prometheus.Metrics.CreateCounter(
         "grpc_server_msg_received_total", "Total number of RPC stream messages received on the server.",
-        new CounterConfiguration { LabelNames = ["grpc_type", "grpc_service", "grpc_method"] });
+        new CounterConfiguration { LabelNames = RequestMetrics.GrpcMethodLabels });
 
     private static readonly Counter Sent = Prometheus.Metrics.CreateCounter(
         "grpc_server_msg_sent_total", "Total number of gRPC stream messages sent by the server.",
-        new CounterConfiguration { LabelNames = ["grpc_type", "grpc_service", "grpc_method"] });
+        new CounterConfiguration { LabelNames = RequestMetrics.GrpcMethodLabels });
 
     public static readonly Counter ReceivedBytes = Prometheus.Metrics.CreateCounter(
         "etcd_network_client_grpc_received_bytes_total", "The total number of bytes received from grpc clients.");
@@ -123,7 +122,7 @@ internal static class GrpcMessageMetrics
     {
         if (!ClientCalls.IsClientCall(method.FullName) || !typeof(IMessage).IsAssignableFrom(typeof(TRequest))
             || !typeof(IMessage).IsAssignableFrom(typeof(TResponse))) return method;
-        var labels = new[] { Types[(int)method.Type], method.ServiceName, method.Name };
+        var labels = new[] { RequestMetrics.GrpcTypes[(int)method.Type], method.ServiceName, method.Name };
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name,
             Decoding(method.RequestMarshaller, Received.WithLabels(labels)), Encoding(method.ResponseMarshaller, Sent.WithLabels(labels)));
     }

@@ -18,11 +18,15 @@ namespace HttpKv.Api.Metrics;
 /// no exemplars (they only show in OpenMetrics, and reading the trace context costs on every call).</summary>
 internal sealed class RequestMetrics(bool extensive)
 {
-    private static readonly string[] GrpcTypes = ["unary", "client_stream", "server_stream", "bidi_stream"];
+    /// <summary>go-grpc-prometheus's grpc_type values, by <see cref="MethodType"/>.</summary>
+    internal static readonly string[] GrpcTypes = ["unary", "client_stream", "server_stream", "bidi_stream"];
+
+    /// <summary>go-grpc-prometheus's labels of a method's series.</summary>
+    internal static readonly string[] GrpcMethodLabels = ["grpc_type", "grpc_service", "grpc_method"];
 
     private static readonly Counter GrpcStarted = Prometheus.Metrics.CreateCounter(
         "grpc_server_started_total", "Total number of RPCs started on the server.",
-        new CounterConfiguration { LabelNames = ["grpc_type", "grpc_service", "grpc_method"] });
+        new CounterConfiguration { LabelNames = GrpcMethodLabels });
 
     private static readonly Counter GrpcHandled = Prometheus.Metrics.CreateCounter(
         "grpc_server_handled_total", "Total number of RPCs completed on the server, regardless of success or failure.",
@@ -30,7 +34,7 @@ internal sealed class RequestMetrics(bool extensive)
 
     private static readonly Histogram GrpcHandling = Prometheus.Metrics.CreateHistogram(
         "grpc_server_handling_seconds", "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-        new HistogramConfiguration { LabelNames = ["grpc_type", "grpc_service", "grpc_method"], Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        new HistogramConfiguration { LabelNames = GrpcMethodLabels, Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
 
     private static readonly Counter HttpReceived = Prometheus.Metrics.CreateCounter(
         "http_requests_received_total", "Provides the count of HTTP requests that have been processed by the ASP.NET Core pipeline.",
