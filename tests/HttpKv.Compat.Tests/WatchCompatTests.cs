@@ -135,21 +135,41 @@ public sealed class WatchCompatTests
     [Fact]
     public async Task Curl_on_the_gateway_watch_streams_what_etcd_streams()
     {
+        // Raw lines, nothing masked (same identity flags: same ids): the created line, then the replayed put and
+        // delete with their previous values, and a live put after them.
         var (etcd, httpKv) = await BothAsync(async server =>
         {
             await PutAsync(server, "put", "foo", "bar");
             await PutAsync(server, "del", "foo");
             using var curl = new Background("curl", "-N", "-s", "-X", "POST", server.Url + "/v3/watch",
                 "-d", """{"create_request": {"key":"Zm9v","start_revision":"1","prev_kv":true}}""");
-            var output = await curl.WaitForAsync(text => Count(text, "\n") >= 2 && text.Contains("DELETE"));
-            // Headers differ (IDs, revision of the answer); the rest must be etcd's.
-            return string.Join("\n", output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
-            {
-                var node = JsonNode.Parse(line)!.AsObject();
-                node["result"]!.AsObject().Remove("header");
-                return node.ToJsonString();
-            }));
+            await curl.WaitForAsync(text => text.Contains("DELETE"));
+            await PutAsync(server, "put", "foo", "live");
+            return await curl.WaitForAsync(text => text.Contains("bGl2ZQ==")); // "live"
         });
+        Assert.Contains("\"type\":\"DELETE\"", httpKv);
+        Assert.Equal(etcd, httpKv);
+    }
+
+    [Fact]
+    public async Task Curl_on_the_gateway_election_observe_streams_what_etcd_streams()
+    {
+        // Raw lines, nothing masked: the leader's value when observed, then each proclaimed value.
+        var (etcd, httpKv) = await BothAsync(async server =>
+        {
+            async Task PostAsync(string path, string body)
+            {
+                var result = await Tool.RunAsync("curl", ["-sS", "-f", "-X", "POST", "-d", body, server.Url + path]);
+                Assert.True(result.ExitCode == 0, result.ToString());
+            }
+            await PostAsync("/v3/lease/grant", """{"TTL":"60","ID":"200"}""");
+            await PostAsync("/v3/election/campaign", """{"name":"b2Jz","lease":"200","value":"djE="}"""); // "obs", "v1"
+            using var curl = new Background("curl", "-N", "-s", "-X", "POST", server.Url + "/v3/election/observe", "-d", """{"name":"b2Jz"}""");
+            await curl.WaitForAsync(text => text.Contains("djE="));
+            await PostAsync("/v3/election/proclaim", """{"leader":{"name":"b2Jz","key":"b2JzL2M4","rev":"2","lease":"200"},"value":"djI="}""");
+            return await curl.WaitForAsync(text => text.Contains("djI="));
+        });
+        Assert.StartsWith("{\"result\":{", httpKv);
         Assert.Equal(etcd, httpKv);
     }
 
