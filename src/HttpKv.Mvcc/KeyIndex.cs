@@ -24,8 +24,10 @@ namespace HttpKv.Mvcc;
 /// Layout: every generation's revisions in one array, oldest first; the live generation's created revision and
 /// version in fields, and the ended generations (rare: a key deleted and put again within the history kept) as
 /// small structs giving where each ends in the array. A key put once costs this object and a one-revision array
-/// (~100 bytes), and a put touches the object and the array only; a list of generation objects each with a list
-/// of revisions cost ~330 bytes and six dependent loads, each a cache miss under a random load.
+/// (~110 bytes), and a put touches the object and the array only, where a list of generation objects each with a
+/// list of revisions took six dependent loads, each a cache miss under a random load. With the key's bytes and its
+/// place in <see cref="SortedKeys"/>: 217 managed bytes per 32-byte key, against 352 before (the benchmarks'
+/// <c>index-memory</c>, docs/PERFORMANCE.md).
 /// Not thread-safe: <see cref="TreeIndex"/> guards every instance with its lock.
 /// </remarks>
 internal sealed class KeyIndex
