@@ -9,6 +9,8 @@
 #   TOTAL=100000 WARM=20 bench/server-costs.sh    # more operations, longer warm-up
 #   CLIENTS=1 CONNS=1 TOTAL=10000 bench/server-costs.sh   # one client
 #   MEMBERS=3 bench/server-costs.sh              # three members on loopback: each member's share in a column
+#   PERF=/tmp/prof bench/server-costs.sh         # also perf record -g each member during the run: /tmp/prof/m0.data …
+#                                                # (JIT frames named: the members run with DOTNET_PerfMapEnabled=1)
 #   FLOOR=1 bench/server-costs.sh                # the same figures for bench/grpc-floor (Kestrel + Grpc.AspNetCore with
 #                                                # fixed answers): what any server on this stack pays per call
 #
@@ -28,6 +30,8 @@ export PATH="$PATH:$HOME/.dotnet/tools"
 command -v dotnet-counters >/dev/null || dotnet tool install -g dotnet-counters >&2
 
 members=${MEMBERS:-1}
+profile=${PERF:-}
+if [[ -n $profile ]]; then mkdir -p "$profile"; export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
 [[ $members =~ ^[1-9]$ ]] || { echo "server-costs: MEMBERS must be 1..9" >&2; exit 2; }
 [[ -n $floor && $members != 1 ]] && { echo "server-costs: FLOOR is one server" >&2; exit 2; }
 work=$(mktemp -d)
@@ -72,10 +76,17 @@ if command -v perf >/dev/null && perf stat -e context-switches,raw_syscalls:sys_
   perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "$(IFS=,; echo "${pids[*]}")" -o "$work/perf.csv" > /dev/null 2>&1 &
   perfstat=$!
 fi
+recorders=()
+if [[ -n $profile ]]; then
+  for ((i = 0; i < members; i++)); do
+    perf record -F 999 -g -p "${pids[i]}" -o "$profile/m$i.data" > /dev/null 2>&1 & recorders+=($!)
+  done
+fi
 for pid in "${pids[@]}"; do awk '{ print $14, $15 }' "/proc/$pid/stat"; done > "$work/cpu.before"
 "$gobench" "$@" "${common[@]}" --total "$total" --json --server-pids "$(IFS=,; echo "${pids[*]}")" > "$work/result.json" 2>"$work/gobench.log"
 for pid in "${pids[@]}"; do awk '{ print $14, $15 }' "/proc/$pid/stat"; done > "$work/cpu.after"
 [[ -n $perfstat ]] && { kill -INT "$perfstat"; wait "$perfstat" 2>/dev/null || true; }
+for recorder in "${recorders[@]}"; do kill -INT "$recorder"; wait "$recorder" 2>/dev/null || true; done
 sleep 2.5
 kill -TERM "${collectors[@]}"; wait "${collectors[@]}" 2>/dev/null || true; collectors=()
 python3 - "$work" "$members" "$*" <<'PY'

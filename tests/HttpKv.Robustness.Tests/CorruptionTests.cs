@@ -125,7 +125,7 @@ public sealed class CorruptionTests(WholeWalFixture whole) : IClassFixture<Whole
         whole.Restore();
         var segments = DiskDamage.WalSegments(whole.WalDir);
         var path = segments[segment < 0 ? segments.Count + segment : segment];
-        DiskDamage.FlipByte(path, new FileInfo(path).Length / 2);
+        DiskDamage.FlipByte(path, DiskDamage.WalRecordsEnd(path) / 2);
         await AssertRefusedAsync("WAL corrupt", path, "at offset ");
     }
 
@@ -134,7 +134,7 @@ public sealed class CorruptionTests(WholeWalFixture whole) : IClassFixture<Whole
     {
         whole.Restore();
         var last = DiskDamage.WalSegments(whole.WalDir)[^1];
-        DiskDamage.Truncate(last, new FileInfo(last).Length - 5);
+        DiskDamage.Truncate(last, DiskDamage.WalRecordsEnd(last) - 5);
         await AssertRecoveredAsync();
         Assert.Contains("torn", Member.Output, StringComparison.OrdinalIgnoreCase);
     }
@@ -144,7 +144,7 @@ public sealed class CorruptionTests(WholeWalFixture whole) : IClassFixture<Whole
     {
         whole.Restore();
         var middle = DiskDamage.WalSegments(whole.WalDir)[1];
-        DiskDamage.Truncate(middle, new FileInfo(middle).Length / 2);
+        DiskDamage.Truncate(middle, DiskDamage.WalRecordsEnd(middle) / 2);
         await AssertRefusedAsync("WAL corrupt", middle, "later segments follow it");
     }
 

@@ -72,6 +72,10 @@ internal static class WalReader
             WalReadStatus status = WalRecordFormat.TryRead(bytes, offset, out WalRecord record);
             if (status != WalReadStatus.Valid)
             {
+                if (isLast && bytes.Span[offset..].IndexOfAnyExcept((byte)0) < 0)
+                {
+                    return offset; // the zeros the writer keeps ahead of its records (WalOptions.PreallocationBytes)
+                }
                 string reason = status == WalReadStatus.Short ? "record cut short" : "record fails its CRC or size check";
                 if (!isLast)
                 {

@@ -23,6 +23,14 @@ public sealed record WalOptions
     /// Beyond it callers wait (back-pressure). One append larger than this is admitted alone.
     /// </summary>
     public int MaxPendingBytes { get; init; } = 64 << 20;
+
+    /// <summary>
+    /// How far ahead of the write position the segment is kept zero-filled and synced (0: not at all), so that an
+    /// append's fdatasync carries no change of the file's size. etcd preallocates a whole segment with fallocate;
+    /// this zero-fills in steps instead, because on ext4 and XFS a write into fallocated (unwritten) blocks still
+    /// changes the block map that the sync must write.
+    /// </summary>
+    public long PreallocationBytes { get; init; } = 1 << 20;
 }
 
 /// <summary>A WAL record that is damaged but followed by valid data: start-up must stop.</summary>

@@ -11,7 +11,9 @@ namespace HttpKv.Storage.Wal;
 /// <para><b>Files.</b> The directory holds segments named <c>{sequence:x16}-{firstIndex:x16}.wal</c> (hex, as etcd),
 /// where <c>firstIndex</c> is LastIndex + 1 when the segment was created. A segment that has grown past
 /// <see cref="WalOptions.SegmentSizeBytes"/> is closed after the batch that crossed it; the next one starts with
-/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory. The lock file
+/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory. The writer keeps the
+/// segment zero-filled ahead of its records (<see cref="WalOptions.PreallocationBytes"/>); the reader takes zeros to
+/// the end of the last segment for the end of the log (docs/wal.md, "Preallocation"). The lock file
 /// <c>wal.lock</c> keeps a second log out of the directory.</para>
 /// <para><b>Record</b> (all integers little-endian, no padding):</para>
 /// <code>
@@ -62,6 +64,9 @@ public sealed class WriteAheadLog : IDisposable
     private bool _segmentUnsynced;
     private WalSegmentName _segmentName;
     private long _segmentBytes;
+    /// <summary>Where the segment's zero-filled, synced preallocation ends (never below <see cref="_segmentBytes"/>
+    /// once a batch is written): records written below it change no file metadata (see <see cref="TryPreallocate"/>).</summary>
+    private long _preallocatedEnd;
     private ulong _writtenLastIndex;
     private HardState _writtenHardState;
     private long _fsyncCount;
@@ -80,7 +85,7 @@ public sealed class WriteAheadLog : IDisposable
         _lastIndex = _writtenLastIndex = replay.Entries.Count > 0 ? replay.Entries[^1].Index : replay.Snapshot?.Index ?? 0;
         _segment = segment;
         _segmentName = segmentName;
-        _segmentBytes = segmentBytes;
+        _segmentBytes = _preallocatedEnd = segmentBytes;
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "wal-writer" };
         _writer.Start();
     }
@@ -139,6 +144,8 @@ public sealed class WriteAheadLog : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SegmentSizeBytes, 1L, nameof(options));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SegmentSizeBytes, (long)MaxAppendBytes, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxPendingBytes, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PreallocationBytes, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.PreallocationBytes, (long)MaxAppendBytes, nameof(options));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxPendingBytes, MaxAppendBytes, nameof(options));
 
         directory = Path.GetFullPath(directory);
@@ -318,6 +325,7 @@ public sealed class WriteAheadLog : IDisposable
         if (Thread.CurrentThread != _writer)
         {
             _writer.Join();
+            TrimPreallocation();
         }
         _segment.Dispose();
         _directoryLock.Dispose();
@@ -469,7 +477,76 @@ public sealed class WriteAheadLog : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
         }
         CompleteBatch(batch, batchBytes);
-        return TryRotateIfFull();
+        return TryRotateIfFull() && TryPreallocate();
+    }
+
+    /// <summary>Zeros for <see cref="TryPreallocate"/> to write.</summary>
+    private static readonly byte[] Zeros = new byte[64 << 10];
+
+    /// <summary>
+    /// Keeps the segment zero-filled and synced ahead of the write position, up to
+    /// <see cref="WalOptions.PreallocationBytes"/> (never past the segment's size limit, so a closed segment ends at
+    /// its last record). A record written over those zeros changes neither the file's size nor its block map, so its
+    /// fdatasync writes the data and flushes the disk's cache, without the inode write an append's growing size
+    /// costs (one of three waits for the device per sync on ext4: about 30% of an fdatasync here, docs/wal.md).
+    /// Runs after a batch's callers are answered, so only the next batch waits for it: about 1.5 ms per MiB.
+    /// </summary>
+    private bool TryPreallocate()
+    {
+        long chunk = _options.PreallocationBytes;
+        if (chunk == 0 || _preallocatedEnd - _segmentBytes >= chunk / 2)
+        {
+            return true;
+        }
+        long from = Math.Max(_preallocatedEnd, _segmentBytes);
+        long end = Math.Min(_segmentBytes + chunk, _options.SegmentSizeBytes);
+        if (end <= from)
+        {
+            return true;
+        }
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return false; // disposed from a caller's continuation on this thread: the segment is closed
+            }
+        }
+        try
+        {
+            for (long offset = from; offset < end; offset += Zeros.Length)
+            {
+                RandomAccess.Write(_segment.SafeFileHandle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, end - offset)), offset);
+            }
+            FileSync.SyncData(_segment);
+            _preallocatedEnd = end;
+            return true;
+        }
+        catch (Exception exception)
+        {
+            // As a failed write: a disk that cannot take the zeros will not take the next batch either, and after a
+            // failed sync nothing about the file is known.
+            FailLog(exception, []);
+            return false;
+        }
+    }
+
+    /// <summary>Cuts a closed log's zeros after its last record, so that a stopped member's last segment ends at its
+    /// last record (as every earlier segment does). Best effort: the reader takes a zero tail for the end anyway.</summary>
+    private void TrimPreallocation()
+    {
+        if (_preallocatedEnd <= _segmentBytes || _failure is not null)
+        {
+            return;
+        }
+        try
+        {
+            _segment.SetLength(_segmentBytes);
+            FileSync.SyncFile(_segment);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            WalLog.WriteFailed(_logger, exception, Path.Combine(_directory, _segmentName.FileName));
+        }
     }
 
     /// <summary>Encodes the batch in call order; an append whose first index would leave a gap is failed and skipped.</summary>
@@ -573,7 +650,7 @@ public sealed class WriteAheadLog : IDisposable
             _segment.Dispose();
             _segment = next;
             _segmentName = name;
-            _segmentBytes = segmentBytes;
+            _segmentBytes = _preallocatedEnd = segmentBytes;
             return true;
         }
         catch (Exception exception)

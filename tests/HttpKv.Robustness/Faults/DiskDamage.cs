@@ -29,6 +29,11 @@ public static partial class DiskDamage
         file.Flush(flushToDisk: true);
     }
 
+    /// <summary>Where a WAL segment's records end: its length without the zeros the writer keeps ahead of them
+    /// (a killed member's last segment ends with them), so that damage aimed at "the middle" or "the last record"
+    /// lands in records.</summary>
+    public static long WalRecordsEnd(string path) => File.ReadAllBytes(path).AsSpan().LastIndexOfAnyExcept((byte)0) + 1;
+
     /// <summary>Every offset where <paramref name="pattern"/> occurs in the file.</summary>
     public static IReadOnlyList<long> FindAll(string path, ReadOnlySpan<byte> pattern)
     {

@@ -197,7 +197,14 @@ public sealed class WriteAheadLogContinuationTests : IDisposable
     public async Task AppendOnWriterAsync_resumes_its_caller_on_the_writer_thread_and_AppendAsync_does_not()
     {
         using WriteAheadLog wal = Open(_directory);
-        var (onWriter, thenWritten, elsewhere) = await Task.Run(() => ResumedWhereAsync(wal));
+        // The first batch is held until its caller awaits it: had it completed first, the caller would go on inline.
+        var gate = new WriterGate();
+        wal.BeforeBatchWrite = gate.Hook;
+        var resumed = Task.Run(() => ResumedWhereAsync(wal));
+        await gate.WaitUntilWriterHeldAsync();
+        await Task.Delay(50);
+        gate.Release();
+        var (onWriter, thenWritten, elsewhere) = await resumed;
         Assert.Equal("wal-writer", onWriter);
         Assert.Equal(2ul, thenWritten);
         Assert.True(elsewhere);

@@ -44,10 +44,12 @@ public sealed class WriteAheadLogRepairTests : IDisposable
         Assert.Equal([(1ul, 1ul, "entry-1"), (1ul, 2ul, "entry-2"), (2ul, 3ul, "entry-3"), (2ul, 4ul, "entry-4")], Describe(reopened.Entries));
     }
 
+    /// <summary>Zeros after the last record are the writer's preallocation (a member killed before it closed its log
+    /// leaves them): cut without a warning. Garbage is a torn write: cut with one.</summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task Garbage_after_the_last_record_is_cut_off_and_appends_continue_after_reopen(bool zeros)
+    public async Task Garbage_or_zeros_after_the_last_record_are_cut_off_and_appends_continue_after_reopen(bool zeros)
     {
         string segment = await WriteEntriesAsync(3);
         byte[] garbage = new byte[37];
@@ -64,7 +66,15 @@ public sealed class WriteAheadLogRepairTests : IDisposable
         using (WriteAheadLog wal = Open(_directory, logger))
         {
             Assert.Equal([1ul, 2ul, 3ul], wal.Entries.Select(entry => entry.Index));
-            Assert.Contains(logger.Messages, message => message.Level == LogLevel.Warning && message.Message.Contains($"offset {3 * EntryRecordBytes}"));
+            Assert.Equal(3 * EntryRecordBytes, new FileInfo(segment).Length);
+            if (zeros)
+            {
+                Assert.DoesNotContain(logger.Messages, message => message.Level >= LogLevel.Warning);
+            }
+            else
+            {
+                Assert.Contains(logger.Messages, message => message.Level == LogLevel.Warning && message.Message.Contains($"offset {3 * EntryRecordBytes}"));
+            }
             await wal.AppendAsync(Entries(4, 4), new HardState(1, 1, 4));
         }
 
