@@ -185,7 +185,7 @@ public sealed partial class ClusterLog
         {
             if (waiters.TryRemove(id, out var waiter)) answers.Add(waiter, result);
         }
-        answers.Send();
+        answers.SendOrRunAlone();
     }
 
     private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)

@@ -161,6 +161,10 @@ public sealed partial class ClusterLog : IReplicatedLog
         LogRequest? Request { get; }
         ConfChange? Change { get; }
         bool IsCompleted { get; }
+        /// <summary>Whether the caller is a client's request (its continuation writes the response), which may be
+        /// answered on the loop when it is an apply batch's only answer (<see cref="Answers.SendOrRunAlone"/>);
+        /// the member's own proposers (leases, alarms, membership) are always answered on the pool.</summary>
+        bool MayAnswerOnLoop { get; }
         /// <summary>Completes the caller's task with the applied response, an <see cref="EtcdException"/> or an
         /// <see cref="OperationCanceledException"/>.</summary>
         void Complete(object result);
@@ -178,6 +182,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         public LogRequest? Request { get; init; }
         public ConfChange? Change { get; init; }
         public bool IsCompleted => Task.IsCompleted;
+        public bool MayAnswerOnLoop => headers is not null;
 
         public void Complete(object result)
         {

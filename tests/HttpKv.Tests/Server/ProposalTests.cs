@@ -50,6 +50,19 @@ public sealed class ProposalTests
         Assert.Equal(0, member.Log.PendingProposals);
     }
 
+    /// <summary>A lightly loaded member's lone write is answered on the thread that applied it (the loop's), so that
+    /// its response need not wait for a thread-pool worker to wake; batches of several go to the pool.</summary>
+    [Fact]
+    public async Task A_lone_write_is_answered_on_the_loop_not_by_a_thread_pool_worker()
+    {
+        await using var factory = new HttpKvFactory();
+        var member = await factory.Services.GetRequiredService<MemberHost>().Ready;
+        await member.ProposeAsync<PutResponse>(Put("warm"), CancellationToken.None);
+        var answeredOn = await member.ProposeAsync<PutResponse>(Put("k"), CancellationToken.None)
+            .ContinueWith(_ => Thread.CurrentThread.IsThreadPoolThread, TaskContinuationOptions.ExecuteSynchronously);
+        Assert.False(answeredOn, "the lone write's answer ran on a thread-pool thread");
+    }
+
     /// <summary>A put over gRPC whose deadline passes (etcd's Go client sends one with every call) or whose client
     /// cancels: the call ends, and the waiter behind it is answered within a tick rather than holding its place
     /// until the request timeout (7 s). (The status the server writes for such a call is not checked: a client has
