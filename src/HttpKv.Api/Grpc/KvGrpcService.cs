@@ -23,9 +23,9 @@ public sealed class KvGrpcService(IKvService kv) : KV.KVBase
         kv.CompactAsync(request, Aborted(context));
 
     /// <summary>The token a KV call's wait observes: the HTTP request's own abort, which Kestrel raises when the client
-    /// cancels and Grpc.AspNetCore when the call's deadline passes (it aborts the request). Reading
-    /// <see cref="ServerCallContext.CancellationToken"/> instead makes Grpc.AspNetCore build a token source and a
-    /// registration for every call that carries a deadline, as etcd's Go client's calls do (two objects a put, ~90
-    /// bytes); Kestrel's token is reused from request to request.</summary>
+    /// cancels, as a gRPC client does at its deadline (<see cref="GrpcCallBinding"/> takes the deadline header off, so
+    /// the server arms no deadline of its own). Kestrel's token is reused from request to request, where
+    /// <see cref="ServerCallContext.CancellationToken"/> is a token source and a registration per call whenever
+    /// Grpc.AspNetCore manages a deadline (two objects a put, ~90 bytes).</summary>
     private static CancellationToken Aborted(ServerCallContext context) => context.GetHttpContext().RequestAborted;
 }

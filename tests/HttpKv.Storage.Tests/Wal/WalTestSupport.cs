@@ -65,6 +65,10 @@ internal static class WalTest
 {
     public static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 
+    /// <summary>The size of an <see cref="Entry"/>'s record ("entry-N" data, 7 bytes): 8 header + 1 record type +
+    /// 16 term/index + 1 entry type + 7 data.</summary>
+    public const int EntryRecordBytes = 33;
+
     public static LogEntry Entry(ulong index, ulong term = 1) =>
         new(term, index, (byte)(index % 2), Encoding.UTF8.GetBytes($"entry-{index % 10}"));
 

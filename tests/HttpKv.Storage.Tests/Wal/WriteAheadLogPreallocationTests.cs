@@ -8,8 +8,6 @@ namespace HttpKv.Storage.Tests.Wal;
 /// append's fdatasync carries no change of the file's size; a killed member leaves them behind.</summary>
 public sealed class WriteAheadLogPreallocationTests : IDisposable
 {
-    // Entry("entry-N" data, 7 bytes): 8 header + 1 record type + 16 term/index + 1 entry type + 7 data.
-    private const int EntryRecordBytes = 33;
     private const int Preallocation = 4096;
 
     private readonly TempDirectory _directory = new();

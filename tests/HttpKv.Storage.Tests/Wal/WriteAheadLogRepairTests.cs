@@ -6,8 +6,6 @@ namespace HttpKv.Storage.Tests.Wal;
 
 public sealed class WriteAheadLogRepairTests : IDisposable
 {
-    // Entry("entry-N" data, 7 bytes): 8 header + 1 record type + 16 term/index + 1 entry type + 7 data.
-    private const int EntryRecordBytes = 33;
 
     private readonly TempDirectory _directory = new();
 
