@@ -52,7 +52,7 @@ public sealed class Member : IAsyncDisposable
     public CorruptionCheck Corruption { get; }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
-        ILoggerFactory loggerFactory)
+        Auth.ITokenProvider tokens, ILoggerFactory loggerFactory)
     {
         if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
         if (Failpoints.Active.Length > 0)
@@ -72,7 +72,7 @@ public sealed class Member : IAsyncDisposable
                 loggerFactory.CreateLogger<MvccStore>());
             stores = new StoreSlot(OpenStore());
             var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
-                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, loggerFactory));
+                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, tokens, loggerFactory));
             var logger = loggerFactory.CreateLogger<Member>();
             logger.LogInformation("Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
                 identity.Name, identity.MemberId, identity.ClusterId, dataDir, stores.Current.CurrentRevision);

@@ -25,6 +25,11 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
             provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,
             provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger("HttpKv.Server.Transport")));
+        services.TryAddSingleton<Auth.ITokenProvider>(provider =>
+        {
+            var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value;
+            return Auth.TokenProviders.Create(options.AuthToken, TimeSpan.FromSeconds(options.AuthTokenTtl), TimeProvider.System);
+        });
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();

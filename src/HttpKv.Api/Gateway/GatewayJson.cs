@@ -9,6 +9,14 @@ namespace HttpKv.Api.Gateway;
 /// (<see cref="ProtoJsonWriter"/>, <c>docs/gateway-json.md</c>), and request bodies read as it reads them.</summary>
 public static class GatewayJson
 {
+    /// <summary>A field of a kind etcd's messages do not have (maps, floats, groups), which the gateway's writer and
+    /// reader refuse rather than handle some other way than jsonpb would: its reason, or null for a field they handle.</summary>
+    internal static string? UnsupportedKind(Google.Protobuf.Reflection.FieldDescriptor field) =>
+        field.IsMap ? $"{field.FullName}: map fields are not handled by the gateway's JSON"
+        : field.FieldType is Google.Protobuf.Reflection.FieldType.Float or Google.Protobuf.Reflection.FieldType.Double or Google.Protobuf.Reflection.FieldType.Group
+            ? $"{field.FullName}: {field.FieldType} fields are not handled by the gateway's JSON"
+            : null;
+
     /// <summary>Writes <paramref name="message"/> as the gateway's JSON, UTF-8, to <paramref name="output"/>.</summary>
     public static void WriteResponse(IMessage message, IBufferWriter<byte> output) => ProtoJsonWriter.Write(message, output);
 

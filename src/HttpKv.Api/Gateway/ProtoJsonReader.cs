@@ -40,8 +40,7 @@ public static class ProtoJsonReader
             if (members.Remove(field.Name, out var byName)) raw = byName;
             if (members.Remove(field.JsonName, out var byJsonName)) raw = byJsonName;
             if (raw is not { } found || text[found].SequenceEqual("null"u8)) continue;
-            if (field.IsMap || field.FieldType is FieldType.Float or FieldType.Double or FieldType.Group)
-                throw new NotSupportedException($"{field.FullName}: {field.FieldType} fields are not read by the gateway reader");
+            if (GatewayJson.UnsupportedKind(field) is { } unsupported) throw new NotSupportedException(unsupported);
             if (field.IsRepeated)
             {
                 var list = (IList)field.Accessor.GetValue(message);

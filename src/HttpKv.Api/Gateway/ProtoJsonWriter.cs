@@ -92,8 +92,7 @@ public static class ProtoJsonWriter
         var seen = new HashSet<OneofDescriptor>();
         foreach (var field in descriptor.Fields.InDeclarationOrder())
         {
-            if (field.IsMap || field.FieldType is FieldType.Float or FieldType.Double or FieldType.Group)
-                throw new NotSupportedException($"{descriptor.FullName}.{field.Name}: {field.FieldType}{(field.IsMap ? " map" : "")} fields are not written by the gateway writer");
+            if (GatewayJson.UnsupportedKind(field) is { } unsupported) throw new NotSupportedException(unsupported);
             var oneof = field.ContainingOneof;
             if (oneof is not null && !seen.Add(oneof)) continue;
             fields.Add(new Field(field, NameOf(field), oneof));

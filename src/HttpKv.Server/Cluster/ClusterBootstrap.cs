@@ -20,7 +20,7 @@ namespace HttpKv.Server.Cluster;
 public static class ClusterBootstrap
 {
     public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
-        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ILoggerFactory LoggerFactory);
+        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ITokenProvider Tokens, ILoggerFactory LoggerFactory);
 
     public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
     {
@@ -71,8 +71,7 @@ public static class ClusterBootstrap
         var tick = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval);
         var lessor = new Lessor(Lessor.MinTtlFor(electionTicks, tick), TimeProvider.System);
         lessor.Restore(start.Stores.Current);
-        var auth = new AuthStore(TokenProviders.Create(start.Options.AuthToken, TimeSpan.FromSeconds(start.Options.AuthTokenTtl), TimeProvider.System),
-            start.Options.BcryptCost);
+        var auth = new AuthStore(start.Tokens, start.Options.BcryptCost);
         auth.Restore(start.Stores.Current);
         if (confState.Voters.Count == 1 && confState.Voters[0] == memberId) node.Campaign(); // a lone voter need not wait an election timeout
         var log = new ClusterLog(node, storage, start.Wal, start.Stores, transport, membership, new ClusterLogOptions
