@@ -49,7 +49,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var members = member.Log.Members;
         if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
         if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.EffectiveMaxLearners) throw TooManyLearners.ToException();
-        if (!request.IsLearner) await CheckReadyToAddVoterAsync(member);
+        CheckReadyToAdd(member, request.IsLearner);
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);
         var applied = await member.Log.ProposeConfChangeAsync(request.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, added, cancellationToken);
@@ -62,7 +62,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var member = await host.Ready;
         var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
-        if (!removed.IsLearner) await CheckReadyToRemoveVoterAsync(member, removed.ID);
+        if (!removed.IsLearner) CheckReadyToRemoveVoter(member, removed.ID);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
         var response = new MemberRemoveResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
@@ -119,50 +119,61 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
 
     private static async Task<MemberPromoteResponse> PromoteAsLeaderAsync(Member member, Etcdserverpb.Member learner, CancellationToken cancellationToken)
     {
-        await CheckLearnerInSyncAsync(member, learner.ID);
-        CheckReadyToPromote(member);
-        var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
+        Etcdserverpb.MemberListResponse applied;
+        try
+        {
+            await CheckLearnerInSyncAsync(member, learner.ID);
+            CheckReadyToPromote(member);
+            applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.AddNode, learner, cancellationToken);
+        }
+        catch (EtcdException refused)
+        {
+            Metrics.ServerMetrics.LearnerPromoteFailures.WithLabels(refused.Status.Detail).Inc();
+            throw;
+        }
         Metrics.ServerMetrics.LearnerPromotions.Inc();
         var response = new MemberPromoteResponse { Header = ClusterHeader(member) };
         response.Members.AddRange(applied.Members);
         return response;
     }
 
-    // --strict-reconfig-check, as etcd judges it. "Started" members are those that have published their name (a member
-    // added but never started has none), known to every member from the membership; "active" ones are the voters the
-    // leader's Raft heard from recently, known on the leader (a follower has no such view and leaves it to the leader's
-    // own check of what it proposes). A learner's add or remove is never checked.
+    // --strict-reconfig-check, as etcd judges it, on whichever member takes the request. "Started" members are those
+    // that have published their name (a member added but never started has none), known to every member from the
+    // membership; "connected" ones are those this member has reached without a failure for etcd's health interval
+    // (its Raft stream or its probe, PeerActivity), as etcd's numConnectedSince reads its own transport. A learner's
+    // add is checked for the connections only, its removal not at all.
+
+    /// <summary>etcd's HealthInterval: a peer counts as connected once this member has reached it for this long.</summary>
+    public static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(5);
 
     private static List<Etcdserverpb.Member> Voters(Member member) => member.Log.Members.Where(existing => !existing.IsLearner).ToList();
 
-    /// <summary>etcd's IsReadyToAddVotingMember, then on the leader its "connected to every voter" check: with the new
-    /// voter, a quorum must have started, except that one started member may add a second (growing a single member into
-    /// a cluster, or restoring one from a snapshot).</summary>
-    private static async Task CheckReadyToAddVoterAsync(Member member)
+    private static bool IsConnected(Member member, ulong id) => member.PeerActiveFor(id) >= HealthInterval;
+
+    /// <summary>For a voter etcd's IsReadyToAddVotingMember: with the new voter, a quorum must have started, except
+    /// that one started member may add a second (growing a single member into a cluster, or restoring one from a
+    /// snapshot). Then for any member etcd's "connected to every voter" check.</summary>
+    private static void CheckReadyToAdd(Member member, bool learner)
     {
         if (!member.Options.StrictReconfigCheck) return;
         var voters = Voters(member);
         var started = voters.Count(existing => existing.Name.Length > 0);
         var after = voters.Count + 1;
-        if (!(started == 1 && after == 2) && started < after / 2 + 1) throw NotEnoughStartedMembers.ToException();
-        if (!member.Log.IsLeader) return;
-        var status = await member.Log.GetStatusAsync();
-        if (status.ConfState.Voters.Any(id => !IsActive(status, id))) throw Unhealthy.ToException();
+        if (!learner && !(started == 1 && after == 2) && started < after / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (voters.Any(voter => !IsConnected(member, voter.ID))) throw Unhealthy.ToException();
     }
 
-    /// <summary>etcd's IsReadyToRemoveVotingMember, then on the leader: removing a voter that is down is safe; removing an
-    /// active one must leave a quorum of active voters.</summary>
-    private static async Task CheckReadyToRemoveVoterAsync(Member member, ulong leaving)
+    /// <summary>etcd's IsReadyToRemoveVotingMember, then: removing a voter this member cannot reach is safe; removing
+    /// a reachable one must leave a quorum of connected voters.</summary>
+    private static void CheckReadyToRemoveVoter(Member member, ulong leaving)
     {
         if (!member.Options.StrictReconfigCheck) return;
-        var remaining = Voters(member).Where(existing => existing.ID != leaving).ToList();
+        var voters = Voters(member);
+        var remaining = voters.Where(existing => existing.ID != leaving).ToList();
         if (remaining.Count(existing => existing.Name.Length > 0) < remaining.Count / 2 + 1) throw NotEnoughStartedMembers.ToException();
-        if (!member.Log.IsLeader) return;
-        var status = await member.Log.GetStatusAsync();
-        if (leaving != status.Id && !IsActive(status, leaving)) return;
-        var voters = status.ConfState.Voters;
-        var active = voters.Count(id => IsActive(status, id));
-        if (active - 1 < 1 + (voters.Count - 1) / 2) throw Unhealthy.ToException();
+        if (member.PeerActiveFor(leaving) == TimeSpan.Zero) return;
+        var connected = voters.Count(voter => IsConnected(member, voter.ID));
+        if (connected - 1 < 1 + (voters.Count - 1) / 2) throw Unhealthy.ToException();
     }
 
     /// <summary>etcd's IsReadyToPromoteMember: the learner counted as a started voter, a quorum of the voters after the
@@ -174,9 +185,6 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var started = voters.Count(existing => existing.Name.Length > 0) + 1;
         if (started < (voters.Count + 1) / 2 + 1) throw NotEnoughStartedMembers.ToException();
     }
-
-    private static bool IsActive(RaftStatus status, ulong id) =>
-        id == status.Id || status.Progress.TryGetValue(id, out var progress) && progress.RecentActive;
 
     /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader, to which
     /// a follower forwards the promotion).</summary>

@@ -147,6 +147,9 @@ public sealed class Member : IAsyncDisposable
     public Task<StatusResponse> PeerStatusAsync(ulong id, TimeSpan timeout, CancellationToken cancellationToken) =>
         transport.StatusAsync(id, timeout, cancellationToken);
 
+    /// <summary>How long this member has reached member <paramref name="id"/> without a failure (itself: always).</summary>
+    public TimeSpan PeerActiveFor(ulong id) => id == Identity.MemberId ? TimeSpan.MaxValue : transport.ActiveFor(id);
+
     /// <summary>Forwards a learner's promotion to the leader, on its peer port.</summary>
     public Task<MemberPromoteResponse> ForwardPromoteAsync(ulong leader, ulong learner, TimeSpan timeout, CancellationToken cancellationToken) =>
         transport.PromoteAsync(leader, learner, timeout, cancellationToken);

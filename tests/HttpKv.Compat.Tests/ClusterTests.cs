@@ -286,6 +286,46 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
         Assert.Contains(await MemberListAsync(cluster.Endpoints), member => member.IsLearner);
     }
 
+    /// <summary>--strict-reconfig-check is judged on whichever member takes the request, from its own connections
+    /// (etcd's isConnectedFullySince and numConnectedSince): with one voter down, a follower refuses to add a voter (the
+    /// new cluster of four would have two of its members up) and to remove the reachable leader, as the leader would.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_reconfiguration_sent_to_a_follower_is_refused_there_while_a_voter_is_down(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        var statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, LeaderDeadline);
+        ulong IdOf(ServerProcess member) => statuses.Single(status => status.Endpoint == member.Endpoint).MemberId;
+        var followers = cluster.Members.Where(member => IdOf(member) != statuses[0].Leader).ToList();
+        var (judge, down) = (followers[0], followers[1]);
+        // etcd_network_active_peers{Local,Remote} shows what the judge's own transport sees of the other follower.
+        await WaitUntilAsync(async () => await ActivePeerAsync(judge, IdOf(judge), IdOf(down)) == 1, CatchUpDeadline,
+            () => $"{judge.Name} never saw {down.Name} active");
+        await cluster.KillAsync(down);
+        await WaitUntilAsync(async () => await ActivePeerAsync(judge, IdOf(judge), IdOf(down)) == 0, CatchUpDeadline,
+            () => $"{judge.Name} still sees the killed {down.Name} as active");
+
+        var add = await Tool.EtcdctlAtAsync(judge.Endpoint, "--command-timeout", "10s", "member", "add", "infra4", "--peer-urls=http://127.0.0.1:1");
+        Assert.True(add.ExitCode == 1 && add.Stderr.Contains("Error: etcdserver: unhealthy cluster", StringComparison.Ordinal), add.ToString());
+        var remove = await Tool.EtcdctlAtAsync(judge.Endpoint, "--command-timeout", "10s", "member", "remove", statuses[0].Leader.ToString("x"));
+        Assert.True(remove.ExitCode == 1 && remove.Stderr.Contains("Error: etcdserver: unhealthy cluster", StringComparison.Ordinal), remove.ToString());
+        Assert.Equal(3, (await MemberListAsync(judge.Endpoint)).Count);
+    }
+
+    /// <summary>The judge's etcd_network_active_peers for one peer, or -1 while it has no such series.</summary>
+    private static async Task<double> ActivePeerAsync(ServerProcess member, ulong local, ulong remote)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var text = await http.GetStringAsync(member.Url + "/metrics");
+        var series = ActivePeersLine().Matches(text).FirstOrDefault(match =>
+            match.Groups["labels"].Value.Contains($"Local=\"{local:x}\"", StringComparison.Ordinal)
+            && match.Groups["labels"].Value.Contains($"Remote=\"{remote:x}\"", StringComparison.Ordinal));
+        return series is null ? -1 : double.Parse(series.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"^etcd_network_active_peers\{(?<labels>[^}]*)\} (?<value>\S+)$", RegexOptions.Multiline)]
+    private static partial Regex ActivePeersLine();
+
     /// <summary>etcd's runbook for growing a single member into a cluster: with --strict-reconfig-check on (the
     /// default), one started member may add a second voter (etcd's special case for it), which then starts with
     /// --initial-cluster-state existing; the two add a third. Every key is then on every member.</summary>

@@ -20,10 +20,11 @@ public sealed class LeaseGrpcService(ILeaseService leases) : Lease.LeaseBase
         IServerStreamWriter<LeaseKeepAliveResponse> responseStream, ServerCallContext context)
     {
         var forwarded = Forwarded(context);
-        while (await requestStream.MoveNext(context.CancellationToken))
+        var aborted = context.CancellationToken;
+        while (await StreamFailures.CountAsync(requestStream.MoveNext(aborted), "receive", "lease-keepalive", aborted))
         {
-            var response = await leases.KeepAliveAsync(requestStream.Current, forwarded, context.CancellationToken);
-            await responseStream.WriteAsync(response, context.CancellationToken);
+            var response = await leases.KeepAliveAsync(requestStream.Current, forwarded, aborted);
+            await StreamFailures.CountAsync(responseStream.WriteAsync(response, aborted), "send", "lease-keepalive", aborted);
         }
     }
 

@@ -18,7 +18,7 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
         var writer = Task.Run(() => WriteAllAsync(session.Responses, responseStream, aborted), CancellationToken.None);
         try
         {
-            while (await requestStream.MoveNext(aborted)) await session.HandleAsync(requestStream.Current, aborted);
+            while (await StreamFailures.CountAsync(requestStream.MoveNext(aborted), "receive", "watch", aborted)) await session.HandleAsync(requestStream.Current, aborted);
             await writer; // the client closed its side: keep streaming until it goes away, as etcd does
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -42,7 +42,7 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
             while (responses.TryRead(out var response))
             {
                 stream.WriteOptions = responses.TryPeek(out _) ? Buffered : null;
-                await stream.WriteAsync(response, aborted);
+                await StreamFailures.CountAsync(stream.WriteAsync(response, aborted), "send", "watch", aborted);
             }
         }
     }

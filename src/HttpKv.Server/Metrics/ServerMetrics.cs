@@ -18,6 +18,61 @@ public static class ServerMetrics
         "etcd_network_peer_round_trip_time_seconds", "Round-Trip-Time histogram between peers",
         new HistogramConfiguration { LabelNames = ["To"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
 
+    /// <summary>1 while this member reaches a peer (<c>Local</c> this member's ID, <c>Remote</c> the peer's, both in hex
+    /// without padding), as etcd's rafthttp peer status counts it.</summary>
+    public static readonly Gauge ActivePeers = Prometheus.Metrics.CreateGauge(
+        "etcd_network_active_peers", "The current number of active peer connections.", "Local", "Remote");
+
+    public static readonly Counter DisconnectedPeers = Prometheus.Metrics.CreateCounter(
+        "etcd_network_disconnected_peers_total", "The total number of disconnected peers.", "Local", "Remote");
+
+    /// <summary>The bytes of the Raft messages and snapshots sent to (<c>To</c>) and received from (<c>From</c>) each
+    /// peer, and the sends and receives that failed, as etcd's rafthttp counts them.</summary>
+    public static readonly Counter PeerSentBytes = Prometheus.Metrics.CreateCounter(
+        "etcd_network_peer_sent_bytes_total", "The total number of bytes sent to peers.", "To");
+
+    public static readonly Counter PeerReceivedBytes = Prometheus.Metrics.CreateCounter(
+        "etcd_network_peer_received_bytes_total", "The total number of bytes received from peers.", "From");
+
+    public static readonly Counter PeerSentFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_network_peer_sent_failures_total", "The total number of send failures from peers.", "To");
+
+    public static readonly Counter PeerReceivedFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_network_peer_received_failures_total", "The total number of receive failures from peers.", "From");
+
+    // Snapshots sent to (To) and received from (From) peers, as etcd's rafthttp counts them; durations in buckets of
+    // 0.1 s to 51.2 s.
+    private static readonly double[] SnapshotBuckets = Histogram.ExponentialBuckets(0.1, 2, 10);
+
+    public static readonly Counter SnapshotSendSuccess = Prometheus.Metrics.CreateCounter(
+        "etcd_network_snapshot_send_success", "Total number of successful snapshot sends", "To");
+
+    public static readonly Counter SnapshotSendFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_network_snapshot_send_failures", "Total number of snapshot send failures", "To");
+
+    public static readonly Gauge SnapshotSendInflights = Prometheus.Metrics.CreateGauge(
+        "etcd_network_snapshot_send_inflights_total", "Total number of inflight snapshot sends", "To");
+
+    public static readonly Histogram SnapshotSendSeconds = Prometheus.Metrics.CreateHistogram(
+        "etcd_network_snapshot_send_total_duration_seconds", "Total latency distributions of v3 snapshot sends",
+        new HistogramConfiguration { LabelNames = ["To"], Buckets = SnapshotBuckets });
+
+    public static readonly Counter SnapshotReceiveSuccess = Prometheus.Metrics.CreateCounter(
+        "etcd_network_snapshot_receive_success", "Total number of successful snapshot receives", "From");
+
+    public static readonly Counter SnapshotReceiveFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_network_snapshot_receive_failures", "Total number of snapshot receive failures", "From");
+
+    public static readonly Gauge SnapshotReceiveInflights = Prometheus.Metrics.CreateGauge(
+        "etcd_network_snapshot_receive_inflights_total", "Total number of inflight snapshot receives", "From");
+
+    public static readonly Histogram SnapshotReceiveSeconds = Prometheus.Metrics.CreateHistogram(
+        "etcd_network_snapshot_receive_total_duration_seconds", "Total latency distributions of v3 snapshot receives",
+        new HistogramConfiguration { LabelNames = ["From"], Buckets = SnapshotBuckets });
+
+    /// <summary>The ID labels of etcd's peer metrics: hex without padding, as its types.ID prints.</summary>
+    public static string PeerLabel(ulong id) => id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+
     // The MVCC operations, counted as etcd's mvcc layer counts them: writes where each member applies them, ranges
     // where a member serves them; a txn counts as one when it ran more than one operation. etcd still exports the
     // older etcd_debugging_mvcc_* names beside them, with the same values.
@@ -120,6 +175,15 @@ public static class ServerMetrics
 
     public static readonly Counter LearnerPromotions = Prometheus.Metrics.CreateCounter(
         "etcd_server_learner_promote_successes", "The total number of successful learner promotions while this member is leader.");
+
+    /// <summary>A refused promotion judged on this member as the leader, by etcd's error text (bounded: a handful of errors).</summary>
+    public static readonly Counter LearnerPromoteFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_server_learner_promote_failures", "The total number of failed learner promotions (likely learner not ready) while this member is leader.", "Reason");
+
+    /// <summary>A watch or lease keep-alive gRPC stream that failed to receive or send for another reason than its
+    /// client going away (<c>Type</c> receive or send, <c>API</c> watch or lease-keepalive), as etcd's v3rpc counts them.</summary>
+    public static readonly Counter StreamFailures = Prometheus.Metrics.CreateCounter(
+        "etcd_network_server_stream_failures_total", "The total number of stream failures from the local server.", "Type", "API");
 
     private static void Add(Counter[] counters, int count)
     {

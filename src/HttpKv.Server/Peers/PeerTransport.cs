@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using HttpKv.Protocol.Peer;
+using HttpKv.Server.Metrics;
 using HttpKv.Server.Transport;
 using Microsoft.Extensions.Logging;
 
@@ -58,23 +59,54 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         if (peers.TryRemove(id, out var removed)) _ = removed.DisposeAsync();
     }
 
+    /// <summary>How long this member has reached peer <paramref name="id"/> without a failure (its Raft stream and its
+    /// probe); zero for a peer it cannot reach now, or one it does not know.</summary>
+    public TimeSpan ActiveFor(ulong id) => peers.TryGetValue(id, out var peer) ? peer.Activity.ActiveFor : TimeSpan.Zero;
+
     /// <summary>Queues one encoded Raft message for <paramref name="to"/>; false when it cannot be sent now.</summary>
-    public bool Send(ulong to, byte[] message) => peers.TryGetValue(to, out var peer) && peer.TryEnqueue(message);
+    public bool Send(ulong to, byte[] message)
+    {
+        if (peers.TryGetValue(to, out var peer) && peer.TryEnqueue(message)) return true;
+        ServerMetrics.PeerSentFailures.WithLabels(ServerMetrics.PeerLabel(to)).Inc();
+        return false;
+    }
 
     /// <summary>Sends a Raft snapshot message and the backend's bytes; completes when the peer has them all.</summary>
     public async Task SendSnapshotAsync(ulong to, byte[] message, Stream data, CancellationToken cancellationToken)
     {
-        using var call = Peer(to).Client.Snapshot(cancellationToken: cancellationToken);
-        var buffer = new byte[1 << 20];
-        await call.RequestStream.WriteAsync(new SnapshotChunk { From = LocalId, ClusterId = ClusterId, Message = ByteString.CopyFrom(message) }, cancellationToken);
-        int read;
-        while ((read = await data.ReadAsync(buffer, cancellationToken)) > 0)
+        var label = ServerMetrics.PeerLabel(to);
+        var inflight = ServerMetrics.SnapshotSendInflights.WithLabels(label);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long sent = message.Length;
+        inflight.Inc();
+        try
         {
-            await call.RequestStream.WriteAsync(new SnapshotChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken);
+            using var call = Peer(to).Client.Snapshot(cancellationToken: cancellationToken);
+            var buffer = new byte[1 << 20];
+            await call.RequestStream.WriteAsync(new SnapshotChunk { From = LocalId, ClusterId = ClusterId, Message = ByteString.CopyFrom(message) }, cancellationToken);
+            int read;
+            while ((read = await data.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                await call.RequestStream.WriteAsync(new SnapshotChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken);
+                sent += read;
+            }
+            await call.RequestStream.WriteAsync(new SnapshotChunk { Last = true }, cancellationToken);
+            await call.RequestStream.CompleteAsync();
+            await call;
         }
-        await call.RequestStream.WriteAsync(new SnapshotChunk { Last = true }, cancellationToken);
-        await call.RequestStream.CompleteAsync();
-        await call;
+        catch
+        {
+            ServerMetrics.PeerSentFailures.WithLabels(label).Inc();
+            ServerMetrics.SnapshotSendFailures.WithLabels(label).Inc();
+            throw;
+        }
+        finally
+        {
+            inflight.Dec();
+        }
+        ServerMetrics.PeerSentBytes.WithLabels(label).Inc(sent);
+        ServerMetrics.SnapshotSendSuccess.WithLabels(label).Inc();
+        ServerMetrics.SnapshotSendSeconds.WithLabels(label).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private PeerConnection Peer(ulong id) =>
@@ -129,8 +161,15 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             channel = NewChannel();
             client = new RaftPeer.RaftPeerClient(channel);
             sender = Task.Run(SendLoopAsync);
-            prober = PeerProbe.RunAsync(id, () => client, stopping.Token);
+            Activity = new PeerActivity(owner.LocalId, id, owner.logger);
+            sentBytes = ServerMetrics.PeerSentBytes.WithLabels(ServerMetrics.PeerLabel(id));
+            sentFailures = ServerMetrics.PeerSentFailures.WithLabels(ServerMetrics.PeerLabel(id));
+            prober = PeerProbe.RunAsync(id, () => client, Activity, stopping.Token);
         }
+
+        public PeerActivity Activity { get; }
+        private readonly Prometheus.Counter.Child sentBytes;
+        private readonly Prometheus.Counter.Child sentFailures;
 
         private readonly Task prober;
 
@@ -177,7 +216,8 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                     if (stopping.IsCancellationRequested) return;
                     owner.logger.LogWarning("The stream to peer {PeerId:x16} at {Url} took no data for {Seconds} s; reconnecting on a new connection",
                         id, Url, StallTimeout.TotalSeconds);
-                    Disconnect();
+                    sentFailures.Inc();
+                    Disconnect("its stream took no data for " + StallTimeout.TotalSeconds + " s");
                     Reconnect();
                 }
                 catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or OperationCanceledException)
@@ -187,28 +227,34 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                     {
                         owner.RemovedByPeer?.Invoke();
                     }
-                    if (connected) owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
-                    if (!await DisconnectAndWaitAsync()) return;
+                    if (connected)
+                    {
+                        owner.logger.LogWarning("Lost the stream to peer {PeerId:x16} at {Url}: {Error}", id, Url, exception.Message);
+                        sentFailures.Inc();
+                    }
+                    if (!await DisconnectAndWaitAsync(exception.Message)) return;
                 }
                 catch (Exception exception) when (!stopping.IsCancellationRequested)
                 {
                     owner.logger.LogError(exception, "The stream to peer {PeerId:x16} at {Url} failed unexpectedly", id, Url);
-                    if (!await DisconnectAndWaitAsync()) return;
+                    sentFailures.Inc();
+                    if (!await DisconnectAndWaitAsync(exception.Message)) return;
                 }
             }
         }
 
         /// <summary>Forgets the stream and what was queued for it: Raft resends what matters.</summary>
-        private void Disconnect()
+        private void Disconnect(string reason)
         {
             connected = false;
+            Activity.Deactivate(reason);
             while (queue.Reader.TryRead(out _)) { }
         }
 
         /// <summary><see cref="Disconnect"/>, then a pause before the next try; false when the transport is stopping.</summary>
-        private async Task<bool> DisconnectAndWaitAsync()
+        private async Task<bool> DisconnectAndWaitAsync(string reason)
         {
-            Disconnect();
+            Disconnect(reason);
             try
             {
                 await Task.Delay(ReconnectDelay, stopping.Token);
@@ -229,7 +275,12 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             while (await queue.Reader.WaitToReadAsync(stopping.Token))
             {
                 batch.Messages.Clear();
-                while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message)) batch.Messages.Add(UnsafeByteOperations.UnsafeWrap(message)); // encoded for this send only, never changed: no copy
+                var bytes = 0;
+                while (batch.Messages.Count < MaxMessagesPerBatch && queue.Reader.TryRead(out var message))
+                {
+                    batch.Messages.Add(UnsafeByteOperations.UnsafeWrap(message)); // encoded for this send only, never changed: no copy
+                    bytes += message.Length;
+                }
                 var write = call.RequestStream.WriteAsync(batch, stopping.Token);
                 try
                 {
@@ -244,6 +295,8 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
                 }
                 if (!connected) owner.logger.LogInformation("Streaming to peer {PeerId:x16} at {Url}", id, Url);
                 connected = true;
+                Activity.Activate(); // a read and a compare once active
+                sentBytes.Inc(bytes);
             }
             return false;
         }

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol.Peer;
+using HttpKv.Server.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace HttpKv.Server.Peers;
@@ -14,15 +15,21 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
         var member = await host.Opened;
         ulong from = 0;
         long batches = 0, dropped = 0;
+        Prometheus.Counter.Child? received = null;
         try
         {
             await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken))
             {
                 CheckCluster(member, batch.ClusterId, batch.From);
-                if (from == 0) logger.LogInformation("Stream from peer {PeerId:x16} opened", from = batch.From);
+                if (from == 0)
+                {
+                    logger.LogInformation("Stream from peer {PeerId:x16} opened", from = batch.From);
+                    received = ServerMetrics.PeerReceivedBytes.WithLabels(ServerMetrics.PeerLabel(from));
+                }
                 batches++;
                 foreach (var message in batch.Messages)
                 {
+                    received!.Inc(message.Length);
                     if (!Decoded((member, message), static state => state.member.Log.Deliver(state.message.Span)) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
@@ -33,6 +40,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
         {
             logger.LogInformation("Stream from peer {PeerId:x16} ended after {Batches} batches ({Dropped} messages dropped): {Error}",
                 from, batches, dropped, exception.Message);
+            ServerMetrics.PeerReceivedFailures.WithLabels(from != 0 ? ServerMetrics.PeerLabel(from) : context.Peer).Inc();
             throw;
         }
         return new PeerAck();
@@ -44,6 +52,9 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
         var path = Path.Combine(Path.GetFullPath(member.Options.ResolvedDataDir), "member", "snap", $"incoming-{Guid.NewGuid():N}.db");
         byte[]? message = null;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var from = UnknownSnapshotSender; // etcd's label for a sender not known yet
+        Prometheus.Gauge.Child? inflight = null;
+        long bytes = 0;
         try
         {
             await using (var file = File.Create(path))
@@ -53,28 +64,44 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                     if (message is null)
                     {
                         CheckCluster(member, chunk.ClusterId, chunk.From);
+                        from = ServerMetrics.PeerLabel(chunk.From);
+                        inflight = ServerMetrics.SnapshotReceiveInflights.WithLabels(from);
+                        inflight.Inc();
                         message = chunk.Message.ToByteArray();
+                        bytes += message.Length;
                     }
+                    bytes += chunk.Data.Length;
                     if (!chunk.Data.IsEmpty) await file.WriteAsync(chunk.Data.Memory, context.CancellationToken);
                     if (chunk.Last) break;
                 }
                 await file.FlushAsync(context.CancellationToken);
                 var syncing = System.Diagnostics.Stopwatch.GetTimestamp();
                 file.Flush(flushToDisk: true);
-                Metrics.ServerMetrics.SnapshotDbFsync.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(syncing).TotalSeconds);
+                ServerMetrics.SnapshotDbFsync.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(syncing).TotalSeconds);
             }
-            Metrics.ServerMetrics.SnapshotDbSave.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            ServerMetrics.SnapshotDbSave.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
             if (!Decoded((member, message, path), static state => state.member.Log.ReceiveSnapshot(state.message, state.path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
+            ServerMetrics.PeerReceivedBytes.WithLabels(from).Inc(bytes);
+            ServerMetrics.SnapshotReceiveSuccess.WithLabels(from).Inc();
+            ServerMetrics.SnapshotReceiveSeconds.WithLabels(from).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             return new PeerAck();
         }
         catch
         {
             File.Delete(path);
+            ServerMetrics.PeerReceivedFailures.WithLabels(from).Inc();
+            ServerMetrics.SnapshotReceiveFailures.WithLabels(from).Inc();
             throw;
         }
+        finally
+        {
+            inflight?.Dec();
+        }
     }
+
+    private const string UnknownSnapshotSender = "UNKNOWN_SNAPSHOT_SENDER";
 
     public override async Task<HelloResponse> Hello(HelloRequest request, ServerCallContext context)
     {
