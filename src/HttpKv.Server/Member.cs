@@ -40,6 +40,7 @@ public sealed class Member : IAsyncDisposable
         if (options.CorruptCheckInterval > TimeSpan.Zero)
             corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, TimeProvider.System, stopping.Token);
         leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
+        LeaderMonitor = new LeaderMonitor(() => log.Leader, log.ElectionTimeout, TimeProvider.System, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
             leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
     }
@@ -50,6 +51,15 @@ public sealed class Member : IAsyncDisposable
     public ClusterLog Log { get; }
     public BackendQuota Quota { get; }
     public CorruptionCheck Corruption { get; }
+    /// <summary>Ends the streams that require a leader once this member has long had none (etcd's monitorLeader).</summary>
+    public LeaderMonitor LeaderMonitor { get; }
+
+    /// <summary>etcd's check for a request whose client asked for a leader (the <c>hasleader</c> metadata): refused
+    /// with "etcdserver: no leader" while this member knows none.</summary>
+    public void CheckHasLeader()
+    {
+        if (Log.Leader == 0) throw EtcdErrors.NoLeader.ToException();
+    }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
         Auth.ITokenProvider tokens, ILoggerFactory loggerFactory)
@@ -168,6 +178,7 @@ public sealed class Member : IAsyncDisposable
         await stopping.CancelAsync();
         await corruptionChecks;
         await leaseExpiry.DisposeAsync();
+        await LeaderMonitor.DisposeAsync();
         if (leaseCheckpointer is not null) await leaseCheckpointer.DisposeAsync();
         await Log.DisposeAsync();
         await transport.DisposeAsync();

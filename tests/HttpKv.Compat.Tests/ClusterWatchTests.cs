@@ -203,4 +203,53 @@ public sealed class ClusterWatchTests(ITestOutputHelper log)
             }
         }
     }
+
+    /// <summary>etcd's <c>hasleader</c> metadata (clientv3's WithRequireLeader, which etcdctl's watch and Kubernetes'
+    /// watches set): once the member has lost its leader, a stream that asked for one ends with "etcdserver: no
+    /// leader" (etcdctl's watch exits; the gateway's watch stream ends with etcd's stream error object, byte for byte),
+    /// and a new call that asks for one is refused at once; a call that does not ask is still served.</summary>
+    [Theory, MemberData(nameof(Kinds))]
+    public async Task Cluster_streams_that_require_a_leader_end_when_their_member_loses_it(string kind)
+    {
+        await using var cluster = ClusterProcess.Create(kind);
+        await cluster.StartAsync();
+        var statuses = await ClusterProcess.WaitForOneLeaderAsync(cluster.Members, LeaderDeadline);
+        var survivor = cluster.Members.First(member => statuses.Single(status => status.Endpoint == member.Endpoint).MemberId != statuses[0].Leader);
+        Assert.Equal("OK\n", (await Tool.EtcdctlAtAsync(survivor.Endpoint, "put", "rl/a", "1")).Stdout);
+
+        var etcdctlWatch = Tool.EtcdctlAtAsync(survivor.Endpoint, "watch", "rl/a");
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var watchRequest = new HttpRequestMessage(HttpMethod.Post, survivor.Url + "/v3/watch")
+        {
+            Content = new StringContent("""{"create_request":{"key":"cmwvYQ=="}}"""),
+        };
+        watchRequest.Headers.Add("Grpc-Metadata-Hasleader", "true");
+        using var gatewayWatch = await http.SendAsync(watchRequest, HttpCompletionOption.ResponseHeadersRead);
+        using var lines = new StreamReader(await gatewayWatch.Content.ReadAsStreamAsync());
+        Assert.Contains("\"created\":true", await lines.ReadLineAsync());
+        await Task.Delay(TimeSpan.FromSeconds(1)); // etcdctl's watch open too (either way it must end below)
+
+        foreach (var other in cluster.Members.Where(member => member != survivor)) await cluster.KillAsync(other);
+        const string NoLeaderStreamError = """{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}""";
+        using var ending = new CancellationTokenSource(TimeSpan.FromSeconds(90)); // ResponseHeadersRead: past the headers HttpClient's timeout no longer counts
+        Assert.Equal(NoLeaderStreamError, await lines.ReadToEndAsync(ending.Token));
+        var watched = await etcdctlWatch;
+        Assert.True(watched.ExitCode != 0 && watched.Stderr.Contains("etcdserver: no leader", StringComparison.Ordinal), watched.ToString());
+
+        // New calls: refused at once when they ask for a leader (the gateway's unary error in the server's version's
+        // key order), served when they do not.
+        using var range = new HttpRequestMessage(HttpMethod.Post, survivor.Url + "/v3/kv/range") { Content = new StringContent("""{"key":"cmwvYQ=="}""") };
+        range.Headers.Add("Grpc-Metadata-Hasleader", "true");
+        using var refused = await http.SendAsync(range);
+        Assert.Equal(503, (int)refused.StatusCode);
+        Assert.Equal(kind == "etcd"
+            ? """{"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14}"""
+            : """{"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"}""", await refused.Content.ReadAsStringAsync());
+        using var secondWatch = new HttpRequestMessage(HttpMethod.Post, survivor.Url + "/v3/watch") { Content = new StringContent("""{"create_request":{"key":"cmwvYQ=="}}""") };
+        secondWatch.Headers.Add("Grpc-Metadata-Hasleader", "true");
+        using var refusedWatch = await http.SendAsync(secondWatch);
+        Assert.Equal(NoLeaderStreamError, await refusedWatch.Content.ReadAsStringAsync());
+        var serializable = await Tool.EtcdctlAtAsync(survivor.Endpoint, "get", "rl/a", "--print-value-only", "--consistency=s");
+        Assert.Equal("1\n", serializable.Stdout);
+    }
 }

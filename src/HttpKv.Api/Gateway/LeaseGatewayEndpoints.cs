@@ -3,7 +3,9 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
+using HttpKv.Server;
 using HttpKv.Server.Leases;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -56,19 +58,33 @@ public static class LeaseGatewayEndpoints
             return;
         }
         GatewayEndpoint.StartAnswer(context.Response);
+        var client = context.RequestAborted;
+        var leaderAsked = RequireLeader.IsAsked(context, gateway: true);
+        var member = await context.RequestServices.GetRequiredService<MemberHost>().Ready;
+        using var noLeader = RequireLeader.Link(member, leaderAsked, client, out var aborted);
+        if (leaderAsked && member.Log.Leader == 0)
+        {
+            await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader); // etcd's stream interceptor refuses it at once
+            return;
+        }
         foreach (var request in requests)
         {
             LeaseKeepAliveResponse response;
             try
             {
-                response = await service.KeepAliveAsync(request, forwarded: false, context.RequestAborted);
+                response = await service.KeepAliveAsync(request, forwarded: false, aborted);
             }
             catch (EtcdException exception)
             {
                 await GatewayEndpoint.WriteStreamErrorAsync(context, exception.Error);
                 return;
             }
-            await GatewayEndpoint.WriteResultLineAsync(context, response, context.RequestAborted);
+            catch (OperationCanceledException) when (RequireLeader.EndedForNoLeader(noLeader, client))
+            {
+                await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader);
+                return;
+            }
+            await GatewayEndpoint.WriteResultLineAsync(context, response, client);
         }
     }
 }

@@ -57,9 +57,16 @@ public static class WatchGatewayEndpoints
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<WatchRequest>(body.Span)) is not { } requests) return;
         GatewayEndpoint.CountClientRequest(context, stream: true);
         var member = await host.Ready;
-        var aborted = context.RequestAborted;
+        var client = context.RequestAborted;
+        var leaderAsked = RequireLeader.IsAsked(context, gateway: true);
+        using var noLeader = RequireLeader.Link(member, leaderAsked, client, out var aborted);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         GatewayEndpoint.StartAnswer(context.Response);
+        if (leaderAsked && member.Log.Leader == 0)
+        {
+            await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader); // etcd's stream interceptor refuses it at once
+            return;
+        }
         await using var session = CallerCredentials.NewWatchSession(member, context.RequestServices.GetRequiredService<Authorizer>(),
             CallerCredentials.FromHttp(context));
         try
@@ -75,7 +82,8 @@ public static class WatchGatewayEndpoints
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            // the client went away
+            // the client went away, or the member has long had no leader for a stream that asked for one
+            if (RequireLeader.EndedForNoLeader(noLeader, client)) await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader);
         }
         catch (EtcdException exception) when (!aborted.IsCancellationRequested)
         {

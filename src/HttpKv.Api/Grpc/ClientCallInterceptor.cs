@@ -10,7 +10,8 @@ namespace HttpKv.Api.Grpc;
 /// the order of etcd's interceptors: the learner check (<see cref="LearnerRequests"/>: a learner serves only Status,
 /// serializable Range and the Snapshot stream) and then the <see cref="Authorizer"/> for unary and server-streaming
 /// calls (bidirectional streams check per message: the Watch service checks each create request; lease keep-alives
-/// need no permission in etcd). Member-to-member calls skip the checks. An etcd error raised anywhere below is a
+/// need no permission in etcd), with etcd's <c>hasleader</c> check between the two (<see cref="RequireLeader"/>).
+/// Member-to-member calls skip the checks. An etcd error raised anywhere below is a
 /// gRPC status error already (<see cref="HttpKv.Protocol.EtcdException"/>), so nothing here maps errors.
 ///
 /// One interceptor rather than three, and no async frame of its own when the checks complete synchronously (member
@@ -65,7 +66,15 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
     private async ValueTask<AuthInfo?> CheckAsync<TRequest>(TRequest request, ServerCallContext context)
     {
         await LearnerRequests.CheckAsync(host, request);
+        CheckHasLeader(context);
         return await AuthorizeAsync(request, context);
+    }
+
+    /// <summary>A call with etcd's <c>hasleader</c> metadata is refused while this member knows no leader (once the
+    /// member serves: before, the call waits for it as any other).</summary>
+    private void CheckHasLeader(ServerCallContext context)
+    {
+        if (host.Ready.IsCompletedSuccessfully && RequireLeader.IsAsked(context.GetHttpContext(), gateway: false)) host.Ready.Result.CheckHasLeader();
     }
 
     private static async Task<TResponse> CheckedAsync<TRequest, TResponse>(ValueTask<AuthInfo?> checks, TRequest request,
@@ -76,8 +85,11 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
     }
 
     /// <summary>A stream other than Snapshot is refused on a learner.</summary>
-    private ValueTask CheckStreamAsync(ServerCallContext context) =>
-        context.Method == LearnerRequests.SnapshotMethod ? ValueTask.CompletedTask : LearnerRequests.CheckAsync(host, null);
+    private async ValueTask CheckStreamAsync(ServerCallContext context)
+    {
+        if (context.Method != LearnerRequests.SnapshotMethod) await LearnerRequests.CheckAsync(host, null);
+        CheckHasLeader(context);
+    }
 
     private ValueTask<AuthInfo?> AuthorizeAsync<TRequest>(TRequest request, ServerCallContext context) =>
         request is IMessage message ? authorizer.AuthorizeAsync(message, context, static call => CallerCredentials.FromGrpc(call)) : ValueTask.FromResult<AuthInfo?>(null);

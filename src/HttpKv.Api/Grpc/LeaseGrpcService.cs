@@ -6,7 +6,7 @@ namespace HttpKv.Api.Grpc;
 
 /// <summary>etcd's <c>etcdserverpb.Lease</c> service over gRPC. LeaseKeepAlive answers each request on the stream
 /// with the lease's new TTL (0 for a lease that does not exist), in order.</summary>
-public sealed class LeaseGrpcService(ILeaseService leases) : Lease.LeaseBase
+public sealed class LeaseGrpcService(ILeaseService leases, HttpKv.Server.MemberHost host) : Lease.LeaseBase
 {
     private static bool Forwarded(ServerCallContext context) => context.RequestHeaders.Get(LeaseServer.ForwardedHeader) is not null;
 
@@ -20,11 +20,20 @@ public sealed class LeaseGrpcService(ILeaseService leases) : Lease.LeaseBase
         IServerStreamWriter<LeaseKeepAliveResponse> responseStream, ServerCallContext context)
     {
         var forwarded = Forwarded(context);
-        var aborted = context.CancellationToken;
-        while (await StreamFailures.CountAsync(requestStream.MoveNext(aborted), "receive", "lease-keepalive", aborted))
+        var client = context.CancellationToken;
+        var member = await host.Ready;
+        using var noLeader = RequireLeader.Link(member, RequireLeader.IsAsked(context.GetHttpContext(), gateway: false), client, out var aborted);
+        try
         {
-            var response = await leases.KeepAliveAsync(requestStream.Current, forwarded, aborted);
-            await StreamFailures.CountAsync(responseStream.WriteAsync(response, aborted), "send", "lease-keepalive", aborted);
+            while (await StreamFailures.CountAsync(requestStream.MoveNext(aborted), "receive", "lease-keepalive", aborted))
+            {
+                var response = await leases.KeepAliveAsync(requestStream.Current, forwarded, aborted);
+                await StreamFailures.CountAsync(responseStream.WriteAsync(response, aborted), "send", "lease-keepalive", aborted);
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException && RequireLeader.EndedForNoLeader(noLeader, client))
+        {
+            throw RequireLeader.NoLeader(); // the member has long had no leader: as etcd, the stream ends with the error
         }
     }
 

@@ -7,13 +7,15 @@ using HttpKv.Server.Watch;
 
 namespace HttpKv.Api.Grpc;
 
-/// <summary>etcd's <c>etcdserverpb.Watch</c> bidirectional stream over the member's watch hub.</summary>
+/// <summary>etcd's <c>etcdserverpb.Watch</c> bidirectional stream over the member's watch hub. A stream whose client
+/// asked for a leader ends with "etcdserver: no leader" when the member has long had none (<see cref="RequireLeader"/>).</summary>
 public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : Etcdserverpb.Watch.WatchBase
 {
     public override async Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context)
     {
         var member = await host.Ready;
-        var aborted = context.CancellationToken;
+        var client = context.CancellationToken;
+        using var noLeader = RequireLeader.Link(member, RequireLeader.IsAsked(context.GetHttpContext(), gateway: false), client, out var aborted);
         await using var session = CallerCredentials.NewWatchSession(member, authorizer, CallerCredentials.FromGrpc(context));
         var writer = Task.Run(() => WriteAllAsync(session.Responses, responseStream, aborted), CancellationToken.None);
         try
@@ -21,13 +23,10 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
             while (await StreamFailures.CountAsync(requestStream.MoveNext(aborted), "receive", "watch", aborted)) await session.HandleAsync(requestStream.Current, aborted);
             await writer; // the client closed its side: keep streaming until it goes away, as etcd does
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (Exception exception) when (exception is OperationCanceledException or IOException && aborted.IsCancellationRequested)
         {
-            // the client went away
-        }
-        catch (IOException) when (aborted.IsCancellationRequested)
-        {
-            // the client went away
+            if (RequireLeader.EndedForNoLeader(noLeader, client)) throw RequireLeader.NoLeader();
+            // else the client went away
         }
     }
 
