@@ -30,6 +30,11 @@ public sealed class LeaderMonitor : IAsyncDisposable
     /// <summary>Cancelled once the member has had no leader for <see cref="MaxNoLeaderChecks"/> election timeouts.</summary>
     public CancellationToken NoLeader => Volatile.Read(ref current).Token;
 
+    /// <summary>The checks made so far (one per election timeout).</summary>
+    public long Checks => Interlocked.Read(ref checksMade);
+
+    private long checksMade;
+
     private async Task RunAsync(TimeSpan electionTimeout, TimeProvider clock)
     {
         using var timer = new PeriodicTimer(electionTimeout, clock);
@@ -39,12 +44,15 @@ public sealed class LeaderMonitor : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(stopping.Token))
             {
                 withoutLeader = leader() == 0 ? withoutLeader + 1 : 0;
-                if (withoutLeader < MaxNoLeaderChecks) continue;
-                // As etcd, every check past the limit ends the streams that started since the last one. The old source
-                // is not disposed: a stream may have read its token just before the exchange and link to it after.
-                if (withoutLeader == MaxNoLeaderChecks)
-                    logger.LogWarning("No leader for {Checks} election timeouts: ending the streams that require one", withoutLeader);
-                await Interlocked.Exchange(ref current, new CancellationTokenSource()).CancelAsync();
+                if (withoutLeader >= MaxNoLeaderChecks)
+                {
+                    // As etcd, every check past the limit ends the streams that started since the last one. The old
+                    // source is not disposed: a stream may have read its token just before the exchange and link to it after.
+                    if (withoutLeader == MaxNoLeaderChecks)
+                        logger.LogWarning("No leader for {Checks} election timeouts: ending the streams that require one", withoutLeader);
+                    await Interlocked.Exchange(ref current, new CancellationTokenSource()).CancelAsync();
+                }
+                Interlocked.Increment(ref checksMade);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)

@@ -158,6 +158,53 @@ public sealed class AuthCompatTests
         }
     }
 
+    /// <summary>A certificate as the JWT public key (etcd reads a CERTIFICATE PEM as its key) starts the member and
+    /// its tokens work; a key file the member cannot use stops it at start with one line naming the file and why, and
+    /// no stack trace, whether the file is missing or holds a key of the wrong kind.</summary>
+    [Fact]
+    public async Task Jwt_key_files_are_taken_as_etcd_takes_them_and_an_unusable_one_stops_the_member_with_one_line()
+    {
+        var keys = Directory.CreateTempSubdirectory("httpkv-jwt-").FullName;
+        try
+        {
+            using (var rsa = RSA.Create(2048))
+            {
+                var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=server", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+                using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+                await File.WriteAllTextAsync(Path.Combine(keys, "server.crt"), certificate.ExportCertificatePem());
+                await File.WriteAllTextAsync(Path.Combine(keys, "server.key"), rsa.ExportRSAPrivateKeyPem()); // PKCS#1
+            }
+            using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+                await File.WriteAllTextAsync(Path.Combine(keys, "ec.pub"), ec.ExportSubjectPublicKeyInfoPem());
+
+            await using (var server = ServerProcess.HttpKv("--bcrypt-cost", "4",
+                             "--auth-token", $"jwt,pub-key={keys}/server.crt,priv-key={keys}/server.key,sign-method=RS256"))
+            {
+                await server.StartAsync();
+                foreach (var step in Setup.Append(Etcdctl("user", "grant-role", "root", "root")).OrderBy(step => step.Arguments[0] == "auth"))
+                    Assert.Equal(0, (await Tool.EtcdctlAsync(server, null, step.Arguments)).ExitCode);
+                Assert.Equal(0, (await Tool.EtcdctlAsync(server, null, "--user", "alice:alicepw", "put", "a/1", "v")).ExitCode);
+            }
+
+            foreach (var (authToken, reason) in new[]
+                     {
+                         ($"jwt,pub-key={keys}/missing.pub,priv-key={keys}/server.key,sign-method=RS256", $"--auth-token jwt pub-key {keys}/missing.pub: "),
+                         ($"jwt,pub-key={keys}/ec.pub,priv-key={keys}/server.key,sign-method=RS256", $"--auth-token jwt pub-key {keys}/ec.pub: no RSA public or private key"),
+                     })
+            {
+                await using var server = ServerProcess.HttpKv("--auth-token", authToken);
+                await Assert.ThrowsAsync<InvalidOperationException>(server.StartAsync); // exited instead of becoming ready
+                Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+                var lines = server.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                Assert.True(lines.Length == 1 && lines[0].Contains("failed to start: " + reason, StringComparison.Ordinal), server.Output);
+            }
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
     private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
 
     private static string Pad(string base64Url)
