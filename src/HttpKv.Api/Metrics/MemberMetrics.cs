@@ -51,11 +51,27 @@ public sealed class MemberMetrics
         processMaxFds = factory.CreateGauge("process_max_fds", "Maximum number of open file descriptors.");
         debuggingDbSize = factory.CreateGauge("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.");
         serverVersion.WithLabels(EtcdVersion.Server).Set(1);
+        // The Prometheus convention's build-info family (etcd has none beyond its version gauges): HttpKv's version and
+        // commit, the etcd API it serves and the runtime.
+        var (version, commit) = BuildVersion();
+        factory.CreateGauge("httpkv_build_info", "Which HttpKv build is running. 1 for its version, commit, etcd API version and .NET version labels.",
+                new GaugeConfiguration { LabelNames = ["version", "commit", "etcd_api_version", "dotnet_version"] })
+            .WithLabels(version, commit, EtcdVersion.Server, Environment.Version.ToString()).Set(1);
         clusterVersion.WithLabels(EtcdVersion.Cluster).Set(1);
         Registry.AddBeforeCollectCallback(UpdateAsync);
     }
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
+
+    /// <summary>The version and the git commit the build stamped in (the SDK's <c>1.0.0+commit</c> informational version).</summary>
+    private static (string Version, string Commit) BuildVersion()
+    {
+        var informational = typeof(MemberMetrics).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), inherit: false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+        var plus = informational.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? (informational, "unknown") : (informational[..plus], informational[(plus + 1)..]);
+    }
 
     private async Task UpdateAsync(CancellationToken cancellationToken)
     {

@@ -24,6 +24,16 @@ public sealed class RequestMetricsTests : MemberTest
     }
 
     [Fact]
+    public async Task Metrics_carry_a_build_info_series_with_the_commit_and_the_etcd_api_version()
+    {
+        var text = await Client.GetStringAsync("/metrics");
+        var line = Assert.Single(text.Split('\n'), line => line.StartsWith("httpkv_build_info{", StringComparison.Ordinal));
+        Assert.Matches("commit=\"[0-9a-f]{40}\",", line);
+        Assert.Contains($"etcd_api_version=\"{HttpKv.Server.EtcdVersion.Server}\"", line);
+        Assert.EndsWith("} 1", line);
+    }
+
+    [Fact]
     public async Task A_grpc_call_echoes_only_the_clients_own_request_id()
     {
         using var channel = Factory.CreateGrpcChannel();
