@@ -339,6 +339,39 @@ public sealed partial class CurlTests
     }
 
     /// <summary>The HTTP status and the raw body (as curl wrote it) of one POST.</summary>
+    /// <summary>The response headers of a successful unary answer, a body the gateway cannot read and a CORS preflight,
+    /// as curl prints them, equal to etcd's: the same status line and the same headers with the same values, but for
+    /// the date, HttpKv's own <c>X-Request-Id</c> (its log correlation id) and their order (Kestrel writes its known
+    /// headers first; the order of distinct headers carries no meaning in HTTP). Not here: an
+    /// error from the server itself, which etcd's gateway sends chunked with the gRPC content type as an HTTP/1.1
+    /// trailer (<c>Grpc-Trailer-Content-Type</c>) that Kestrel cannot send (docs/gateway-json.md).</summary>
+    [Fact]
+    public async Task Gateway_response_headers_equal_etcds()
+    {
+        await using var etcd = ServerProcess.Etcd();
+        await using var httpKv = ServerProcess.HttpKv();
+        await Task.WhenAll(etcd.StartAsync(), httpKv.StartAsync());
+        var differences = new List<string>();
+        foreach (var arguments in new[]
+                 {
+                     new[] { "-X", "POST", "-d", """{"key":"YQ=="}""", "/v3/kv/range" },
+                     ["-X", "POST", "-d", "{bad", "/v3/kv/put"],
+                     ["-X", "OPTIONS", "-H", "Origin: http://example.com", "/v3/kv/range"],
+                 })
+        {
+            async Task<string> HeadersAsync(ServerProcess server)
+            {
+                var result = await Tool.RunAsync("curl", ["-sS", "-o", "/dev/null", "-D", "-", .. arguments[..^1], server.Url + arguments[^1]]);
+                var lines = result.Stdout.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+                return string.Join("\n", lines.Take(1).Concat(lines.Skip(1).Where(line => !line.StartsWith("Date:", StringComparison.Ordinal)
+                    && !line.StartsWith("X-Request-Id:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)));
+            }
+            var (expected, actual) = (await HeadersAsync(etcd), await HeadersAsync(httpKv));
+            if (expected != actual) differences.Add($"curl {string.Join(' ', arguments)}\netcd:\n{expected}\nhttpkv:\n{actual}");
+        }
+        Assert.True(differences.Count == 0, string.Join("\n\n", differences));
+    }
+
     private static async Task<(string Status, string Body)> CurlAsync(ServerProcess server, string path, string body)
     {
         var result = await Tool.RunAsync("curl", ["-sS", "-w", "\n%{http_code}", "-X", "POST", "-d", body, server.Url + path]);
