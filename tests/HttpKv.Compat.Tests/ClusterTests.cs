@@ -355,6 +355,7 @@ public sealed partial class ClusterTests(ITestOutputHelper log)
         foreach (var member in cluster.Members)
         {
             await WaitForSerializableAsync(member, "grow/1", "one");
+            await WaitForSerializableAsync(member, "grow/2", "infra2");
             await WaitForSerializableAsync(member, "grow/3", "infra3");
         }
     }
