@@ -160,10 +160,10 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
             Url = url;
             channel = NewChannel();
             client = new RaftPeer.RaftPeerClient(channel);
-            sender = Task.Run(SendLoopAsync);
-            Activity = new PeerActivity(owner.LocalId, id, owner.logger);
+            Activity = new PeerActivity(owner.LocalId, id, owner.logger); // before the loops that use it start
             sentBytes = ServerMetrics.PeerSentBytes.WithLabels(ServerMetrics.PeerLabel(id));
             sentFailures = ServerMetrics.PeerSentFailures.WithLabels(ServerMetrics.PeerLabel(id));
+            sender = Task.Run(SendLoopAsync);
             prober = PeerProbe.RunAsync(id, () => client, Activity, stopping.Token);
         }
 
