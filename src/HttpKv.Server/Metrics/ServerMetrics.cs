@@ -40,35 +40,11 @@ public static class ServerMetrics
     public static readonly Counter PeerReceivedFailures = Prometheus.Metrics.CreateCounter(
         "etcd_network_peer_received_failures_total", "The total number of receive failures from peers.", "From");
 
-    // Snapshots sent to (To) and received from (From) peers, as etcd's rafthttp counts them; durations in buckets of
-    // 0.1 s to 51.2 s.
-    private static readonly double[] SnapshotBuckets = Histogram.ExponentialBuckets(0.1, 2, 10);
+    /// <summary>Database snapshots sent to peers (<c>To</c>) and received from them (<c>From</c>), as etcd's rafthttp
+    /// counts them.</summary>
+    public static readonly SnapshotTransferMetrics SnapshotSends = new("send", "sends", "To", PeerSentBytes, PeerSentFailures);
 
-    public static readonly Counter SnapshotSendSuccess = Prometheus.Metrics.CreateCounter(
-        "etcd_network_snapshot_send_success", "Total number of successful snapshot sends", "To");
-
-    public static readonly Counter SnapshotSendFailures = Prometheus.Metrics.CreateCounter(
-        "etcd_network_snapshot_send_failures", "Total number of snapshot send failures", "To");
-
-    public static readonly Gauge SnapshotSendInflights = Prometheus.Metrics.CreateGauge(
-        "etcd_network_snapshot_send_inflights_total", "Total number of inflight snapshot sends", "To");
-
-    public static readonly Histogram SnapshotSendSeconds = Prometheus.Metrics.CreateHistogram(
-        "etcd_network_snapshot_send_total_duration_seconds", "Total latency distributions of v3 snapshot sends",
-        new HistogramConfiguration { LabelNames = ["To"], Buckets = SnapshotBuckets });
-
-    public static readonly Counter SnapshotReceiveSuccess = Prometheus.Metrics.CreateCounter(
-        "etcd_network_snapshot_receive_success", "Total number of successful snapshot receives", "From");
-
-    public static readonly Counter SnapshotReceiveFailures = Prometheus.Metrics.CreateCounter(
-        "etcd_network_snapshot_receive_failures", "Total number of snapshot receive failures", "From");
-
-    public static readonly Gauge SnapshotReceiveInflights = Prometheus.Metrics.CreateGauge(
-        "etcd_network_snapshot_receive_inflights_total", "Total number of inflight snapshot receives", "From");
-
-    public static readonly Histogram SnapshotReceiveSeconds = Prometheus.Metrics.CreateHistogram(
-        "etcd_network_snapshot_receive_total_duration_seconds", "Total latency distributions of v3 snapshot receives",
-        new HistogramConfiguration { LabelNames = ["From"], Buckets = SnapshotBuckets });
+    public static readonly SnapshotTransferMetrics SnapshotReceives = new("receive", "receives", "From", PeerReceivedBytes, PeerReceivedFailures);
 
     /// <summary>The ID labels of etcd's peer metrics: hex without padding, as its types.ID prints.</summary>
     public static string PeerLabel(ulong id) => id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
@@ -240,4 +216,43 @@ public static class ServerMetrics
     public static bool IsProposalFailure(EtcdException exception) =>
         exception.Error == EtcdErrors.NoLeader || exception.Error == EtcdErrors.Timeout
         || exception.Error == EtcdErrors.TooManyRequests || exception.Error == EtcdErrors.Stopped;
+}
+
+/// <summary>etcd's four families for one direction of snapshot transfers (<c>etcd_network_snapshot_{send|receive}_*</c>:
+/// successes, failures, in flight, duration in buckets of 0.1 s to 51.2 s), with that direction's peer byte and
+/// failure counters, which a transfer moves as well.</summary>
+public sealed class SnapshotTransferMetrics
+{
+    private readonly Counter success, failures, peerBytes, peerFailures;
+    private readonly Gauge inflights;
+    private readonly Histogram seconds;
+
+    internal SnapshotTransferMetrics(string direction, string plural, string label, Counter peerBytes, Counter peerFailures)
+    {
+        success = Prometheus.Metrics.CreateCounter($"etcd_network_snapshot_{direction}_success", $"Total number of successful snapshot {plural}", label);
+        failures = Prometheus.Metrics.CreateCounter($"etcd_network_snapshot_{direction}_failures", $"Total number of snapshot {direction} failures", label);
+        inflights = Prometheus.Metrics.CreateGauge($"etcd_network_snapshot_{direction}_inflights_total", $"Total number of inflight snapshot {plural}", label);
+        seconds = Prometheus.Metrics.CreateHistogram($"etcd_network_snapshot_{direction}_total_duration_seconds",
+            $"Total latency distributions of v3 snapshot {plural}",
+            new HistogramConfiguration { LabelNames = [label], Buckets = Histogram.ExponentialBuckets(0.1, 2, 10) });
+        this.peerBytes = peerBytes;
+        this.peerFailures = peerFailures;
+    }
+
+    /// <summary>The in-flight gauge of a transfer with <paramref name="peer"/>, to raise while it lasts.</summary>
+    public Gauge.Child InFlight(string peer) => inflights.WithLabels(peer);
+
+    /// <summary>A transfer of <paramref name="bytes"/> that began at Stopwatch timestamp <paramref name="started"/> completed.</summary>
+    public void Succeeded(string peer, long bytes, long started)
+    {
+        peerBytes.WithLabels(peer).Inc(bytes);
+        success.WithLabels(peer).Inc();
+        seconds.WithLabels(peer).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    public void Failed(string peer)
+    {
+        peerFailures.WithLabels(peer).Inc();
+        failures.WithLabels(peer).Inc();
+    }
 }

@@ -75,7 +75,7 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
     public async Task SendSnapshotAsync(ulong to, byte[] message, Stream data, CancellationToken cancellationToken)
     {
         var label = ServerMetrics.PeerLabel(to);
-        var inflight = ServerMetrics.SnapshotSendInflights.WithLabels(label);
+        var inflight = ServerMetrics.SnapshotSends.InFlight(label);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         long sent = message.Length;
         inflight.Inc();
@@ -96,17 +96,14 @@ public sealed class PeerTransport(ulong localId, ulong clusterId, TlsEndpointSec
         }
         catch
         {
-            ServerMetrics.PeerSentFailures.WithLabels(label).Inc();
-            ServerMetrics.SnapshotSendFailures.WithLabels(label).Inc();
+            ServerMetrics.SnapshotSends.Failed(label);
             throw;
         }
         finally
         {
             inflight.Dec();
         }
-        ServerMetrics.PeerSentBytes.WithLabels(label).Inc(sent);
-        ServerMetrics.SnapshotSendSuccess.WithLabels(label).Inc();
-        ServerMetrics.SnapshotSendSeconds.WithLabels(label).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        ServerMetrics.SnapshotSends.Succeeded(label, sent, started);
     }
 
     private PeerConnection Peer(ulong id) =>

@@ -27,12 +27,14 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                     received = ServerMetrics.PeerReceivedBytes.WithLabels(ServerMetrics.PeerLabel(from));
                 }
                 batches++;
+                var bytes = 0L;
                 foreach (var message in batch.Messages)
                 {
-                    received!.Inc(message.Length);
+                    bytes += message.Length;
                     if (!Decoded((member, message), static state => state.member.Log.Deliver(state.message.Span)) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
+                received!.Inc(bytes); // once a batch: a counter's add is an atomic loop
             }
             logger.LogInformation("Stream from peer {PeerId:x16} completed after {Batches} batches ({Dropped} messages dropped)", from, batches, dropped);
         }
@@ -65,7 +67,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                     {
                         CheckCluster(member, chunk.ClusterId, chunk.From);
                         from = ServerMetrics.PeerLabel(chunk.From);
-                        inflight = ServerMetrics.SnapshotReceiveInflights.WithLabels(from);
+                        inflight = ServerMetrics.SnapshotReceives.InFlight(from);
                         inflight.Inc();
                         message = chunk.Message.ToByteArray();
                         bytes += message.Length;
@@ -83,16 +85,13 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
             if (message is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "snapshot stream without a Raft message"));
             logger.LogInformation("Received a snapshot backend of {Bytes} bytes", new FileInfo(path).Length);
             if (!Decoded((member, message, path), static state => state.member.Log.ReceiveSnapshot(state.message, state.path))) throw new RpcException(new Status(StatusCode.Unavailable, "member is busy or stopping"));
-            ServerMetrics.PeerReceivedBytes.WithLabels(from).Inc(bytes);
-            ServerMetrics.SnapshotReceiveSuccess.WithLabels(from).Inc();
-            ServerMetrics.SnapshotReceiveSeconds.WithLabels(from).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            ServerMetrics.SnapshotReceives.Succeeded(from, bytes, started);
             return new PeerAck();
         }
         catch
         {
             File.Delete(path);
-            ServerMetrics.PeerReceivedFailures.WithLabels(from).Inc();
-            ServerMetrics.SnapshotReceiveFailures.WithLabels(from).Inc();
+            ServerMetrics.SnapshotReceives.Failed(from);
             throw;
         }
         finally
