@@ -1,5 +1,3 @@
-using Grpc.Core;
-using HttpKv.Protocol;
 using HttpKv.Server;
 using Microsoft.AspNetCore.Http;
 
@@ -38,6 +36,4 @@ public static class RequireLeader
     /// it is then answered "etcdserver: no leader", as etcd answers the streams its monitor cancels.</summary>
     public static bool EndedForNoLeader(CancellationTokenSource? linked, CancellationToken client) =>
         linked is not null && linked.IsCancellationRequested && !client.IsCancellationRequested;
-
-    public static RpcException NoLeader() => EtcdErrors.NoLeader.ToException();
 }

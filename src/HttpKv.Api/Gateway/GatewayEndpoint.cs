@@ -136,6 +136,15 @@ public static class GatewayEndpoint
         }
     }
 
+    /// <summary>A stream that asks for a leader (<see cref="RequireLeader"/>) on a member that knows none: refused at
+    /// once with etcd's stream error, as etcd's stream interceptor refuses it (true: the error is written).</summary>
+    public static async Task<bool> RefusedWithoutLeaderAsync(HttpContext context, Member member, bool leaderAsked)
+    {
+        if (!leaderAsked || member.Log.Leader != 0) return false;
+        await WriteStreamErrorAsync(context, EtcdErrors.NoLeader);
+        return true;
+    }
+
     /// <summary>Ends a gateway stream with etcd's error object; before the first line it also sets the HTTP status
     /// from the error, as grpc-gateway does when nothing was written yet.</summary>
     public static async Task WriteStreamErrorAsync(HttpContext context, EtcdError error)

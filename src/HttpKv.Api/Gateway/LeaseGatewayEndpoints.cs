@@ -62,11 +62,7 @@ public static class LeaseGatewayEndpoints
         var leaderAsked = RequireLeader.IsAsked(context, gateway: true);
         var member = await context.RequestServices.GetRequiredService<MemberHost>().Ready;
         using var noLeader = RequireLeader.Link(member, leaderAsked, client, out var aborted);
-        if (leaderAsked && member.Log.Leader == 0)
-        {
-            await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader); // etcd's stream interceptor refuses it at once
-            return;
-        }
+        if (await GatewayEndpoint.RefusedWithoutLeaderAsync(context, member, leaderAsked)) return;
         foreach (var request in requests)
         {
             LeaseKeepAliveResponse response;

@@ -62,11 +62,7 @@ public static class WatchGatewayEndpoints
         using var noLeader = RequireLeader.Link(member, leaderAsked, client, out var aborted);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         GatewayEndpoint.StartAnswer(context.Response);
-        if (leaderAsked && member.Log.Leader == 0)
-        {
-            await GatewayEndpoint.WriteStreamErrorAsync(context, EtcdErrors.NoLeader); // etcd's stream interceptor refuses it at once
-            return;
-        }
+        if (await GatewayEndpoint.RefusedWithoutLeaderAsync(context, member, leaderAsked)) return;
         await using var session = CallerCredentials.NewWatchSession(member, context.RequestServices.GetRequiredService<Authorizer>(),
             CallerCredentials.FromHttp(context));
         try

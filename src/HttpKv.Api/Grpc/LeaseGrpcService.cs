@@ -33,7 +33,7 @@ public sealed class LeaseGrpcService(ILeaseService leases, HttpKv.Server.MemberH
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException && RequireLeader.EndedForNoLeader(noLeader, client))
         {
-            throw RequireLeader.NoLeader(); // the member has long had no leader: as etcd, the stream ends with the error
+            throw HttpKv.Protocol.EtcdErrors.NoLeader.ToException(); // the member has long had no leader: as etcd, the stream ends with the error
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Etcdserverpb;
 using Grpc.Core;
+using HttpKv.Protocol;
 using HttpKv.Server;
 using HttpKv.Server.Auth;
 using HttpKv.Server.Watch;
@@ -25,7 +26,7 @@ public sealed class WatchGrpcService(MemberHost host, Authorizer authorizer) : E
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException && aborted.IsCancellationRequested)
         {
-            if (RequireLeader.EndedForNoLeader(noLeader, client)) throw RequireLeader.NoLeader();
+            if (RequireLeader.EndedForNoLeader(noLeader, client)) throw EtcdErrors.NoLeader.ToException();
             // else the client went away
         }
     }
