@@ -131,13 +131,24 @@ public sealed class LmdbBackendDefragmentTests(ITestOutputHelper output) : IDisp
         using var backend = LmdbBackend.Open(FilePath, Options);
         Put(backend, 0, 5000);
         using var stop = new CancellationTokenSource();
+        var batches = 0;
         var writer = Task.Run(() =>
         {
             var next = 10_000;
-            while (!stop.IsCancellationRequested) Put(backend, next += 100, 100);
+            while (!stop.IsCancellationRequested)
+            {
+                Put(backend, next += 100, 100);
+                Interlocked.Increment(ref batches);
+            }
         });
-        await Task.Delay(20);
-        var error = Assert.Throws<InvalidOperationException>(() => backend.Defragment(new DefragmentLimits { MaxJournalBytes = 1 }));
+        // Once the copy is made, wait for a write recorded behind it: on a busy machine the writer may otherwise not
+        // get a turn while the small file is copied, and nothing would be there to overflow the journal.
+        void AfterCopy(string _)
+        {
+            var seen = Volatile.Read(ref batches);
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref batches) > seen, TimeSpan.FromSeconds(30)), "the writer never wrote");
+        }
+        var error = Assert.Throws<InvalidOperationException>(() => backend.Defragment(new DefragmentLimits { MaxJournalBytes = 1 }, AfterCopy));
         stop.Cancel();
         await writer;
         Assert.Contains("defragmentation aborted", error.Message);
