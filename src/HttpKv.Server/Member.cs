@@ -26,7 +26,7 @@ public sealed class Member : IAsyncDisposable
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
-        PeerTransport transport, ILogger logger)
+        PeerTransport transport, TimeProvider clock, ILogger logger)
     {
         Options = options;
         Identity = identity;
@@ -38,11 +38,11 @@ public sealed class Member : IAsyncDisposable
         Quota = new BackendQuota(options.QuotaBackendBytes);
         Corruption = new CorruptionCheck(this, transport, logger);
         if (options.CorruptCheckInterval > TimeSpan.Zero)
-            corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, TimeProvider.System, stopping.Token);
-        leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), TimeProvider.System, logger);
-        LeaderMonitor = new LeaderMonitor(() => log.Leader, log.ElectionTimeout, TimeProvider.System, logger);
+            corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, clock, stopping.Token);
+        leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), clock, logger);
+        LeaderMonitor = new LeaderMonitor(() => log.Leader, log.ElectionTimeout, clock, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
-            leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, TimeProvider.System, logger);
+            leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, clock, logger);
     }
 
     public MemberOptions Options { get; }
@@ -62,7 +62,7 @@ public sealed class Member : IAsyncDisposable
     }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
-        Auth.ITokenProvider tokens, ILoggerFactory loggerFactory)
+        Auth.ITokenProvider tokens, TimeProvider clock, ILoggerFactory loggerFactory)
     {
         if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
         if (Failpoints.Active.Length > 0)
@@ -82,11 +82,11 @@ public sealed class Member : IAsyncDisposable
                 loggerFactory.CreateLogger<MvccStore>());
             stores = new StoreSlot(OpenStore());
             var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
-                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, tokens, loggerFactory));
+                options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, tokens, clock, loggerFactory));
             var logger = loggerFactory.CreateLogger<Member>();
             logger.LogInformation("Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
                 identity.Name, identity.MemberId, identity.ClusterId, dataDir, stores.Current.CurrentRevision);
-            return new Member(options, identity, wal, stores, log, transport, logger);
+            return new Member(options, identity, wal, stores, log, transport, clock, logger);
         }
         catch
         {

@@ -8,7 +8,7 @@ namespace HttpKv.Server;
 /// <see cref="Opened"/> completes once the member runs (its peers may talk to it); <see cref="Ready"/> once it has
 /// also published itself through the log, which needs a quorum — as etcd, it serves clients only then.</summary>
 public sealed class MemberHost(IOptions<MemberOptions> options, Transport.TransportSecurity security, Auth.ITokenProvider tokens,
-    ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    TimeProvider clock, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     : IHostedService, IAsyncDisposable
 {
     private readonly TaskCompletionSource<Member> opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,7 +25,7 @@ public sealed class MemberHost(IOptions<MemberOptions> options, Transport.Transp
     {
         try
         {
-            var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), security, tokens, loggerFactory);
+            var member = await Member.StartAsync(options.Value, MemberIdentities.FromOptions(options.Value), security, tokens, clock, loggerFactory);
             if (options.Value.ExperimentalInitialCorruptCheck) await CheckInitialAsync(member, cancellationToken);
             member.Log.RemovedFromCluster += () =>
             {

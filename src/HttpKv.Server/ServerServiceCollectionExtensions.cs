@@ -25,11 +25,12 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(provider => Transport.TransportSecurity.Load(
             provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value,
             provider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger("HttpKv.Server.Transport")));
-        services.TryAddSingleton<Auth.ITokenProvider>(provider =>
+        services.TryAddSingleton(provider =>
         {
             var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<MemberOptions>>().Value;
-            return Auth.TokenProviders.Create(options.AuthToken, TimeSpan.FromSeconds(options.AuthTokenTtl), TimeProvider.System);
+            return Auth.TokenProviders.Parse(options.AuthToken, TimeSpan.FromSeconds(options.AuthTokenTtl));
         });
+        services.TryAddSingleton(provider => provider.GetRequiredService<Auth.TokenProviderFactory>().Create(provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<MemberHost>();
         services.AddHostedService(provider => provider.GetRequiredService<MemberHost>());
         services.AddSingleton<IKvService, KvServer>();

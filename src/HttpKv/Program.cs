@@ -46,8 +46,8 @@ using (var startLogger = Logging.Configure(new LoggerConfiguration(), memberOpti
         var security = TransportSecurity.Load(memberOptions, new SerilogLoggerFactory(startLogger).CreateLogger("HttpKv.Server.Transport"));
         builder.Services.AddSingleton(security);
         // The --auth-token value and its key files, read here, once, so that one the member cannot use stops it with one line;
-        // the member is given this provider.
-        builder.Services.AddSingleton(TokenProviders.Create(memberOptions.AuthToken, TimeSpan.FromSeconds(memberOptions.AuthTokenTtl), TimeProvider.System));
+        // the member makes its token provider from them on its clock.
+        builder.Services.AddSingleton(TokenProviders.Parse(memberOptions.AuthToken, TimeSpan.FromSeconds(memberOptions.AuthTokenTtl)));
     }
     catch (Exception exception) when (exception is TransportSecurityException or AuthTokenException)
     {

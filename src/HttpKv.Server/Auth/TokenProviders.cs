@@ -33,7 +33,9 @@ public interface ITokenProvider
 /// <c>jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256,ttl=5m</c>.</summary>
 public static class TokenProviders
 {
-    public static ITokenProvider Create(string authToken, TimeSpan simpleTtl, TimeProvider clock)
+    /// <summary>Reads and checks <paramref name="authToken"/> (and its key files) once; the provider itself is made
+    /// on the member's clock (<see cref="TokenProviderFactory.Create"/>), which the host knows only later.</summary>
+    public static TokenProviderFactory Parse(string authToken, TimeSpan simpleTtl)
     {
         var parts = (authToken ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var kind = parts.Length == 0 ? "simple" : parts[0];
@@ -41,15 +43,23 @@ public static class TokenProviders
         {
             case "simple":
                 if (parts.Length > 1) throw new AuthTokenException($"--auth-token simple takes no options, got {authToken}");
-                return new SimpleTokens(simpleTtl, clock);
+                return new TokenProviderFactory(clock => new SimpleTokens(simpleTtl, clock));
             case "jwt":
                 var options = parts.Skip(1).Select(part => part.Split('=', 2)).ToDictionary(
                     pair => pair[0], pair => pair.Length == 2 ? pair[1] : throw new AuthTokenException($"--auth-token: option {pair[0]} needs a value"));
-                return JwtTokens.FromOptions(options, clock);
+                return JwtTokens.FromOptions(options);
             default:
                 throw new AuthTokenException($"unknown token type {kind} in --auth-token (expected simple or jwt)");
         }
     }
+
+    public static ITokenProvider Create(string authToken, TimeSpan simpleTtl, TimeProvider clock) => Parse(authToken, simpleTtl).Create(clock);
+}
+
+/// <summary>A checked <c>--auth-token</c> value with its keys loaded: makes the member's token provider on its clock.</summary>
+public sealed class TokenProviderFactory(Func<TimeProvider, ITokenProvider> create)
+{
+    public ITokenProvider Create(TimeProvider clock) => create(clock);
 }
 
 /// <summary>An <c>--auth-token</c> value or key file the member cannot use: one line naming what and why.</summary>
@@ -147,7 +157,7 @@ public sealed class JwtTokens : ITokenProvider
         this.clock = clock;
     }
 
-    public static JwtTokens FromOptions(IReadOnlyDictionary<string, string> options, TimeProvider clock)
+    public static TokenProviderFactory FromOptions(IReadOnlyDictionary<string, string> options)
     {
         foreach (var name in options.Keys.Where(name => name is not ("pub-key" or "priv-key" or "sign-method" or "ttl")))
             throw new AuthTokenException($"unknown --auth-token jwt option {name}");
@@ -161,17 +171,20 @@ public sealed class JwtTokens : ITokenProvider
         {
             case "HS":
                 var secret = privateKey?.Bytes ?? throw new AuthTokenException("--auth-token jwt with an HS sign-method needs priv-key (the shared secret)");
-                return new JwtTokens(Check(method), null, null, secret, ttl, clock);
+                var hmac = Check(method);
+                return new TokenProviderFactory(clock => new JwtTokens(hmac, null, null, secret, ttl, clock));
             case "RS" or "PS":
                 Check(method);
                 var rsaSign = privateKey is null ? null : LoadKey(privateKey, "RSA", RSA.Create, certificate: null);
                 var rsaVerify = publicKey is null ? rsaSign : LoadKey(publicKey, "RSA", RSA.Create, certificate => certificate.GetRSAPublicKey());
-                return new JwtTokens(method, rsaVerify ?? throw NoKey(), rsaSign, null, ttl, clock);
+                var rsaKey = rsaVerify ?? throw NoKey();
+                return new TokenProviderFactory(clock => new JwtTokens(method, rsaKey, rsaSign, null, ttl, clock));
             case "ES":
                 Check(method);
                 var ecSign = privateKey is null ? null : LoadKey(privateKey, "ECDSA", ECDsa.Create, certificate: null);
                 var ecVerify = publicKey is null ? ecSign : LoadKey(publicKey, "ECDSA", ECDsa.Create, certificate => certificate.GetECDsaPublicKey());
-                return new JwtTokens(method, ecVerify ?? throw NoKey(), ecSign, null, ttl, clock);
+                var ecKey = ecVerify ?? throw NoKey();
+                return new TokenProviderFactory(clock => new JwtTokens(method, ecKey, ecSign, null, ttl, clock));
             default:
                 throw new AuthTokenException($"unsupported --auth-token jwt sign-method {method}");
         }

@@ -16,11 +16,13 @@ public sealed class AppliedProgress
     private ulong index;
     private ulong term;
     private TaskCompletionSource signal = NewSignal();
+    private readonly TimeProvider clock;
 
-    public AppliedProgress(ulong index = 0, ulong term = 0)
+    public AppliedProgress(ulong index = 0, ulong term = 0, TimeProvider? clock = null)
     {
         this.index = index;
         this.term = term;
+        this.clock = clock ?? TimeProvider.System;
     }
 
     public ulong Index
@@ -59,7 +61,7 @@ public sealed class AppliedProgress
     /// <paramref name="timeout"/>.</summary>
     public async Task WaitAsync(ulong committedIndex, ulong leaderTerm, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var started = clock.GetTimestamp();
         while (true)
         {
             Task next;
@@ -68,11 +70,11 @@ public sealed class AppliedProgress
                 if (index >= committedIndex && term >= leaderTerm) return;
                 next = signal.Task;
             }
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = timeout - clock.GetElapsedTime(started);
             if (remaining <= TimeSpan.Zero) throw EtcdErrors.TimeoutWaitAppliedIndex.ToException();
             try
             {
-                await next.WaitAsync(remaining, cancellationToken);
+                await next.WaitAsync(remaining, clock, cancellationToken);
             }
             catch (TimeoutException)
             {

@@ -20,7 +20,7 @@ namespace HttpKv.Server.Cluster;
 public static class ClusterBootstrap
 {
     public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
-        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ITokenProvider Tokens, ILoggerFactory LoggerFactory);
+        string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ITokenProvider Tokens, TimeProvider Clock, ILoggerFactory LoggerFactory);
 
     public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
     {
@@ -69,7 +69,7 @@ public static class ClusterBootstrap
         });
         var electionTicks = Math.Max(start.Options.ElectionTimeout / Math.Max(start.Options.HeartbeatInterval, 1), 2);
         var tick = TimeSpan.FromMilliseconds(start.Options.HeartbeatInterval);
-        var lessor = new Lessor(Lessor.MinTtlFor(electionTicks, tick), TimeProvider.System);
+        var lessor = new Lessor(Lessor.MinTtlFor(electionTicks, tick), start.Clock);
         lessor.Restore(start.Stores.Current);
         var auth = new AuthStore(start.Tokens, start.Options.BcryptCost);
         auth.Restore(start.Stores.Current);
@@ -84,6 +84,7 @@ public static class ClusterBootstrap
             SnapshotCatchUpEntries = start.Options.ExperimentalSnapshotCatchupEntries,
             ElectionTicks = electionTicks,
             WarningApplyDuration = start.Options.EffectiveWarningApplyDuration,
+            Clock = start.Clock,
         }, store.ConsistentIndex, lessor, start.LoggerFactory.CreateLogger<ClusterLog>())
         {
             BackendPath = start.BackendPath,

@@ -136,16 +136,16 @@ public sealed partial class ClusterLog
         }
     }
 
-    /// <summary>When each peer was last sent a heartbeat (a Stopwatch timestamp); the loop's own.</summary>
+    /// <summary>When each peer was last sent a heartbeat (a timestamp of the member's clock); the loop's own.</summary>
     private readonly Dictionary<ulong, long> lastHeartbeat = [];
 
     /// <summary>etcd's timeout detector: a heartbeat to <paramref name="peer"/> more than two heartbeat intervals after
     /// the previous one means the leader could not send on time (a slow disk or an overloaded member, usually).</summary>
     private bool LateHeartbeat(ulong peer)
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = options.Clock.GetTimestamp();
         var late = lastHeartbeat.TryGetValue(peer, out var previous)
-            && System.Diagnostics.Stopwatch.GetElapsedTime(previous, now) > 2 * options.TickInterval;
+            && options.Clock.GetElapsedTime(previous, now) > 2 * options.TickInterval;
         lastHeartbeat[peer] = now;
         return late;
     }

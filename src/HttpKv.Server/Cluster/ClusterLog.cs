@@ -28,6 +28,8 @@ public sealed record ClusterLogOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(7);
     /// <summary>An entry's apply slower than this counts in etcd_server_slow_apply_total (--warning-apply-duration).</summary>
     public TimeSpan WarningApplyDuration { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The member's clock: Raft's ticks, request deadlines and the applied-index wait run on it.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
 }
 
 /// <summary>The replicated log of a member: a Raft node (<see cref="RawNode"/>) driven by one loop that owns it.
@@ -80,7 +82,8 @@ public sealed partial class ClusterLog : IReplicatedLog
         this.appliedIndex = snapshotIndex = appliedIndex;
         Watches = new WatchHub(new StoreHistory(stores));
         // Request IDs unique in the cluster, as etcd's: the member's low 16 bits, then a time-seeded counter.
-        nextRequestId = (options.MemberId & 0xFFFF) << 48 | (ulong)DateTime.UtcNow.Ticks >> 8 & 0xFF_FFFF_FFFF;
+        nextRequestId = (options.MemberId & 0xFFFF) << 48 | (ulong)options.Clock.GetUtcNow().UtcTicks >> 8 & 0xFF_FFFF_FFFF;
+        Applied = new AppliedProgress(clock: options.Clock);
         loop = Task.Run(RunLoopAsync);
         ticker = Task.Run(RunTickerAsync);
     }
@@ -90,7 +93,7 @@ public sealed partial class ClusterLog : IReplicatedLog
     public ulong AppliedIndex => Volatile.Read(ref appliedIndex);
 
     /// <summary>The applied index with its entry's term, to wait on (etcd's waitAppliedIndex).</summary>
-    internal AppliedProgress Applied { get; } = new();
+    internal AppliedProgress Applied { get; }
 
     /// <summary>etcd's waitAppliedIndex, which a leader runs before renewing a lease or reading its TTL: waits until
     /// this member has applied everything committed and an entry of its current term (so every lease granted under
@@ -150,7 +153,7 @@ public sealed partial class ClusterLog : IReplicatedLog
     private interface IWaiter
     {
         ulong Id { get; }
-        /// <summary>A <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+        /// <summary>A timestamp of the member's clock (<see cref="ClusterLogOptions.Clock"/>).</summary>
         long Deadline { get; }
         /// <summary>The caller's token: once cancelled, the ticker answers the waiter as cancelled.</summary>
         CancellationToken Cancellation { get; }
@@ -221,7 +224,7 @@ public sealed partial class ClusterLog : IReplicatedLog
     }
 
     private long NewDeadline() =>
-        System.Diagnostics.Stopwatch.GetTimestamp() + (long)(options.RequestTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        options.Clock.GetTimestamp() + (long)(options.RequestTimeout.TotalSeconds * options.Clock.TimestampFrequency);
 
     /// <summary>etcd's maxGapBetweenApplyAndCommitIndex: past this many committed entries not yet applied, new
     /// proposals are refused with "too many requests" instead of queueing behind an apply that cannot keep up.</summary>
@@ -317,11 +320,11 @@ public sealed partial class ClusterLog : IReplicatedLog
     public async Task TransferLeadershipAsync(ulong transferee, CancellationToken cancellationToken)
     {
         if (!Post(() => node.TransferLeader(transferee))) throw EtcdErrors.TooManyRequests.ToException();
-        var deadline = DateTime.UtcNow + options.RequestTimeout;
+        var started = options.Clock.GetTimestamp();
         while (Leader != transferee)
         {
-            if (DateTime.UtcNow > deadline) throw EtcdErrors.Timeout.ToException();
-            await Task.Delay(options.TickInterval, cancellationToken);
+            if (options.Clock.GetElapsedTime(started) > options.RequestTimeout) throw EtcdErrors.Timeout.ToException();
+            await Task.Delay(options.TickInterval, options.Clock, cancellationToken);
         }
     }
 
@@ -369,7 +372,7 @@ public sealed partial class ClusterLog : IReplicatedLog
     private void ExpireWaiters()
     {
         if (waiters.IsEmpty) return;
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = options.Clock.GetTimestamp();
         var answers = new Answers();
         foreach (var (id, waiter) in waiters)
         {
@@ -427,7 +430,7 @@ public sealed partial class ClusterLog : IReplicatedLog
                 next ??= new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
                 var task = next.Task;
                 if (!inFlight) StartRound(log, next);
-                else if (System.Diagnostics.Stopwatch.GetElapsedTime(startedAt) > RetryAfter)
+                else if (log.options.Clock.GetElapsedTime(startedAt) > RetryAfter)
                 {
                     Metrics.ServerMetrics.SlowReadIndexes.Inc();
                     StartRound(log, current.Round);
@@ -441,7 +444,7 @@ public sealed partial class ClusterLog : IReplicatedLog
         {
             if (round == next) next = null;
             inFlight = true;
-            startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            startedAt = log.options.Clock.GetTimestamp();
             var id = ++roundId;
             var context = new byte[8];
             BinaryPrimitives.WriteUInt64BigEndian(context, id);
@@ -493,7 +496,7 @@ public sealed partial class ClusterLog : IReplicatedLog
 
     private async Task RunTickerAsync()
     {
-        using var timer = new PeriodicTimer(options.TickInterval);
+        using var timer = new PeriodicTimer(options.TickInterval, options.Clock);
         try
         {
             Action tick = node.Tick;

@@ -212,11 +212,15 @@ public sealed class AuthTests : IAsyncLifetime
     }
 }
 
-/// <summary>A simple token ends once it has gone unused for --auth-token-ttl seconds.</summary>
+/// <summary>A simple token ends once it has gone unused for --auth-token-ttl seconds of the member's clock.</summary>
 public sealed class AuthTokenTtlTests : IAsyncLifetime
 {
-    private readonly HttpKvFactory factory = new(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4", ["HttpKv:AuthTokenTtl"] = "1" });
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider clock = new(DateTimeOffset.UtcNow);
+    private readonly HttpKvFactory factory;
     private HttpClient client = null!;
+
+    public AuthTokenTtlTests() =>
+        factory = new HttpKvFactory(new Dictionary<string, string> { ["HttpKv:BcryptCost"] = "4", ["HttpKv:AuthTokenTtl"] = "1" }).WithTime(clock);
 
     public async Task InitializeAsync()
     {
@@ -229,15 +233,27 @@ public sealed class AuthTokenTtlTests : IAsyncLifetime
     public async Task DisposeAsync() => await factory.DisposeAsync();
 
     [Fact]
-    public async Task An_idle_token_expires()
+    public async Task An_idle_token_expires_and_each_use_renews_it()
     {
         var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        for (var use = 0; use < 3; use++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(900));
+            var (status, _) = await RangeAsync(token);
+            Assert.Equal(200, status); // 2.7 s after it was issued, but never 1 s unused
+        }
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
+        var (expired, body) = await RangeAsync(token);
+        Assert.Equal(401, expired);
+        Assert.Contains("etcdserver: invalid auth token", body);
+    }
+
+    private async Task<(int Status, string Body)> RangeAsync(string token)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/kv/range") { Content = new StringContent("{\"key\":\"YQ==\"}") };
         request.Headers.TryAddWithoutValidation("Authorization", token);
         using var response = await client.SendAsync(request);
-        Assert.Equal(401, (int)response.StatusCode);
-        Assert.Contains("etcdserver: invalid auth token", await response.Content.ReadAsStringAsync());
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
 
