@@ -39,7 +39,7 @@ public sealed record ClusterLogOptions
 /// demands: persist (WAL append + fdatasync, then the in-memory Raft storage), send, apply committed entries to the
 /// MVCC store (skipping any the backend already holds), answer reads, advance. A write's caller waits for its entry
 /// to be applied on this member; a linearizable read waits for a read index confirmed by a quorum and applied here.</summary>
-public sealed partial class ClusterLog : IReplicatedLog
+public sealed partial class ClusterLog : IAsyncDisposable
 {
     private const int MaxQueuedCommands = 16_384;
     private const int MaxCommandsPerRound = 4096;
