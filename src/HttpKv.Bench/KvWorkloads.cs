@@ -74,13 +74,15 @@ public sealed class KvWorkloads
             "put" => async index => await kv.PutAsync(puts[Slot(index)], headers),
             "range" => async index => await kv.RangeAsync(ranges[Slot(index)], headers),
             "txn-put" => async index => await kv.TxnAsync(txnPuts[Slot(index)], headers),
-            "txn-mixed" => async index =>
-            {
-                if (random.NextDouble() < readShare) await kv.RangeAsync(ranges[Slot(index)], headers);
-                else await kv.PutAsync(puts[Slot(index)], headers);
-            },
+            "txn-mixed" => MixedAsync,
             _ => throw new InvalidOperationException($"not a KV workload: {options.Workload}"),
         };
+
+        async ValueTask MixedAsync(long index)
+        {
+            if (random.NextDouble() < readShare) await kv.RangeAsync(ranges[Slot(index)], headers);
+            else await kv.PutAsync(puts[Slot(index)], headers);
+        }
     }
 
     /// <summary>Puts every key of the key space once (for range --prefill), with all clients, not measured.</summary>

@@ -92,24 +92,30 @@ internal static class GatewayJsonReader
                 value = new Value { Bytes = bytes };
                 return true;
             case Kind.SortOrder when reader.TokenType is JsonTokenType.String && !reader.ValueIsEscaped:
-                value = new Value { Number = reader.ValueSpan switch
+                value = new Value
                 {
-                    var name when name.SequenceEqual("NONE"u8) => 0,
-                    var name when name.SequenceEqual("ASCEND"u8) => 1,
-                    var name when name.SequenceEqual("DESCEND"u8) => 2,
-                    _ => -1,
-                } };
+                    Number = reader.ValueSpan switch
+                    {
+                        var name when name.SequenceEqual("NONE"u8) => 0,
+                        var name when name.SequenceEqual("ASCEND"u8) => 1,
+                        var name when name.SequenceEqual("DESCEND"u8) => 2,
+                        _ => -1,
+                    }
+                };
                 return value.Number >= 0;
             case Kind.SortTarget when reader.TokenType is JsonTokenType.String && !reader.ValueIsEscaped:
-                value = new Value { Number = reader.ValueSpan switch
+                value = new Value
                 {
-                    var name when name.SequenceEqual("KEY"u8) => 0,
-                    var name when name.SequenceEqual("VERSION"u8) => 1,
-                    var name when name.SequenceEqual("CREATE"u8) => 2,
-                    var name when name.SequenceEqual("MOD"u8) => 3,
-                    var name when name.SequenceEqual("VALUE"u8) => 4,
-                    _ => -1,
-                } };
+                    Number = reader.ValueSpan switch
+                    {
+                        var name when name.SequenceEqual("KEY"u8) => 0,
+                        var name when name.SequenceEqual("VERSION"u8) => 1,
+                        var name when name.SequenceEqual("CREATE"u8) => 2,
+                        var name when name.SequenceEqual("MOD"u8) => 3,
+                        var name when name.SequenceEqual("VALUE"u8) => 4,
+                        _ => -1,
+                    }
+                };
                 return value.Number >= 0;
             default:
                 return false;

@@ -9,7 +9,7 @@ public sealed partial class ClusterLog
     /// its waiters in turn, their continuations (each request's response) running inline in it. An apply batch of n
     /// proposals so costs ⌈n / <see cref="PerWorkItem"/>⌉ hand-offs rather than n, while two groups can still
     /// answer on two cores. The loop and the ticker send answers this way; the one exception is an apply batch with a
-/// single answer (<see cref="SendOrRunAlone"/>).</summary>
+    /// single answer (<see cref="SendOrRunAlone"/>).</summary>
     private struct Answers
     {
         /// <summary>Enough to spread a large batch over the cores, few enough that a group is one short burst.</summary>

@@ -196,7 +196,7 @@ internal sealed class NormalizingReader(PipeReader inner) : PipeReader
                 continue;
             }
             var block = new ArrayBufferWriter<byte>();
-            for (var part = frame; ; )
+            for (var part = frame; ;)
             {
                 foreach (var segment in Http2Frames.Fragment(buffer, part)) block.Write(segment.Span);
                 if (part.EndsBlock) break;

@@ -114,7 +114,7 @@ public static class WatchChecker
         {
             if (lowestFrom[after] > revision) continue;
             var late = log.Events.Skip(after).First(seen => seen.Revision <= revision);
-                yield return $"watch {log.Id} on {log.Member}: a progress notification at revision {revision} came before {Describe(late)}: ahead of the data";
+            yield return $"watch {log.Id} on {log.Member}: a progress notification at revision {revision} came before {Describe(late)}: ahead of the data";
         }
     }
 

@@ -64,7 +64,8 @@ public sealed class TestCluster : IAsyncDisposable
             "--experimental-snapshot-catchup-entries", snapshotCatchUpEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--log-level", "info",
             .. ExtraFlags?.Invoke(member) ?? [],
-        ], peerListenAddress, ports) { Joins = joins, EarlierOutput = earlierOutput };
+        ], peerListenAddress, ports)
+        { Joins = joins, EarlierOutput = earlierOutput };
 
     private string? MemberAt(IPAddress address)
     {

@@ -44,45 +44,45 @@ public sealed class Watcher(WatchLog log, IReadOnlyList<string> endpoints, IRead
                 var connected = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                while (connected.Elapsed < Stay && await call.ResponseStream.MoveNext(stop))
-                {
-                    var response = call.ResponseStream.Current;
-                    responses++;
-                    if (response.WatchId == -1 && response.Events.Count == 0 && !response.Created && !response.Canceled)
+                    while (connected.Elapsed < Stay && await call.ResponseStream.MoveNext(stop))
                     {
-                        lock (log.Events)
+                        var response = call.ResponseStream.Current;
+                        responses++;
+                        if (response.WatchId == -1 && response.Events.Count == 0 && !response.Created && !response.Canceled)
                         {
-                            log.Progress.Add((log.Events.Count, response.Header.Revision));
-                            log.Progressed(response.Header.Revision, names[endpoint], clock?.Invoke() ?? 0);
+                            lock (log.Events)
+                            {
+                                log.Progress.Add((log.Events.Count, response.Header.Revision));
+                                log.Progressed(response.Header.Revision, names[endpoint], clock?.Invoke() ?? 0);
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    if (response.Canceled && response.CompactRevision > next)
-                    {
-                        lock (log.Events)
+                        if (response.Canceled && response.CompactRevision > next)
                         {
-                            log.CompactedGaps.Add((next, response.CompactRevision - 1));
-                            log.Compacted(response.CompactRevision);
+                            lock (log.Events)
+                            {
+                                log.CompactedGaps.Add((next, response.CompactRevision - 1));
+                                log.Compacted(response.CompactRevision);
+                            }
+                            next = response.CompactRevision; // as a client must: resync from what is left, at once
+                            resync = true;
+                            break;
                         }
-                        next = response.CompactRevision; // as a client must: resync from what is left, at once
-                        resync = true;
-                        break;
-                    }
-                    if (response.Canceled) throw new InvalidOperationException($"watch from {next} cancelled: {response.CancelReason} (compact revision {response.CompactRevision}, header revision {response.Header.Revision}, member {response.Header.MemberId:x})");
-                    foreach (var change in response.Events)
-                    {
-                        var key = change.Kv.Key.ToStringUtf8();
-                        lock (log.Events)
+                        if (response.Canceled) throw new InvalidOperationException($"watch from {next} cancelled: {response.CancelReason} (compact revision {response.CompactRevision}, header revision {response.Header.Revision}, member {response.Header.MemberId:x})");
+                        foreach (var change in response.Events)
                         {
-                            log.Saw(change.Kv.ModRevision, names[endpoint], clock?.Invoke() ?? 0);
-                            if (key.StartsWith(prefix, StringComparison.Ordinal))
-                                log.Events.Add(new SeenEvent(change.Kv.ModRevision, key,
-                                change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8(),
-                                responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0, clock?.Invoke() ?? 0));
+                            var key = change.Kv.Key.ToStringUtf8();
+                            lock (log.Events)
+                            {
+                                log.Saw(change.Kv.ModRevision, names[endpoint], clock?.Invoke() ?? 0);
+                                if (key.StartsWith(prefix, StringComparison.Ordinal))
+                                    log.Events.Add(new SeenEvent(change.Kv.ModRevision, key,
+                                    change.Type == Mvccpb.Event.Types.EventType.Delete, change.Type == Mvccpb.Event.Types.EventType.Delete ? null : change.Kv.Value.ToStringUtf8(),
+                                    responses, change.PrevKv?.Value.ToStringUtf8(), change.PrevKv?.ModRevision ?? 0, clock?.Invoke() ?? 0));
+                            }
+                            next = Math.Max(next, change.Kv.ModRevision + 1);
                         }
-                        next = Math.Max(next, change.Kv.ModRevision + 1);
                     }
-                }
                 }
                 finally
                 {
