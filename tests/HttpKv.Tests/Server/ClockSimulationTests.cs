@@ -126,7 +126,9 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
             output.WriteLine($"seed {seed}, steps:\n  " + string.Join("\n  ", log));
             throw;
         }
-        output.WriteLine($"seed {seed}: {log.Count} steps, {nextLease - 1} leases, the clock at {now.TotalSeconds:0.0} s");
+        output.WriteLine($"seed {seed}: {log.Count} steps, {nextLease - 1} leases ({nextLease - 1 - leases.Count} expired), "
+            + $"{log.Count(line => line.EndsWith(": 401"))} expired token uses, {log.Count(line => line.EndsWith("TTL 0"))} refused keep-alives, "
+            + $"the clock at {now.TotalSeconds:0.0} s");
     }
 
     /// <summary>Each lease's key is there before its deadline and gone once an expiry round has run after it (the
@@ -165,14 +167,16 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
     /// expiry is not what these calls judge; alice's token is).</summary>
     private static async Task<JsonObject> CallAsRootAsync(HttpClient client, Token root, TimeSpan now, string path, object body)
     {
-        if (now >= root.LastUse + TokenTtl - Boundary) await AuthenticateAsync(client, root, now);
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json") };
-        request.Headers.TryAddWithoutValidation("Authorization", root.Value);
-        using var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{path} answered {(int)response.StatusCode}: {text}");
-        root.LastUse = now;
+        var (status, text) = await PostAsync(client, await RootTokenAsync(client, root, now), path, JsonSerializer.Serialize(body));
+        Assert.True(status == 200, $"{path} answered {status}: {text}");
         return JsonNode.Parse(text)!.AsObject();
+    }
+
+    private static async Task<string> RootTokenAsync(HttpClient client, Token root, TimeSpan now)
+    {
+        if (now >= root.LastUse + TokenTtl - Boundary) await AuthenticateAsync(client, root, now);
+        root.LastUse = now; // the call about to be made renews it
+        return root.Value;
     }
 
     private static async Task<bool> KeyExistsAsync(HttpClient client, Token root, TimeSpan now, string key) =>
@@ -181,22 +185,24 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
     /// <summary>One keep-alive through the gateway's stream: the TTL it answers (0 for a lease that is gone or expired).</summary>
     private static async Task<long> KeepAliveAsync(HttpClient client, Token root, TimeSpan now, long id)
     {
-        if (now >= root.LastUse + TokenTtl - Boundary) await AuthenticateAsync(client, root, now);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/lease/keepalive") { Content = new StringContent($"{{\"ID\":\"{id}\"}}", Encoding.UTF8) };
-        request.Headers.TryAddWithoutValidation("Authorization", root.Value);
-        using var response = await client.SendAsync(request);
-        var line = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Single();
-        Assert.True(response.IsSuccessStatusCode, line);
-        root.LastUse = now;
+        var (status, text) = await PostAsync(client, await RootTokenAsync(client, root, now), "/v3/lease/keepalive", $"{{\"ID\":\"{id}\"}}");
+        var line = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single();
+        Assert.True(status == 200, line);
         var result = JsonNode.Parse(line)!["result"] ?? throw new Xunit.Sdk.XunitException($"keep-alive answered {line}");
         return result["TTL"] is { } ttl ? long.Parse((string)ttl!) : 0;
     }
 
     private static async Task<(int Status, JsonObject Body)> RangeAsync(HttpClient client, string token, string key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v3/kv/range") { Content = new StringContent(JsonSerializer.Serialize(new { key = B64(key) }), Encoding.UTF8, "application/json") };
+        var (status, text) = await PostAsync(client, token, "/v3/kv/range", JsonSerializer.Serialize(new { key = B64(key) }));
+        return (status, JsonNode.Parse(text)!.AsObject());
+    }
+
+    private static async Task<(int Status, string Body)> PostAsync(HttpClient client, string token, string path, string json)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         request.Headers.TryAddWithoutValidation("Authorization", token);
         using var response = await client.SendAsync(request);
-        return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
