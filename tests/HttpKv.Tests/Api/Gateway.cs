@@ -21,6 +21,16 @@ public static class Gateway
         return ((int)response.StatusCode, JsonNode.Parse(text)!.AsObject());
     }
 
+    /// <summary>A POST of <paramref name="json"/> with <paramref name="token"/> (when there is one) as its Authorization
+    /// header: the status and the body as text.</summary>
+    public static async Task<(int Status, string Body)> PostWithTokenAsync(this HttpClient client, string path, string json, string? token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (token is not null) request.Headers.TryAddWithoutValidation("Authorization", token);
+        using var response = await client.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public static async Task<JsonObject> PostOkAsync(this HttpClient client, string path, object body)
     {
         var (status, json) = await client.PostAsync(path, JsonSerializer.Serialize(body));

@@ -119,7 +119,11 @@ public sealed class LeaseGatewayTests : MemberTest
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         Assert.Equal("etcdserver: requested lease not found", missing.Status.Detail);
     }
+}
 
+/// <summary>Lease expiry on a member whose clock the test moves (so the lease's TTL passes without waiting for it).</summary>
+public sealed class LeaseExpiryTests
+{
     [Fact]
     public async Task An_expired_lease_deletes_its_keys()
     {

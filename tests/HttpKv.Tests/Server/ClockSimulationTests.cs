@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HttpKv.Tests.Api;
@@ -167,7 +166,7 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
     /// expiry is not what these calls judge; alice's token is).</summary>
     private static async Task<JsonObject> CallAsRootAsync(HttpClient client, Token root, TimeSpan now, string path, object body)
     {
-        var (status, text) = await PostAsync(client, await RootTokenAsync(client, root, now), path, JsonSerializer.Serialize(body));
+        var (status, text) = await client.PostWithTokenAsync(path, JsonSerializer.Serialize(body), await RootTokenAsync(client, root, now));
         Assert.True(status == 200, $"{path} answered {status}: {text}");
         return JsonNode.Parse(text)!.AsObject();
     }
@@ -185,7 +184,7 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
     /// <summary>One keep-alive through the gateway's stream: the TTL it answers (0 for a lease that is gone or expired).</summary>
     private static async Task<long> KeepAliveAsync(HttpClient client, Token root, TimeSpan now, long id)
     {
-        var (status, text) = await PostAsync(client, await RootTokenAsync(client, root, now), "/v3/lease/keepalive", $"{{\"ID\":\"{id}\"}}");
+        var (status, text) = await client.PostWithTokenAsync("/v3/lease/keepalive", $"{{\"ID\":\"{id}\"}}", await RootTokenAsync(client, root, now));
         var line = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single();
         Assert.True(status == 200, line);
         var result = JsonNode.Parse(line)!["result"] ?? throw new Xunit.Sdk.XunitException($"keep-alive answered {line}");
@@ -194,15 +193,7 @@ public sealed class ClockSimulationTests(ITestOutputHelper output)
 
     private static async Task<(int Status, JsonObject Body)> RangeAsync(HttpClient client, string token, string key)
     {
-        var (status, text) = await PostAsync(client, token, "/v3/kv/range", JsonSerializer.Serialize(new { key = B64(key) }));
+        var (status, text) = await client.PostWithTokenAsync("/v3/kv/range", JsonSerializer.Serialize(new { key = B64(key) }), token);
         return (status, JsonNode.Parse(text)!.AsObject());
-    }
-
-    private static async Task<(int Status, string Body)> PostAsync(HttpClient client, string token, string path, string json)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.TryAddWithoutValidation("Authorization", token);
-        using var response = await client.SendAsync(request);
-        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
