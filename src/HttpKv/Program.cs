@@ -1,6 +1,7 @@
 using System.Collections;
 using HttpKv.Api;
 using HttpKv.Configuration;
+using HttpKv.Connections;
 using HttpKv.Hosting;
 using HttpKv.Server;
 using HttpKv.Server.Auth;
@@ -11,7 +12,7 @@ using Serilog;
 using Serilog.Extensions.Logging;
 
 // `httpkv snapshot …`: an offline tool over a snapshot file, not a member; dispatched before etcd's flags are parsed.
-if (args.Length > 0 && args[0] == "snapshot") return await HttpKv.Snapshots.SnapshotCommand.RunAsync(args[1..], Console.Out, Console.Error);
+if (args.Length > 0 && args[0] == "snapshot") return await HttpKv.Server.Maintenance.SnapshotCommand.RunAsync(args[1..], Console.Out, Console.Error);
 
 var environment = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(entry => (string)entry.Key, entry => (string?)entry.Value);

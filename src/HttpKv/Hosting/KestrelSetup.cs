@@ -1,4 +1,5 @@
 using HttpKv.Api;
+using HttpKv.Connections;
 using HttpKv.Server;
 using HttpKv.Server.Transport;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

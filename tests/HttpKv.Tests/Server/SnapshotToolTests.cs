@@ -1,7 +1,6 @@
 using HttpKv.Server;
 using HttpKv.Server.Cluster;
 using HttpKv.Server.Maintenance;
-using HttpKv.Snapshots;
 
 namespace HttpKv.Tests.Server;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace HttpKv.Hosting;
+namespace HttpKv.Connections;
 
 /// <summary>One of the two virtual endpoints that share a real TCP address: Kestrel listens on each with a
 /// single protocol, and <see cref="DemuxListenerFactory"/> hands every accepted socket to the right one.</summary>

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace HttpKv.Hosting;
+namespace HttpKv.Connections;
 
 /// <summary>Just enough HPACK (RFC 7541) to rewrite one header of a request's header block: representations are
 /// walked one by one and copied as they are, except the ones the caller's rewrite changes, which are re-encoded as

@@ -1,6 +1,6 @@
-using HttpKv.Hosting;
+using HttpKv.Connections;
 
-namespace HttpKv.Tests.Hosting;
+namespace HttpKv.Connections.Tests;
 
 /// <summary>The HPACK rewrite behind <see cref="AuthorityNormalizer"/> (etcdctl 3.4 sends <c>:authority:
 /// http://host:port</c> on <c>endpoint status</c>). The blocks are what python3-hpack's encoder produces for two

@@ -4,7 +4,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace HttpKv.Hosting;
+namespace HttpKv.Connections;
 
 /// <summary>Lets HTTP/2 clients that send a URL as <c>:authority</c> be served, as etcd's Go server serves them.
 ///
@@ -150,7 +150,7 @@ internal sealed class NormalizingReader(PipeReader inner) : PipeReader
             lastBuffer = result.Buffer;
             if (result.IsCanceled) return result;
             var handOut = Classify(result.Buffer);
-            if (mode == Mode.PassThrough || result.IsCompleted)
+            if (mode == Mode.PassThrough || mode == Mode.Undecided && result.IsCompleted)
             {
                 mode = Mode.PassThrough;
                 return result;

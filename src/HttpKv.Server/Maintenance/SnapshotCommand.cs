@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using HttpKv.Server;
-using HttpKv.Server.Maintenance;
 
-namespace HttpKv.Snapshots;
+namespace HttpKv.Server.Maintenance;
 
 /// <summary><c>httpkv snapshot status|restore</c>: etcdctl's (3.4) offline snapshot commands for HttpKv's snapshot files
 /// (save is etcdctl's own: <c>etcdctl snapshot save FILE</c> against a member). A command-line tool, so it writes to the

@@ -1,4 +1,4 @@
-namespace HttpKv.Hosting;
+namespace HttpKv.Connections;
 
 /// <summary>Decodes HPACK's Huffman code (RFC 7541 Appendix B) for <see cref="HpackRewriter"/>.</summary>
 internal static class HpackHuffman

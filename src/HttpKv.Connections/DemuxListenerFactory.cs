@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
 
-namespace HttpKv.Hosting;
+namespace HttpKv.Connections;
 
 /// <summary>Serves gRPC (HTTP/2 with prior knowledge) and HTTP/1.1 on one plaintext port, as etcd does.
 ///
@@ -37,6 +37,7 @@ public sealed class DemuxListenerFactory(ILoggerFactory loggerFactory) : IConnec
         private static readonly byte[] Http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
         private static readonly TimeSpan ClassifyTimeout = TimeSpan.FromSeconds(30);
         private const int MaxConnectionsBeingClassified = 1024;
+        private const int SolSocket = 1, SoReuseAddr = 2; // <sys/socket.h> on Linux
 
         private readonly Socket socket;
         private readonly SocketConnectionContextFactory contextFactory;
@@ -56,17 +57,20 @@ public sealed class DemuxListenerFactory(ILoggerFactory loggerFactory) : IConnec
             this.onClosed = onClosed;
             socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             if (address.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = address.Address.Equals(IPAddress.IPv6Any);
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone, so a restarted member binds over its old connections' TIME_WAIT. Not .NET's
+            // ReuseAddress option: on Linux that sets SO_REUSEPORT too, and a second process would then bind the same
+            // port and share its connections instead of being refused.
+            if (!OperatingSystem.IsWindows()) socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             try
             {
                 socket.Bind(address);
+                socket.Listen(512);
             }
             catch (SocketException exception) when (exception.SocketErrorCode == SocketError.AddressAlreadyInUse)
             {
                 socket.Dispose();
                 throw new AddressInUseException($"listen tcp {address}: bind: address already in use", exception);
             }
-            socket.Listen(512);
         }
 
         public VirtualListener AddListener(DemuxEndPoint endpoint)
