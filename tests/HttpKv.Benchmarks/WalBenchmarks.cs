@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using HttpKv.Storage.Wal;
+using HttpKv.Raft;
 
 namespace HttpKv.Benchmarks;
 
@@ -8,7 +9,7 @@ namespace HttpKv.Benchmarks;
 [MemoryDiagnoser]
 public class WalBenchmarks
 {
-    private IReadOnlyList<LogEntry> entries = [];
+    private IReadOnlyList<Entry> entries = [];
     private byte[] buffer = [];
 
     [Params(1, 64)]
@@ -18,7 +19,7 @@ public class WalBenchmarks
     public void Setup()
     {
         var data = Data.Value(1).ToByteArray();
-        entries = Enumerable.Range(1, Entries).Select(i => new LogEntry(3, (ulong)i, 0, data)).ToList();
+        entries = Enumerable.Range(1, Entries).Select(i => new Entry(3, (ulong)i, EntryType.Normal, data)).ToList();
         buffer = new byte[Entries * (int)WalRecordFormat.EntryRecordBytes(entries[0]) + WalRecordFormat.HardStateRecordBytes];
     }
 

@@ -2,14 +2,12 @@ using HttpKv.Mvcc;
 using HttpKv.Protocol.Peer;
 using HttpKv.Raft;
 using HttpKv.Server.Auth;
+using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
 using HttpKv.Server.Transport;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using EtcdMember = Etcdserverpb.Member;
-using RaftHardState = HttpKv.Raft.HardState;
-
-using HttpKv.Server.Leases;
 
 namespace HttpKv.Server.Cluster;
 
@@ -146,10 +144,10 @@ public static class ClusterBootstrap
             var term = store.ReadMeta(ClusterLog.TermMeta) is { } bytes ? BitConverter.ToUInt64(bytes) : 1;
             storage.ApplySnapshot(new Snapshot(new SnapshotMetadata(applied, term, confState), ReadOnlyMemory<byte>.Empty));
         }
-        var entries = start.Wal.Entries.Where(entry => entry.Index > applied).Select(ClusterLog.FromWal).ToList();
+        var entries = start.Wal.Entries.Where(entry => entry.Index > applied).ToList();
         if (entries.Count > 0) storage.Append(entries);
         var hard = start.Wal.HardState;
-        storage.SetHardState(new RaftHardState(hard.Term, hard.Vote, Math.Max(hard.Commit, applied)));
+        storage.SetHardState(hard with { Commit = Math.Max(hard.Commit, applied) });
     }
 
     private static ulong? OwnId(Membership membership, MemberOptions options)

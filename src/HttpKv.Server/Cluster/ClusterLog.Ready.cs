@@ -5,8 +5,6 @@ using HttpKv.Protocol.Internal;
 using HttpKv.Raft;
 using HttpKv.Storage;
 using Microsoft.Extensions.Logging;
-using WalEntry = HttpKv.Storage.Wal.LogEntry;
-using WalHardState = HttpKv.Storage.Wal.HardState;
 using WalSnapshot = HttpKv.Storage.Wal.WalSnapshot;
 
 namespace HttpKv.Server.Cluster;
@@ -102,23 +100,14 @@ public sealed partial class ClusterLog
     private async Task PersistAsync(Ready ready)
     {
         if (ready.Entries.Count == 0 && ready.HardState is null && ready.Snapshot is null) return;
-        var entries = walEntries;
-        entries.Clear(); // the last Ready's, which the WAL no longer holds: its append completed
-        foreach (var entry in ready.Entries) entries.Add(new WalEntry(entry.Term, entry.Index, (byte)entry.Type, entry.Data));
-        WalHardState? hard = ready.HardState is { } h ? new WalHardState(h.Term, h.Vote, h.Commit) : null;
         WalSnapshot? marker = ready.Snapshot is { } s ? new WalSnapshot(s.Metadata.Index, s.Metadata.Term) : null;
         // The loop resumes on the WAL's writer thread (it is the log's one writer and never blocks on it): no hand-off
         // back through the thread pool between the fdatasync and the apply.
-        await wal.AppendOnWriterAsync(marker, entries, hard, sync: ready.MustSync);
+        await wal.AppendOnWriterAsync(marker, ready.Entries, ready.HardState, sync: ready.MustSync);
         if (ready.Snapshot is { } snapshot) storage.ApplySnapshot(snapshot);
         if (ready.Entries.Count > 0) storage.Append(ready.Entries);
         if (ready.HardState is { } state) storage.SetHardState(state);
     }
-
-    /// <summary>The WAL records of the Ready being persisted, one list reused by every Ready (the loop runs one at a time).</summary>
-    private readonly List<WalEntry> walEntries = [];
-
-    internal static Entry FromWal(WalEntry entry) => new(entry.Term, entry.Index, (EntryType)entry.Type, entry.Data);
 
     private void Send(IReadOnlyList<Message> messages)
     {

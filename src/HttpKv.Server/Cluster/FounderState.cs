@@ -45,6 +45,6 @@ public static class FounderState
             batch.Commit();
         }
         store.Sync();
-        await wal.AppendAsync(new WalSnapshot(index, 1), [], new Storage.Wal.HardState(1, 0, index));
+        await wal.AppendAsync(new WalSnapshot(index, 1), [], new HardState(1, 0, index));
     }
 }

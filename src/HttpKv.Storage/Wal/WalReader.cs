@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using HttpKv.Raft;
 
 namespace HttpKv.Storage.Wal;
 
@@ -6,7 +7,7 @@ namespace HttpKv.Storage.Wal;
 /// <param name="LastSegment">The segment to append to; null when the directory holds none.</param>
 /// <param name="LastSegmentValidBytes">Where the last segment's valid records end (the file is cut there).</param>
 internal sealed record WalReplay(
-    List<LogEntry> Entries,
+    List<Entry> Entries,
     HardState HardState,
     int SegmentCount,
     WalSegmentName? LastSegment,
@@ -22,7 +23,7 @@ internal static class WalReader
     public static WalReplay ReadAll(string directory, ILogger logger)
     {
         List<WalSegmentName> segments = ListSegments(directory, logger);
-        var entries = new List<LogEntry>();
+        var entries = new List<Entry>();
         var hardState = default(HardState);
         WalSnapshot? snapshot = null;
         long lastValidBytes = 0;
@@ -63,7 +64,7 @@ internal static class WalReader
     }
 
     /// <summary>Reads one segment; returns the length of its valid prefix.</summary>
-    private static long ReadSegment(string path, bool isLast, List<LogEntry> entries, ref HardState hardState, ref WalSnapshot? snapshot, ILogger logger)
+    private static long ReadSegment(string path, bool isLast, List<Entry> entries, ref HardState hardState, ref WalSnapshot? snapshot, ILogger logger)
     {
         ReadOnlyMemory<byte> bytes = File.ReadAllBytes(path);
         int offset = 0;
@@ -107,7 +108,7 @@ internal static class WalReader
     }
 
     /// <summary>Raft's rule: an entry with index i replaces the entry at i and drops every later one.</summary>
-    internal static void ApplyEntry(List<LogEntry> entries, LogEntry entry, string path, long offset)
+    internal static void ApplyEntry(List<Entry> entries, Entry entry, string path, long offset)
     {
         if (entries.Count > 0)
         {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using HttpKv.Raft;
 
 namespace HttpKv.Storage.Wal;
 
@@ -27,7 +28,7 @@ internal enum WalReadStatus
 internal readonly record struct WalRecord(WalRecordType Type, ReadOnlyMemory<byte> Payload, int RecordLength);
 
 /// <summary>
-/// Encoding and decoding of one record (layout in <see cref="WriteAheadLog"/>'s doc comment and docs/wal.md):
+/// Encoding and decoding of one record (the layout is docs/wal.md's "Record layout"):
 /// <c>length u32 LE | crc32c u32 LE | type u8 | payload</c>, where length and CRC both cover <c>type + payload</c>.
 /// </summary>
 internal static class WalRecordFormat
@@ -43,17 +44,17 @@ internal static class WalRecordFormat
     /// <summary>The largest body (type + payload) accepted; protects reads from absurd lengths.</summary>
     public const int MaxBodyBytes = int.MaxValue - HeaderBytes;
 
-    public static long EntryRecordBytes(LogEntry entry) => HeaderBytes + 1L + EntryFixedPayloadBytes + entry.Data.Length;
+    public static long EntryRecordBytes(Entry entry) => HeaderBytes + 1L + EntryFixedPayloadBytes + entry.Data.Length;
 
     /// <summary>Writes an entry record at the start of <paramref name="destination"/>; returns its length.</summary>
-    public static int WriteEntry(Span<byte> destination, in LogEntry entry)
+    public static int WriteEntry(Span<byte> destination, in Entry entry)
     {
         int bodyBytes = 1 + EntryFixedPayloadBytes + entry.Data.Length;
         Span<byte> body = destination.Slice(HeaderBytes, bodyBytes);
         body[0] = (byte)WalRecordType.Entry;
         BinaryPrimitives.WriteUInt64LittleEndian(body[1..], entry.Term);
         BinaryPrimitives.WriteUInt64LittleEndian(body[9..], entry.Index);
-        body[17] = entry.Type;
+        body[17] = (byte)entry.Type;
         entry.Data.Span.CopyTo(body[18..]);
         WriteHeader(destination, body);
         return HeaderBytes + bodyBytes;
@@ -111,7 +112,7 @@ internal static class WalRecordFormat
         int payloadBytes = body.Length - 1;
         bool sizeFits = type switch
         {
-            WalRecordType.Entry => payloadBytes >= EntryFixedPayloadBytes,
+            WalRecordType.Entry => payloadBytes >= EntryFixedPayloadBytes && IsKnownEntryType(body[EntryFixedPayloadBytes]),
             WalRecordType.HardState => payloadBytes == HardStatePayloadBytes,
             WalRecordType.Snapshot => payloadBytes == SnapshotPayloadBytes,
             _ => false,
@@ -125,13 +126,16 @@ internal static class WalRecordFormat
         return WalReadStatus.Valid;
     }
 
-    public static LogEntry DecodeEntry(ReadOnlyMemory<byte> payload)
+    /// <summary>Raft's entry types; a record holding another was written by another format and is not replayed.</summary>
+    private static bool IsKnownEntryType(byte type) => type is (byte)EntryType.Normal or (byte)EntryType.ConfChange;
+
+    public static Entry DecodeEntry(ReadOnlyMemory<byte> payload)
     {
         ReadOnlySpan<byte> span = payload.Span;
-        return new LogEntry(
+        return new Entry(
             BinaryPrimitives.ReadUInt64LittleEndian(span),
             BinaryPrimitives.ReadUInt64LittleEndian(span[8..]),
-            span[16],
+            (EntryType)span[16],
             payload[EntryFixedPayloadBytes..]);
     }
 

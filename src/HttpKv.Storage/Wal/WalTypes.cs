@@ -1,13 +1,5 @@
 namespace HttpKv.Storage.Wal;
 
-/// <summary>The Raft hard state: the current term, the vote in that term, and the commit index.</summary>
-public readonly record struct HardState(ulong Term, ulong Vote, ulong Commit);
-
-/// <summary>One Raft log entry: its Raft entry <see cref="Type"/> (normal, configuration change) and its
-/// <see cref="Data"/>, both opaque to the WAL. Kept apart, so that the caller's data is written as it is, not copied
-/// behind a type byte first.</summary>
-public readonly record struct LogEntry(ulong Term, ulong Index, byte Type, ReadOnlyMemory<byte> Data);
-
 /// <summary>A snapshot marker: the log continues after <see cref="Index"/> (of <see cref="Term"/>); every entry at or
 /// before it is held by the snapshot and dropped from the log at replay.</summary>
 public readonly record struct WalSnapshot(ulong Index, ulong Term);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
+using HttpKv.Raft;
 
 namespace HttpKv.Storage.Wal;
 
@@ -7,32 +8,9 @@ namespace HttpKv.Storage.Wal;
 /// The Raft write-ahead log: entries and hard states appended in segment files, each batch made durable by
 /// one fdatasync (group commit).
 /// </summary>
-/// <remarks>
-/// <para><b>Files.</b> The directory holds segments named <c>{sequence:x16}-{firstIndex:x16}.wal</c> (hex, as etcd),
-/// where <c>firstIndex</c> is LastIndex + 1 when the segment was created. A segment that has grown past
-/// <see cref="WalOptions.SegmentSizeBytes"/> is closed after the batch that crossed it; the next one starts with
-/// a copy of the current hard state. Creating a segment fsyncs the new file and the directory. The writer keeps the
-/// segment zero-filled ahead of its records (<see cref="WalOptions.PreallocationBytes"/>); the reader takes zeros to
-/// the end of the last segment for the end of the log (docs/wal.md, "Preallocation"). The lock file
-/// <c>wal.lock</c> keeps a second log out of the directory.</para>
-/// <para><b>Record</b> (all integers little-endian, no padding):</para>
-/// <code>
-/// offset 0  u32  length  = bytes in type + payload
-/// offset 4  u32  crc     = CRC-32C (Castagnoli) of type + payload
-/// offset 8  u8   type    1 = entry, 2 = hard state, 3 = snapshot marker
-/// offset 9       payload entry:      term u64, index u64, entry type u8, data (length - 18 bytes; type and data opaque)
-///                        hard state: term u64, vote u64, commit u64 (exactly 24 bytes)
-///                        snapshot:   index u64, term u64 (exactly 16 bytes)
-/// </code>
-/// <para><b>Reading at <see cref="Open"/>.</b> Records are replayed in order; the last hard state wins, and an entry
-/// with index i replaces the entry at i and drops all later ones (Raft's rule). A record that is short, or fails its
-/// CRC or size check, is a torn tail when it is in the last segment and no valid record starts at any later offset:
-/// the file is cut there and a warning names the file and offset. Otherwise it is corruption:
-/// <see cref="WalCorruptionException"/> names the file and offset and start-up stops.</para>
-/// <para><b>Writing.</b> <see cref="AppendAsync"/> queues; one writer thread takes everything queued, encodes it
-/// into one pooled buffer, writes it with one call, calls fdatasync once, then completes those appends. Order of
-/// calls is order on disk.</para>
-/// </remarks>
+/// <remarks>The files, the record layout, how start-up tells a torn tail from corruption, and the writer's rules
+/// (group commit, back-pressure, what a failed fsync does) are described once, in docs/wal.md; the encoding itself is
+/// <see cref="WalRecordFormat"/>.</remarks>
 public sealed class WriteAheadLog : IDisposable
 {
     /// <summary>The largest encoded size of one append (the batch buffer is one array).</summary>
@@ -47,7 +25,7 @@ public sealed class WriteAheadLog : IDisposable
     private readonly ILogger _logger;
     private readonly Queue<PendingAppend> _waitingForSpace = new();
     private readonly Thread _writer;
-    private IReadOnlyList<LogEntry> _entriesAtOpen;
+    private IReadOnlyList<Entry> _entriesAtOpen;
     private readonly FileStream _directoryLock;
 
     // Guarded by _gate.
@@ -100,7 +78,7 @@ public sealed class WriteAheadLog : IDisposable
     /// The entries found at <see cref="Open"/>, in index order (appends after Open are not added). Their data are
     /// slices of the segment bytes read at Open, which stay in memory while any entry is referenced.
     /// </summary>
-    public IReadOnlyList<LogEntry> Entries => _entriesAtOpen;
+    public IReadOnlyList<Entry> Entries => _entriesAtOpen;
 
     /// <summary>Drops <see cref="Entries"/> (and with them the segment bytes read at Open, unless the caller kept
     /// entries of its own): once the caller has rebuilt its state from them they are only memory — a whole log
@@ -234,38 +212,38 @@ public sealed class WriteAheadLog : IDisposable
     /// last index fails the task with <see cref="InvalidOperationException"/>. The entries' data must not change
     /// until the task completes.
     /// </summary>
-    public Task AppendAsync(IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
+    public Task AppendAsync(IReadOnlyList<Entry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
         AppendAsync(null, entries, hardState, cancellationToken);
 
     /// <summary>
-    /// As <see cref="AppendAsync(IReadOnlyList{LogEntry}, HardState?, CancellationToken)"/>, written after a snapshot
+    /// As <see cref="AppendAsync(IReadOnlyList{Entry}, HardState?, CancellationToken)"/>, written after a snapshot
     /// marker when <paramref name="snapshot"/> is given: the log then continues after the snapshot's index, and a
     /// replay drops every entry before the marker (the snapshot holds them).
     /// </summary>
-    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<Entry> entries, HardState? hardState, CancellationToken cancellationToken = default) =>
         AppendAsync(snapshot, entries, hardState, sync: true, cancellationToken);
 
     /// <summary>
-    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{LogEntry}, HardState?, CancellationToken)"/>; when
+    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{Entry}, HardState?, CancellationToken)"/>; when
     /// <paramref name="sync"/> is false the task completes once the records are written, without an fdatasync of its
     /// own (Raft's MustSync: a hard state whose only change is the commit index may be lost in a crash). A later
     /// synced batch, or the segment's rotation, makes it durable.
     /// </summary>
-    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, CancellationToken cancellationToken = default) =>
+    public Task AppendAsync(WalSnapshot? snapshot, IReadOnlyList<Entry> entries, HardState? hardState, bool sync, CancellationToken cancellationToken = default) =>
         Append(snapshot, entries, hardState, sync, resumeOnWriter: false, cancellationToken);
 
     /// <summary>
-    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{LogEntry}, HardState?, bool, CancellationToken)"/>, but
+    /// As <see cref="AppendAsync(WalSnapshot?, IReadOnlyList{Entry}, HardState?, bool, CancellationToken)"/>, but
     /// the caller's continuation runs on the writer thread as the append completes, instead of being queued to the
     /// thread pool: one hand-off (and often one wake-up) less per append. Only for a caller that is the log's one
     /// writer and never blocks on the log in its continuation (the Raft loop): it holds the writer up while it runs,
     /// and its next append waits until it has handed the thread back by awaiting. It takes no cancellation token: a
     /// cancelled wait for space is completed under the gate, where a continuation must not run.
     /// </summary>
-    public Task AppendOnWriterAsync(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync) =>
+    public Task AppendOnWriterAsync(WalSnapshot? snapshot, IReadOnlyList<Entry> entries, HardState? hardState, bool sync) =>
         Append(snapshot, entries, hardState, sync, resumeOnWriter: true, CancellationToken.None);
 
-    private Task Append(WalSnapshot? snapshot, IReadOnlyList<LogEntry> entries, HardState? hardState, bool sync, bool resumeOnWriter,
+    private Task Append(WalSnapshot? snapshot, IReadOnlyList<Entry> entries, HardState? hardState, bool sync, bool resumeOnWriter,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entries);
@@ -331,12 +309,12 @@ public sealed class WriteAheadLog : IDisposable
         _directoryLock.Dispose();
     }
 
-    private static long EncodedBytes(IReadOnlyList<LogEntry> entries, HardState? hardState)
+    private static long EncodedBytes(IReadOnlyList<Entry> entries, HardState? hardState)
     {
         long bytes = hardState is null ? 0 : WalRecordFormat.HardStateRecordBytes;
         for (int position = 0; position < entries.Count; position++)
         {
-            LogEntry entry = entries[position];
+            Entry entry = entries[position];
             if (entry.Index == 0)
             {
                 throw new ArgumentException("Raft entry indices start at 1.", nameof(entries));
@@ -555,7 +533,7 @@ public sealed class WriteAheadLog : IDisposable
         int length = 0;
         foreach (PendingAppend pending in batch)
         {
-            IReadOnlyList<LogEntry> entries = pending.Entries;
+            IReadOnlyList<Entry> entries = pending.Entries;
             if (pending.Snapshot is { } snapshot)
             {
                 length += WalRecordFormat.WriteSnapshot(buffer.AsSpan(length), snapshot);
@@ -719,10 +697,10 @@ public sealed class WriteAheadLog : IDisposable
     }
 
     /// <summary>One call to <see cref="AppendAsync"/>: its records and the task its caller awaits.</summary>
-    private sealed class PendingAppend(IReadOnlyList<LogEntry> entries, HardState? hardState, long bytes, bool resumeOnWriter)
+    private sealed class PendingAppend(IReadOnlyList<Entry> entries, HardState? hardState, long bytes, bool resumeOnWriter)
         : TaskCompletionSource(resumeOnWriter ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
     {
-        public IReadOnlyList<LogEntry> Entries { get; } = entries;
+        public IReadOnlyList<Entry> Entries { get; } = entries;
         public HardState? HardState { get; } = hardState;
         public WalSnapshot? Snapshot { get; init; }
         public long Bytes { get; } = bytes;

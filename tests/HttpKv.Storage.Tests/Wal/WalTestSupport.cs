@@ -1,6 +1,7 @@
 using System.Text;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
+using HttpKv.Raft;
 
 namespace HttpKv.Storage.Tests.Wal;
 
@@ -69,12 +70,12 @@ internal static class WalTest
     /// 16 term/index + 1 entry type + 7 data.</summary>
     public const int EntryRecordBytes = 33;
 
-    public static LogEntry Entry(ulong index, ulong term = 1) =>
-        new(term, index, (byte)(index % 2), Encoding.UTF8.GetBytes($"entry-{index % 10}"));
+    public static Entry Entry(ulong index, ulong term = 1) =>
+        new(term, index, (EntryType)(index % 2), Encoding.UTF8.GetBytes($"entry-{index % 10}"));
 
-    public static LogEntry[] Entries(ulong first, ulong last, ulong term = 1)
+    public static Entry[] Entries(ulong first, ulong last, ulong term = 1)
     {
-        var entries = new LogEntry[last - first + 1];
+        var entries = new Entry[last - first + 1];
         for (ulong index = first; index <= last; index++)
         {
             entries[index - first] = Entry(index, term);
@@ -82,7 +83,7 @@ internal static class WalTest
         return entries;
     }
 
-    public static (ulong Term, ulong Index, string Data)[] Describe(IEnumerable<LogEntry> entries) =>
+    public static (ulong Term, ulong Index, string Data)[] Describe(IEnumerable<Entry> entries) =>
         entries.Select(entry => (entry.Term, entry.Index, Encoding.UTF8.GetString(entry.Data.Span))).ToArray();
 
     public static WriteAheadLog Open(TempDirectory directory, ILogger? logger = null, WalOptions? options = null) =>

@@ -1,3 +1,4 @@
+using HttpKv.Raft;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using static HttpKv.Storage.Tests.Wal.WalTest;

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using HttpKv.Raft;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using static HttpKv.Storage.Tests.Wal.WalTest;
@@ -112,6 +114,22 @@ public sealed class WriteAheadLogRepairTests : IDisposable
         Assert.Contains(Path.GetFileName(segment), exception.Message);
         Assert.Contains($"offset {damagedOffset}", exception.Message);
         Assert.Equal(lengthBefore, new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task An_entry_of_a_type_Raft_does_not_know_is_not_replayed_even_with_a_matching_crc()
+    {
+        string segment = await WriteEntriesAsync(5);
+        const int recordOffset = 2 * EntryRecordBytes;
+        byte[] bytes = File.ReadAllBytes(segment);
+        bytes[recordOffset + WalRecordFormat.HeaderBytes + 1 + 16] = 7; // the entry's type: Raft has 0 and 1
+        int bodyBytes = EntryRecordBytes - WalRecordFormat.HeaderBytes;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(recordOffset + 4), Crc32C.Compute(bytes.AsSpan(recordOffset + WalRecordFormat.HeaderBytes, bodyBytes)));
+        File.WriteAllBytes(segment, bytes);
+
+        var exception = Assert.Throws<WalCorruptionException>(() => Open(_directory));
+
+        Assert.Equal(recordOffset, exception.Offset);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using HttpKv.Raft;
 using HttpKv.Storage.Wal;
 using static HttpKv.Storage.Tests.Wal.WalTest;
 
