@@ -78,7 +78,7 @@ public sealed class Member : IAsyncDisposable
         StoreSlot? stores = null;
         try
         {
-            MvccStore OpenStore() => MvccStore.Open(backendPath, new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
+            MvccStore OpenStore() => BackendMeta.Open(backendPath, new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
                 loggerFactory.CreateLogger<MvccStore>());
             stores = new StoreSlot(OpenStore());
             var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(

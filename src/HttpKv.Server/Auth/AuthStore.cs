@@ -27,11 +27,6 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
 {
     public const string RootUser = "root";
     public const string RootRole = "root";
-    internal const string MetaPrefix = "auth.";
-    private const string EnabledMeta = "auth.enabled";
-    private const string RevisionMeta = "auth.revision";
-    private const string UserMetaPrefix = "auth.user.";
-    private const string RoleMetaPrefix = "auth.role.";
 
     private volatile State state = State.Initial;
 
@@ -234,7 +229,7 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
         var root = current.Users.GetValueOrDefault(RootUser) ?? throw EtcdErrors.RootUserNotExist.ToException();
         if (!HasRootRole(root)) throw EtcdErrors.RootRoleNotExist.ToException();
         Commit(batch, current.With(enabled: true));
-        batch.SetMeta(EnabledMeta, [1]);
+        batch.SetMeta(BackendMeta.AuthEnabled, [1]);
         return new AuthEnableResponse();
     }
 
@@ -242,7 +237,7 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
     {
         if (!current.Enabled) return new AuthDisableResponse();
         Commit(batch, current.With(enabled: false));
-        batch.SetMeta(EnabledMeta, [0]);
+        batch.SetMeta(BackendMeta.AuthEnabled, [0]);
         Tokens.Clear();
         return new AuthDisableResponse();
     }
@@ -283,7 +278,7 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
         if (current.Enabled && name == RootUser) throw EtcdErrors.InvalidAuthManagement.ToException();
         if (!current.Users.ContainsKey(name)) throw EtcdErrors.UserNotFound.ToException();
         Commit(batch, current.With(users: current.Users.Remove(name)));
-        batch.DeleteMeta(UserMetaPrefix + name);
+        batch.DeleteMeta(BackendMeta.AuthUserPrefix + name);
         Tokens.InvalidateUser(name);
         return new AuthUserDeleteResponse();
     }
@@ -336,10 +331,10 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
             var changed = user.Clone();
             changed.Roles.Remove(name);
             users = users.SetItem(userName, changed);
-            batch.SetMeta(UserMetaPrefix + userName, changed.ToByteArray());
+            batch.SetMeta(BackendMeta.AuthUserPrefix + userName, changed.ToByteArray());
         }
         Commit(batch, current.With(users: users, roles: current.Roles.Remove(name)));
-        batch.DeleteMeta(RoleMetaPrefix + name);
+        batch.DeleteMeta(BackendMeta.AuthRolePrefix + name);
         return new AuthRoleDeleteResponse();
     }
 
@@ -386,19 +381,19 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
     {
         var name = user.Name.ToStringUtf8();
         Commit(batch, current.With(users: current.Users.SetItem(name, user)));
-        batch.SetMeta(UserMetaPrefix + name, user.ToByteArray());
+        batch.SetMeta(BackendMeta.AuthUserPrefix + name, user.ToByteArray());
     }
 
     private void PutRole(ApplyBatch batch, State current, Role role)
     {
         var name = role.Name.ToStringUtf8();
         Commit(batch, current.With(roles: current.Roles.SetItem(name, role)));
-        batch.SetMeta(RoleMetaPrefix + name, role.ToByteArray());
+        batch.SetMeta(BackendMeta.AuthRolePrefix + name, role.ToByteArray());
     }
 
     private void Commit(ApplyBatch batch, State next)
     {
-        batch.SetMeta(RevisionMeta, BitConverter.GetBytes(next.Revision));
+        batch.SetMeta(BackendMeta.AuthRevision, BackendMeta.Number(next.Revision));
         state = next;
     }
 
@@ -406,12 +401,12 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
     public void Restore(MvccStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var enabled = store.ReadMeta(EnabledMeta) is [1];
-        var revision = store.ReadMeta(RevisionMeta) is { Length: 8 } bytes ? BitConverter.ToUInt64(bytes) : State.Initial.Revision;
+        var enabled = store.ReadMeta(BackendMeta.AuthEnabled) is [1];
+        var revision = BackendMeta.ReadNumber(store, BackendMeta.AuthRevision) ?? State.Initial.Revision;
         var users = ImmutableSortedDictionary.CreateBuilder<string, User>(StringComparer.Ordinal);
-        foreach (var (name, value) in store.ReadMetaPrefix(UserMetaPrefix)) users[name[UserMetaPrefix.Length..]] = User.Parser.ParseFrom(value);
+        foreach (var (name, value) in store.ReadMetaPrefix(BackendMeta.AuthUserPrefix)) users[name[BackendMeta.AuthUserPrefix.Length..]] = User.Parser.ParseFrom(value);
         var roles = ImmutableSortedDictionary.CreateBuilder<string, Role>(StringComparer.Ordinal);
-        foreach (var (name, value) in store.ReadMetaPrefix(RoleMetaPrefix)) roles[name[RoleMetaPrefix.Length..]] = Role.Parser.ParseFrom(value);
+        foreach (var (name, value) in store.ReadMetaPrefix(BackendMeta.AuthRolePrefix)) roles[name[BackendMeta.AuthRolePrefix.Length..]] = Role.Parser.ParseFrom(value);
         state = new State(enabled, revision, users.ToImmutable(), roles.ToImmutable());
         Tokens.Clear();
     }

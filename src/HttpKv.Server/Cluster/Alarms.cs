@@ -11,7 +11,6 @@ namespace HttpKv.Server.Cluster;
 /// While an alarm is active the apply loop refuses the requests etcd refuses (<see cref="Refusal"/>).</summary>
 public sealed class Alarms
 {
-    public const string MetaName = "alarms";
 
     private volatile IReadOnlyList<AlarmMember> active;
 

@@ -35,11 +35,11 @@ public static class ClusterBootstrap
             (membership, confState) = await FoundAsync(start, storage);
             (clusterId, memberId) = (start.FlagIdentity.ClusterId, start.FlagIdentity.MemberId);
         }
-        else if (store.ReadMeta(ClusterLog.ClusterIdMeta) is { } persisted)
+        else if (BackendMeta.ReadNumber(store, BackendMeta.ClusterId) is { } persisted)
         {
-            membership = Membership.Decode(store.ReadMeta(Membership.MetaName));
-            confState = ConfStateCodec.Decode(store.ReadMeta(ClusterLog.ConfStateMeta));
-            clusterId = BitConverter.ToUInt64(persisted);
+            membership = Membership.Decode(store.ReadMeta(BackendMeta.Members));
+            confState = ConfStateCodec.Decode(store.ReadMeta(BackendMeta.ConfState));
+            clusterId = persisted;
             memberId = OwnId(membership, start.Options) ?? start.FlagIdentity.MemberId;
             if (membership.IsRemoved(memberId)) throw new InvalidOperationException("the member has been permanently removed from the cluster");
             Restore(start, storage, confState);
@@ -141,7 +141,7 @@ public static class ClusterBootstrap
         var applied = store.ConsistentIndex;
         if (applied > 0)
         {
-            var term = store.ReadMeta(ClusterLog.TermMeta) is { } bytes ? BitConverter.ToUInt64(bytes) : 1;
+            var term = BackendMeta.ReadNumber(store, BackendMeta.RaftTerm) ?? 1;
             storage.ApplySnapshot(new Snapshot(new SnapshotMetadata(applied, term, confState), ReadOnlyMemory<byte>.Empty));
         }
         var entries = start.Wal.Entries.Where(entry => entry.Index > applied).ToList();

@@ -11,11 +11,6 @@ namespace HttpKv.Server.Cluster;
 
 public sealed partial class ClusterLog
 {
-    /// <summary>The backend meta values the log keeps beside the data, written in the same transaction.</summary>
-    internal const string TermMeta = "raft_term";
-    internal const string ConfStateMeta = "conf_state";
-    internal const string ClusterIdMeta = "cluster_id";
-
     /// <summary>A Ready that takes longer than this holds up ticks and messages: worth a warning.</summary>
     private static readonly TimeSpan SlowReady = TimeSpan.FromSeconds(1);
 
@@ -160,7 +155,7 @@ public sealed partial class ClusterLog
                     if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > options.WarningApplyDuration) Metrics.ServerMetrics.SlowApplies.Inc();
                 }
             }
-            batch.SetMeta(TermMeta, BitConverter.GetBytes(entries[^1].Term));
+            batch.SetMeta(BackendMeta.RaftTerm, BackendMeta.Number(entries[^1].Term));
             revision = batch.CurrentRevision;
             batch.Commit();
             events = batch.Events;
@@ -245,7 +240,7 @@ public sealed partial class ClusterLog
         var response = new Etcdserverpb.AlarmResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
         if (Alarms.Apply(request, response))
         {
-            batch.SetMeta(Alarms.MetaName, Alarms.Encode());
+            batch.SetMeta(BackendMeta.Alarms, Alarms.Encode());
             if (request.Action == Etcdserverpb.AlarmRequest.Types.AlarmAction.Activate)
                 logger.LogWarning("Alarm {Alarm} raised for member {MemberId:x16}", request.Alarm, request.MemberID);
             else
@@ -257,7 +252,7 @@ public sealed partial class ClusterLog
 
     private Etcdserverpb.MemberListResponse MembershipApplied(ApplyBatch batch, ulong index)
     {
-        batch.SetMeta(Membership.MetaName, membership.Encode());
+        batch.SetMeta(BackendMeta.Members, membership.Encode());
         batch.MarkApplied(index);
         var response = new Etcdserverpb.MemberListResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
         response.Members.AddRange(membership.Snapshot);
@@ -284,7 +279,7 @@ public sealed partial class ClusterLog
                 if (change.NodeId == options.MemberId) RemovedFromCluster?.Invoke();
                 break;
         }
-        batch.SetMeta(ConfStateMeta, ConfStateCodec.Encode(confState));
+        batch.SetMeta(BackendMeta.ConfState, ConfStateCodec.Encode(confState));
         logger.LogInformation("Applied membership change {Change} of {NodeId:x16}: {ConfState}", change.Type, change.NodeId, confState);
         return (context.Id, MembershipApplied(batch, entry.Index));
     }

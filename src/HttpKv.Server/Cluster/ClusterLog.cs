@@ -76,7 +76,7 @@ public sealed partial class ClusterLog : IAsyncDisposable
         this.stores = stores;
         this.transport = transport;
         this.membership = membership;
-        Alarms = Alarms.Decode(stores.Current.ReadMeta(Alarms.MetaName));
+        Alarms = Alarms.Decode(stores.Current.ReadMeta(BackendMeta.Alarms));
         this.options = options;
         this.logger = logger;
         this.appliedIndex = snapshotIndex = appliedIndex;

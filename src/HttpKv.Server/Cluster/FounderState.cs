@@ -38,10 +38,10 @@ public static class FounderState
         using (var batch = store.BeginApply())
         {
             if (index > batch.ConsistentIndex) batch.MarkApplied(index);
-            batch.SetMeta(ClusterLog.TermMeta, BitConverter.GetBytes(1UL));
-            batch.SetMeta(ClusterLog.ConfStateMeta, ConfStateCodec.Encode(confState));
-            batch.SetMeta(Membership.MetaName, membership.Encode());
-            batch.SetMeta(ClusterLog.ClusterIdMeta, BitConverter.GetBytes(clusterId));
+            batch.SetMeta(BackendMeta.RaftTerm, BackendMeta.Number(1));
+            batch.SetMeta(BackendMeta.ConfState, ConfStateCodec.Encode(confState));
+            batch.SetMeta(BackendMeta.Members, membership.Encode());
+            batch.SetMeta(BackendMeta.ClusterId, BackendMeta.Number(clusterId));
             batch.Commit();
         }
         store.Sync();

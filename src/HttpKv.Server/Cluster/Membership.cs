@@ -9,7 +9,6 @@ namespace HttpKv.Server.Cluster;
 /// <see cref="Snapshot"/>, an immutable copy.</summary>
 public sealed class Membership
 {
-    public const string MetaName = "members";
 
     private readonly Dictionary<ulong, EtcdMember> members = [];
     private readonly HashSet<ulong> removed = [];

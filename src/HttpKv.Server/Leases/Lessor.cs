@@ -16,7 +16,6 @@ public sealed class Lessor : ILeaseTracker
 {
     /// <summary>etcd's MaxLeaseTTL: 9,000,000,000 seconds.</summary>
     public const long MaxTtl = 9_000_000_000;
-    internal const string MetaPrefix = "lease.";
 
     private readonly Lock gate = new();
     private readonly TimeProvider clock;
@@ -54,7 +53,7 @@ public sealed class Lessor : ILeaseTracker
         public HashSet<ByteString> Keys { get; } = [];
     }
 
-    private static string MetaName(long id) => MetaPrefix + id.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+    private static string MetaName(long id) => BackendMeta.LeasePrefix + id.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
 
     private long Now => clock.GetTimestamp();
 
@@ -161,7 +160,7 @@ public sealed class Lessor : ILeaseTracker
     public void Restore(MvccStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var records = store.ReadMetaPrefix(MetaPrefix).Select(entry => LeaseRecord.Parser.ParseFrom(entry.Value)).ToList();
+        var records = store.ReadMetaPrefix(BackendMeta.LeasePrefix).Select(entry => LeaseRecord.Parser.ParseFrom(entry.Value)).ToList();
         var all = store.Range(new RangeRequest { Key = ByteString.CopyFrom(0), RangeEnd = ByteString.CopyFrom(0) });
         lock (gate)
         {

@@ -78,7 +78,7 @@ public static class SnapshotFile
     {
         try
         {
-            return MvccStore.Open(database, new MvccOptions(), NullLogger.Instance);
+            return BackendMeta.Open(database, new MvccOptions(), NullLogger.Instance);
         }
         catch (BackendCorruptionException exception)
         {

@@ -74,7 +74,7 @@ public static class SnapshotRestore
                 revision = store.CurrentRevision;
                 using (var batch = store.BeginApply())
                 {
-                    batch.DeleteMeta(Alarms.MetaName); // a new cluster starts without alarms, as one founded anew
+                    batch.DeleteMeta(BackendMeta.Alarms); // a new cluster starts without alarms, as one founded anew
                     batch.Commit();
                 }
                 using var wal = WriteAheadLog.Open(walDir, new WalOptions(), NullLogger.Instance);
