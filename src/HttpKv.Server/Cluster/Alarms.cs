@@ -28,8 +28,12 @@ public sealed class Alarms
         return false;
     }
 
-    public static Alarms Decode(byte[]? bytes) =>
-        new(bytes is null ? [] : [.. AlarmSet.Parser.ParseFrom(bytes).Alarms]);
+    public static Alarms Decode(byte[]? bytes) => new(Parse(bytes));
+
+    /// <summary>Replaces the set with the one <paramref name="bytes"/> encode (a backend installed from a snapshot).</summary>
+    public void Restore(byte[]? bytes) => active = Parse(bytes);
+
+    private static IReadOnlyList<AlarmMember> Parse(byte[]? bytes) => bytes is null ? [] : [.. AlarmSet.Parser.ParseFrom(bytes).Alarms];
 
     public byte[] Encode()
     {

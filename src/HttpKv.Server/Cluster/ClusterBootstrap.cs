@@ -83,11 +83,10 @@ public static class ClusterBootstrap
             ElectionTicks = electionTicks,
             WarningApplyDuration = start.Options.EffectiveWarningApplyDuration,
             Clock = start.Clock,
-        }, store.ConsistentIndex, lessor, start.LoggerFactory.CreateLogger<ClusterLog>())
+        }, store.ConsistentIndex, lessor, auth, start.LoggerFactory.CreateLogger<ClusterLog>())
         {
             BackendPath = start.BackendPath,
             OpenStore = start.OpenStore,
-            Auth = auth,
         };
         log.SetConfState(confState);
         transport.RemovedByPeer += log.OnRemovedByPeer;

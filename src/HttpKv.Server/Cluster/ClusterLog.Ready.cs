@@ -3,6 +3,7 @@ using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
 using HttpKv.Raft;
+using HttpKv.Server.Apply;
 using HttpKv.Storage;
 using Microsoft.Extensions.Logging;
 using WalSnapshot = HttpKv.Storage.Wal.WalSnapshot;
@@ -175,46 +176,7 @@ public sealed partial class ClusterLog
     private (ulong, object) ApplyRequest(ApplyBatch batch, Entry entry)
     {
         var request = ProposedHere(entry.Data.Span) ?? LogRequest.Parser.ParseFrom(entry.Data.Span);
-        if (Alarms.Refusal(request) is { } alarmed)
-        {
-            batch.MarkApplied(entry.Index); // as etcd's capped and corrupt appliers: refused, but the entry is applied
-            return (request.Id, alarmed.ToException());
-        }
-        switch (request.RequestCase)
-        {
-            case LogRequest.RequestOneofCase.Alarm:
-                return (request.Id, ApplyAlarm(batch, entry.Index, request.Alarm));
-            case LogRequest.RequestOneofCase.MemberAttributes:
-                membership.SetAttributes(request.MemberAttributes);
-                return (request.Id, MembershipApplied(batch, entry.Index));
-            case LogRequest.RequestOneofCase.MemberUpdate:
-                membership.UpdatePeerUrls(request.MemberUpdate.ID, request.MemberUpdate.PeerURLs);
-                transport.AddOrUpdatePeer(request.MemberUpdate.ID, [.. request.MemberUpdate.PeerURLs]);
-                return (request.Id, MembershipApplied(batch, entry.Index));
-            case LogRequest.RequestOneofCase.LeaseGrant:
-                return (request.Id, Lessor.ApplyGrant(batch, entry.Index, request.LeaseGrant));
-            case LogRequest.RequestOneofCase.LeaseRevoke:
-                return (request.Id, Lessor.ApplyRevoke(batch, entry.Index, request.LeaseRevoke));
-            case LogRequest.RequestOneofCase.LeaseCheckpoint:
-                return (request.Id, Lessor.ApplyCheckpoint(batch, entry.Index, request.LeaseCheckpoint));
-            case LogRequest.RequestOneofCase.Auth:
-                return (request.Id, Auth.Apply(batch, entry.Index, request.Auth));
-            case LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn
-                when Auth.CheckAtApply(request.AuthRevision) is { } refused:
-                batch.MarkApplied(entry.Index); // as etcd: the auth store changed since the caller was checked
-                return (request.Id, refused.ToException());
-        }
-        try
-        {
-            var applied = batch.Apply(entry.Index, request);
-            if (request.RequestCase is LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn)
-                Metrics.ServerMetrics.CountApplied(applied, request.Put);
-            return (request.Id, applied);
-        }
-        catch (EtcdException exception)
-        {
-            return (request.Id, exception);
-        }
+        return (request.Id, applier.Apply(batch, entry.Index, request));
     }
 
     /// <summary>The request of an entry this member proposed and whose proposer still waits: the entry's bytes are
@@ -235,53 +197,16 @@ public sealed partial class ClusterLog
         return null;
     }
 
-    private Etcdserverpb.AlarmResponse ApplyAlarm(ApplyBatch batch, ulong index, Etcdserverpb.AlarmRequest request)
-    {
-        var response = new Etcdserverpb.AlarmResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
-        if (Alarms.Apply(request, response))
-        {
-            batch.SetMeta(BackendMeta.Alarms, Alarms.Encode());
-            if (request.Action == Etcdserverpb.AlarmRequest.Types.AlarmAction.Activate)
-                logger.LogWarning("Alarm {Alarm} raised for member {MemberId:x16}", request.Alarm, request.MemberID);
-            else
-                logger.LogWarning("Alarm {Alarm} of member {MemberId:x16} cleared", request.Alarm, request.MemberID);
-        }
-        batch.MarkApplied(index);
-        return response;
-    }
-
-    private Etcdserverpb.MemberListResponse MembershipApplied(ApplyBatch batch, ulong index)
-    {
-        batch.SetMeta(BackendMeta.Members, membership.Encode());
-        batch.MarkApplied(index);
-        var response = new Etcdserverpb.MemberListResponse { Header = new Etcdserverpb.ResponseHeader { Revision = batch.CurrentRevision } };
-        response.Members.AddRange(membership.Snapshot);
-        return response;
-    }
-
+    /// <summary>A configuration change: Raft takes it, then the member list follows (<see cref="MembershipApplier"/>).</summary>
     private (ulong, object) ApplyConfChange(ApplyBatch batch, Entry entry)
     {
         var change = ConfChange.Decode(entry.Data.Span);
         var context = change.Context.IsEmpty ? new ConfChangeContext() : ConfChangeContext.Parser.ParseFrom(change.Context.Span);
         confState = node.ApplyConfChange(change);
-        switch (change.Type)
-        {
-            case ConfChangeType.AddNode when membership.Find(change.NodeId) is { IsLearner: true }:
-                membership.Promote(change.NodeId);
-                break;
-            case ConfChangeType.AddNode or ConfChangeType.AddLearnerNode when context.Member is not null:
-                membership.Add(context.Member);
-                transport.AddOrUpdatePeer(change.NodeId, [.. context.Member.PeerURLs]);
-                break;
-            case ConfChangeType.RemoveNode:
-                membership.Remove(change.NodeId);
-                transport.RemovePeer(change.NodeId);
-                if (change.NodeId == options.MemberId) RemovedFromCluster?.Invoke();
-                break;
-        }
         batch.SetMeta(BackendMeta.ConfState, ConfStateCodec.Encode(confState));
+        var response = membershipApplier.ApplyConfChange(batch, entry.Index, change, context);
         logger.LogInformation("Applied membership change {Change} of {NodeId:x16}: {ConfState}", change.Type, change.NodeId, confState);
-        return (context.Id, MembershipApplied(batch, entry.Index));
+        return (context.Id, response);
     }
 
     private void FailAllWaiters()

@@ -122,11 +122,11 @@ public sealed partial class ClusterLog
         });
         Watches.ResyncAll(); // as etcd: every watcher catches up from the new store
         var store = stores.Current;
-        membership = Membership.Decode(store.ReadMeta(BackendMeta.Members));
+        membership.Restore(store.ReadMeta(BackendMeta.Members));
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
         Lessor.Restore(store);
         Auth.Restore(store);
-        Alarms = Alarms.Decode(store.ReadMeta(BackendMeta.Alarms));
+        Alarms.Restore(store.ReadMeta(BackendMeta.Alarms));
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
         Applied.Advance(store.ConsistentIndex, snapshot.Metadata.Term);

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
 using HttpKv.Raft;
+using HttpKv.Server.Apply;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
 using HttpKv.Storage.Wal;
@@ -49,7 +50,10 @@ public sealed partial class ClusterLog : IAsyncDisposable
     private readonly WriteAheadLog wal;
     private readonly StoreSlot stores;
     private readonly PeerTransport transport;
-    private Membership membership;
+    private readonly Membership membership;
+    /// <summary>The chain every committed request goes through (alarm gate, auth-revision gate, its domain).</summary>
+    private readonly IApplier applier;
+    private readonly MembershipApplier membershipApplier;
     private readonly ClusterLogOptions options;
     private readonly ILogger logger;
     /// <summary>The loop's commands: an <see cref="Action"/>, or an <see cref="IWaiter"/> whose request to propose (a
@@ -67,9 +71,10 @@ public sealed partial class ClusterLog : IAsyncDisposable
     private volatile bool stopped;
 
     internal ClusterLog(RawNode node, MemoryStorage storage, WriteAheadLog wal, StoreSlot stores, PeerTransport transport,
-        Membership membership, ClusterLogOptions options, ulong appliedIndex, Lessor lessor, ILogger logger)
+        Membership membership, ClusterLogOptions options, ulong appliedIndex, Lessor lessor, Auth.AuthStore auth, ILogger logger)
     {
         Lessor = lessor;
+        Auth = auth;
         this.node = node;
         this.storage = storage;
         this.wal = wal;
@@ -79,6 +84,8 @@ public sealed partial class ClusterLog : IAsyncDisposable
         Alarms = Alarms.Decode(stores.Current.ReadMeta(BackendMeta.Alarms));
         this.options = options;
         this.logger = logger;
+        membershipApplier = new MembershipApplier(membership, transport, options.MemberId, () => RemovedFromCluster?.Invoke());
+        applier = Appliers.Chain(Alarms, Auth, Lessor, membershipApplier, logger);
         this.appliedIndex = snapshotIndex = appliedIndex;
         Watches = new WatchHub(new StoreHistory(stores));
         // Request IDs unique in the cluster, as etcd's: the member's low 16 bits, then a time-seeded counter.
@@ -111,13 +118,13 @@ public sealed partial class ClusterLog : IAsyncDisposable
     public WatchHub Watches { get; }
 
     /// <summary>The cluster's active alarms, kept by this log's apply loop.</summary>
-    public Alarms Alarms { get; private set; }
+    public Alarms Alarms { get; }
 
     /// <summary>The member's leases, kept by this log's apply loop.</summary>
     public Lessor Lessor { get; }
 
     /// <summary>The member's users, roles and auth switch, kept by this log's apply loop.</summary>
-    public required Auth.AuthStore Auth { get; init; }
+    public Auth.AuthStore Auth { get; }
 
     /// <summary>A new lease ID, unique in the cluster as a request ID (and positive, as etcd's).</summary>
     public long NewLeaseId()

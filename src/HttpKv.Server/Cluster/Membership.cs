@@ -33,12 +33,23 @@ public sealed class Membership
     public static Membership Decode(byte[]? bytes)
     {
         var membership = new Membership();
-        if (bytes is null) return membership;
-        var set = MemberSet.Parser.ParseFrom(bytes);
-        foreach (var member in set.Members) membership.members[member.ID] = member;
-        membership.removed.UnionWith(set.Removed);
-        membership.Publish();
+        membership.Restore(bytes);
         return membership;
+    }
+
+    /// <summary>Replaces the list with the one <paramref name="bytes"/> encode (a backend installed from a snapshot).
+    /// On the apply loop only, as every change.</summary>
+    public void Restore(byte[]? bytes)
+    {
+        members.Clear();
+        removed.Clear();
+        if (bytes is not null)
+        {
+            var set = MemberSet.Parser.ParseFrom(bytes);
+            foreach (var member in set.Members) members[member.ID] = member;
+            removed.UnionWith(set.Removed);
+        }
+        Publish();
     }
 
     public byte[] Encode()
