@@ -47,7 +47,7 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
             IsLearner = member.Log.IsLearner,
         };
         // etcd lists each active alarm in its protobuf text form.
-        response.Errors.AddRange(member.Log.Alarms.Active.Select(alarm => $"memberID:{alarm.MemberID} alarm:{alarm.Alarm.ToString().ToUpperInvariant()} "));
+        response.Errors.AddRange(member.Alarms.Active.Select(alarm => $"memberID:{alarm.MemberID} alarm:{alarm.Alarm.ToString().ToUpperInvariant()} "));
         return response;
     }
 

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Cluster;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
@@ -26,8 +27,9 @@ public sealed class Member : IAsyncDisposable
     private int disposed;
 
     private Member(MemberOptions options, MemberIdentity identity, WriteAheadLog wal, StoreSlot stores, ClusterLog log,
-        PeerTransport transport, TimeProvider clock, ILogger logger)
+        MemberDomains domains, PeerTransport transport, TimeProvider clock, ILogger logger)
     {
+        (Watches, Leases, Auth, Alarms) = (domains.Watches, domains.Leases, domains.Auth, domains.Alarms);
         Options = options;
         Identity = identity;
         this.wal = wal;
@@ -39,16 +41,28 @@ public sealed class Member : IAsyncDisposable
         Corruption = new CorruptionCheck(this, transport, logger);
         if (options.CorruptCheckInterval > TimeSpan.Zero)
             corruptionChecks = Corruption.RunAsync(options.CorruptCheckInterval, clock, stopping.Token);
-        leaseExpiry = new LeaseExpiry(log, TimeSpan.FromMilliseconds(500), clock, logger);
+        leaseExpiry = new LeaseExpiry(log, Leases, TimeSpan.FromMilliseconds(500), clock, logger);
         LeaderMonitor = new LeaderMonitor(() => log.Leader, log.ElectionTimeout, clock, logger);
         if (options.ExperimentalEnableLeaseCheckpoint)
-            leaseCheckpointer = new LeaseCheckpointer(log, options.LeaseCheckpointInterval, clock, logger);
+            leaseCheckpointer = new LeaseCheckpointer(log, Leases, options.LeaseCheckpointInterval, clock, logger);
     }
 
     public MemberOptions Options { get; }
     public MemberIdentity Identity { get; }
     public StoreSlot Stores { get; }
     public ClusterLog Log { get; }
+
+    /// <summary>The member's watchers: every applied batch's events are published to them.</summary>
+    public Watch.WatchHub Watches { get; }
+
+    /// <summary>The member's leases.</summary>
+    public Lessor Leases { get; }
+
+    /// <summary>The member's users, roles and auth switch.</summary>
+    public AuthStore Auth { get; }
+
+    /// <summary>The cluster's active alarms.</summary>
+    public Alarms Alarms { get; }
     public BackendQuota Quota { get; }
     public CorruptionCheck Corruption { get; }
     /// <summary>Ends the streams that require a leader once this member has long had none (etcd's monitorLeader).</summary>
@@ -62,7 +76,7 @@ public sealed class Member : IAsyncDisposable
     }
 
     public static async Task<Member> StartAsync(MemberOptions options, MemberIdentity flagIdentity, Transport.TransportSecurity security,
-        Auth.ITokenProvider tokens, TimeProvider clock, ILoggerFactory loggerFactory)
+        ITokenProvider tokens, TimeProvider clock, ILoggerFactory loggerFactory)
     {
         if (Failpoints.Error is { } failpointError) throw new ArgumentException(failpointError);
         if (Failpoints.Active.Length > 0)
@@ -81,12 +95,12 @@ public sealed class Member : IAsyncDisposable
             MvccStore OpenStore() => BackendMeta.Open(backendPath, new MvccOptions { MapSizeBytes = options.BackendMapSizeBytes },
                 loggerFactory.CreateLogger<MvccStore>());
             stores = new StoreSlot(OpenStore());
-            var (log, identity, transport) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
+            var (log, identity, transport, domains) = await ClusterBootstrap.StartAsync(new ClusterBootstrap.Start(
                 options, flagIdentity, wal, stores, backendPath, OpenStore, snapDir, security.Peer, tokens, clock, loggerFactory));
             var logger = loggerFactory.CreateLogger<Member>();
             logger.LogInformation("Member {Name} ({MemberId:x16}) of cluster {ClusterId:x16} opened {DataDir} at revision {Revision}",
                 identity.Name, identity.MemberId, identity.ClusterId, dataDir, stores.Current.CurrentRevision);
-            return new Member(options, identity, wal, stores, log, transport, clock, logger);
+            return new Member(options, identity, wal, stores, log, domains, transport, clock, logger);
         }
         catch
         {
@@ -135,12 +149,12 @@ public sealed class Member : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a request through the log on behalf of the current caller (<see cref="Auth.RequestCaller"/>) and
+    /// <summary>Sends a request through the log on behalf of the current caller (<see cref="RequestCaller"/>) and
     /// answers with its applied result, header filled. Without a quota to raise, the task is the log's own.</summary>
     public Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : class, IMessage, IHasResponseHeader
     {
         ArgumentNullException.ThrowIfNull(request);
-        request.AuthRevision = Auth.RequestCaller.Current?.Revision ?? 0;
+        request.AuthRevision = RequestCaller.Current?.Revision ?? 0;
         if (request.CalculateSize() > Options.MaxRequestBytes) return Task.FromException<T>(EtcdErrors.RequestTooLarge.ToException());
         var quota = Quota.CheckAsync(this, request, cancellationToken);
         return quota.IsCompletedSuccessfully ? Log.ProposeAsync<T>(request, cancellationToken, fillHeader: true) : AfterQuotaAsync(Log, quota, request, cancellationToken);

@@ -149,7 +149,7 @@ public static class WatchGatewayEndpoints
             return;
         }
         var spec = new WatchSpec(keyBytes, prefix ? Rest.KeyText.PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
-        using var watcher = member.Log.Watches.Watch(spec);
+        using var watcher = member.Watches.Watch(spec);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";
@@ -157,7 +157,7 @@ public static class WatchGatewayEndpoints
         context.Response.Headers["X-Accel-Buffering"] = "no";
         try
         {
-            await WriteAsync(context, $": watching from revision {member.Log.Watches.Revision}\n\n", aborted);
+            await WriteAsync(context, $": watching from revision {member.Watches.Revision}\n\n", aborted);
             while (true)
             {
                 var read = watcher.ReadAsync(aborted).AsTask();

@@ -12,5 +12,5 @@ public interface IActiveAlarms
 /// <summary>The member's replicated alarms, once it has opened (none before).</summary>
 public sealed class MemberAlarms(MemberHost host) : IActiveAlarms
 {
-    public IReadOnlyList<AlarmMember> Active => host.Opened.IsCompletedSuccessfully ? host.Opened.Result.Log.Alarms.Active : [];
+    public IReadOnlyList<AlarmMember> Active => host.Opened.IsCompletedSuccessfully ? host.Opened.Result.Alarms.Active : [];
 }

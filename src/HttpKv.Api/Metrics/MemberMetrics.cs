@@ -94,7 +94,7 @@ public sealed class MemberMetrics
         committed.Set(log.CommittedIndex);
         applied.Set(log.AppliedIndex);
         pending.Set(log.PendingProposals);
-        authRevision.Set(log.Auth.Revision);
+        authRevision.Set(member.Auth.Revision);
         var store = member.Stores.Current;
         keys.Set(store.KeyCount);
         currentRevision.Set(store.CurrentRevision);

@@ -48,7 +48,7 @@ public sealed class AuthServer(MemberHost host) : IAuthService
         var member = await host.Ready;
         for (var attempt = 1; ; attempt++)
         {
-            var checkedRevision = await Task.Run(() => member.Log.Auth.CheckPassword(request.Name, request.Password), cancellationToken);
+            var checkedRevision = await Task.Run(() => member.Auth.CheckPassword(request.Name, request.Password), cancellationToken);
             var record = new AuthenticateRecord { Name = request.Name, SimpleToken = SimpleTokens.NewPrefix(), CheckedRevision = checkedRevision };
             try
             {
@@ -114,7 +114,7 @@ public sealed class AuthServer(MemberHost host) : IAuthService
     private async Task<string> HashAsync(string password, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        return await Task.Run(() => member.Log.Auth.HashPassword(password), cancellationToken); // bcrypt is slow by design
+        return await Task.Run(() => member.Auth.HashPassword(password), cancellationToken); // bcrypt is slow by design
     }
 
     private async Task<T> ProposeAsync<T>(AuthRequest request, CancellationToken cancellationToken) where T : class, Google.Protobuf.IMessage, IHasResponseHeader =>
@@ -125,7 +125,7 @@ public sealed class AuthServer(MemberHost host) : IAuthService
     {
         var member = await host.Ready;
         await member.Log.WaitForReadIndexAsync(cancellationToken);
-        var response = read(member.Log.Auth);
+        var response = read(member.Auth);
         response.Header = member.Header(member.Stores.Current.CurrentRevision);
         return response;
     }

@@ -46,7 +46,7 @@ public sealed class Authorizer(MemberHost host)
     {
         ArgumentNullException.ThrowIfNull(credentialsOf);
         var member = await host.Opened;
-        var auth = member.Log.Auth;
+        var auth = member.Auth;
         if (!auth.Enabled) return null;
         var credentials = credentialsOf(source);
         var caller = auth.Identify(credentials.Token, credentials.CommonName);
@@ -65,7 +65,7 @@ public sealed class Authorizer(MemberHost host)
         }
         void LeaseKeys(long lease, Access access)
         {
-            foreach (var key in member.Log.Lessor.Keys(lease)) auth.CheckPermitted(caller, key, ByteString.Empty, access);
+            foreach (var key in member.Leases.Keys(lease)) auth.CheckPermitted(caller, key, ByteString.Empty, access);
         }
 
         switch (request)

@@ -5,6 +5,7 @@ using HttpKv.Server.Auth;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Peers;
 using HttpKv.Server.Transport;
+using HttpKv.Server.Watch;
 using HttpKv.Storage.Wal;
 using Microsoft.Extensions.Logging;
 using EtcdMember = Etcdserverpb.Member;
@@ -20,7 +21,7 @@ public static class ClusterBootstrap
     public sealed record Start(MemberOptions Options, MemberIdentity FlagIdentity, WriteAheadLog Wal, StoreSlot Stores,
         string BackendPath, Func<MvccStore> OpenStore, string SnapshotDirectory, TlsEndpointSecurity PeerTls, ITokenProvider Tokens, TimeProvider Clock, ILoggerFactory LoggerFactory);
 
-    public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport)> StartAsync(Start start)
+    public static async Task<(ClusterLog Log, MemberIdentity Identity, PeerTransport Transport, MemberDomains Domains)> StartAsync(Start start)
     {
         var store = start.Stores.Current;
         var fresh = store.ConsistentIndex == 0 && start.Wal.Entries.Count == 0 && start.Wal.HardState == default;
@@ -71,6 +72,7 @@ public static class ClusterBootstrap
         lessor.Restore(start.Stores.Current);
         var auth = new AuthStore(start.Tokens, start.Options.BcryptCost);
         auth.Restore(start.Stores.Current);
+        var domains = new MemberDomains(new WatchHub(new StoreHistory(start.Stores)), lessor, auth, Alarms.Decode(store.ReadMeta(BackendMeta.Alarms)));
         if (confState.Voters.Count == 1 && confState.Voters[0] == memberId) node.Campaign(); // a lone voter need not wait an election timeout
         var log = new ClusterLog(node, storage, start.Wal, start.Stores, transport, membership, new ClusterLogOptions
         {
@@ -83,14 +85,14 @@ public static class ClusterBootstrap
             ElectionTicks = electionTicks,
             WarningApplyDuration = start.Options.EffectiveWarningApplyDuration,
             Clock = start.Clock,
-        }, store.ConsistentIndex, lessor, auth, start.LoggerFactory.CreateLogger<ClusterLog>())
+        }, store.ConsistentIndex, domains, start.LoggerFactory.CreateLogger<ClusterLog>())
         {
             BackendPath = start.BackendPath,
             OpenStore = start.OpenStore,
         };
         log.SetConfState(confState);
         transport.RemovedByPeer += log.OnRemovedByPeer;
-        return (log, identity, transport);
+        return (log, identity, transport, domains);
     }
 
     /// <summary>A founding member: every founder starts from the same snapshot at index 1, term 1, listing all voters.</summary>

@@ -120,13 +120,10 @@ public sealed partial class ClusterLog
             File.Delete(BackendPath + "-lock");
             return OpenStore();
         });
-        Watches.ResyncAll(); // as etcd: every watcher catches up from the new store
         var store = stores.Current;
+        domains.Restore(store);
         membership.Restore(store.ReadMeta(BackendMeta.Members));
         foreach (var member in membership.Snapshot) transport.AddOrUpdatePeer(member.ID, [.. member.PeerURLs]);
-        Lessor.Restore(store);
-        Auth.Restore(store);
-        Alarms.Restore(store.ReadMeta(BackendMeta.Alarms));
         confState = snapshot.Metadata.ConfState;
         Volatile.Write(ref appliedIndex, store.ConsistentIndex);
         Applied.Advance(store.ConsistentIndex, snapshot.Metadata.Term);

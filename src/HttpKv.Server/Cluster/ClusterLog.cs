@@ -51,6 +51,10 @@ public sealed partial class ClusterLog : IAsyncDisposable
     private readonly StoreSlot stores;
     private readonly PeerTransport transport;
     private readonly Membership membership;
+    /// <summary>The member's domains, which the apply loop changes (<see cref="applier"/>) and restores from a snapshot.</summary>
+    private readonly MemberDomains domains;
+    private WatchHub Watches => domains.Watches;
+    private Lessor Lessor => domains.Leases;
     /// <summary>The chain every committed request goes through (alarm gate, auth-revision gate, its domain).</summary>
     private readonly IApplier applier;
     private readonly MembershipApplier membershipApplier;
@@ -71,23 +75,20 @@ public sealed partial class ClusterLog : IAsyncDisposable
     private volatile bool stopped;
 
     internal ClusterLog(RawNode node, MemoryStorage storage, WriteAheadLog wal, StoreSlot stores, PeerTransport transport,
-        Membership membership, ClusterLogOptions options, ulong appliedIndex, Lessor lessor, Auth.AuthStore auth, ILogger logger)
+        Membership membership, ClusterLogOptions options, ulong appliedIndex, MemberDomains domains, ILogger logger)
     {
-        Lessor = lessor;
-        Auth = auth;
+        this.domains = domains;
         this.node = node;
         this.storage = storage;
         this.wal = wal;
         this.stores = stores;
         this.transport = transport;
         this.membership = membership;
-        Alarms = Alarms.Decode(stores.Current.ReadMeta(BackendMeta.Alarms));
         this.options = options;
         this.logger = logger;
         membershipApplier = new MembershipApplier(membership, transport, options.MemberId, () => RemovedFromCluster?.Invoke());
-        applier = Appliers.Chain(Alarms, Auth, Lessor, membershipApplier, logger);
+        applier = Appliers.Chain(domains.Alarms, domains.Auth, domains.Leases, membershipApplier, logger);
         this.appliedIndex = snapshotIndex = appliedIndex;
-        Watches = new WatchHub(new StoreHistory(stores));
         // Request IDs unique in the cluster, as etcd's: the member's low 16 bits, then a time-seeded counter.
         nextRequestId = (options.MemberId & 0xFFFF) << 48 | (ulong)options.Clock.GetUtcNow().UtcTicks >> 8 & 0xFF_FFFF_FFFF;
         Applied = new AppliedProgress(clock: options.Clock);
@@ -114,17 +115,9 @@ public sealed partial class ClusterLog : IAsyncDisposable
     public ulong MemberId => options.MemberId;
     public ulong ClusterId => options.ClusterId;
 
-    /// <summary>The member's watchers: each committed batch's events are published here after the commit.</summary>
-    public WatchHub Watches { get; }
 
-    /// <summary>The cluster's active alarms, kept by this log's apply loop.</summary>
-    public Alarms Alarms { get; }
 
-    /// <summary>The member's leases, kept by this log's apply loop.</summary>
-    public Lessor Lessor { get; }
 
-    /// <summary>The member's users, roles and auth switch, kept by this log's apply loop.</summary>
-    public Auth.AuthStore Auth { get; }
 
     /// <summary>A new lease ID, unique in the cluster as a request ID (and positive, as etcd's).</summary>
     public long NewLeaseId()

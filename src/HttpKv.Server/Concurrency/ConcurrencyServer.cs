@@ -138,13 +138,13 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
             if (response.Kvs.Count == 0)
             {
                 // No leader: wait for a put under the prefix, then look again.
-                using var any = member.Log.Watches.Watch(new WatchSpec(prefix.ToByteArray(), PrefixEnd(prefix), response.Header.Revision + 1, NoDelete: true));
+                using var any = member.Watches.Watch(new WatchSpec(prefix.ToByteArray(), PrefixEnd(prefix), response.Header.Revision + 1, NoDelete: true));
                 await any.ReadAsync(cancellationToken);
                 continue;
             }
             var leader = response.Kvs[0];
             yield return new LeaderResponse { Header = response.Header, Kv = leader };
-            using var watcher = member.Log.Watches.Watch(new WatchSpec(leader.Key.ToByteArray(), [], response.Header.Revision + 1));
+            using var watcher = member.Watches.Watch(new WatchSpec(leader.Key.ToByteArray(), [], response.Header.Revision + 1));
             var deleted = false;
             while (!deleted)
             {
@@ -210,7 +210,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
                     SortTarget = RangeRequest.Types.SortTarget.Create, SortOrder = RangeRequest.Types.SortOrder.Descend,
                 }, cancellationToken);
                 if (response.Kvs.Count == 0) return;
-                using var watcher = member.Log.Watches.Watch(new WatchSpec(response.Kvs[0].Key.ToByteArray(), [], response.Header.Revision + 1, NoPut: true));
+                using var watcher = member.Watches.Watch(new WatchSpec(response.Kvs[0].Key.ToByteArray(), [], response.Header.Revision + 1, NoPut: true));
                 while (true)
                 {
                     var batch = await watcher.ReadAsync(cancellationToken);

@@ -18,14 +18,16 @@ public sealed class LeaseCheckpointer : IAsyncDisposable
     public const int MaxCheckpointsPerEntry = 1000;
 
     private readonly ClusterLog log;
+    private readonly Lessor lessor;
     private readonly TimeSpan interval;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
 
-    public LeaseCheckpointer(ClusterLog log, TimeSpan interval, TimeProvider clock, ILogger logger)
+    public LeaseCheckpointer(ClusterLog log, Lessor lessor, TimeSpan interval, TimeProvider clock, ILogger logger)
     {
         this.log = log;
+        this.lessor = lessor;
         this.interval = interval;
         this.logger = logger;
         loop = RunAsync(clock);
@@ -48,7 +50,7 @@ public sealed class LeaseCheckpointer : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(stopping.Token))
             {
                 if (!log.IsLeader) continue;
-                foreach (var entry in Entries(log.Lessor.Checkpoints(interval)))
+                foreach (var entry in Entries(lessor.Checkpoints(interval)))
                 {
                     try
                     {

@@ -12,13 +12,15 @@ public sealed class LeaseExpiry : IAsyncDisposable
 {
     private const int MaxRevokesPerRound = 16;
     private readonly ClusterLog log;
+    private readonly Lessor lessor;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
 
-    public LeaseExpiry(ClusterLog log, TimeSpan interval, TimeProvider clock, ILogger logger)
+    public LeaseExpiry(ClusterLog log, Lessor lessor, TimeSpan interval, TimeProvider clock, ILogger logger)
     {
         this.log = log;
+        this.lessor = lessor;
         this.logger = logger;
         loop = RunAsync(interval, clock);
     }
@@ -31,7 +33,7 @@ public sealed class LeaseExpiry : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(stopping.Token))
             {
                 if (!log.IsLeader) continue;
-                var expired = log.Lessor.Expired(MaxRevokesPerRound);
+                var expired = lessor.Expired(MaxRevokesPerRound);
                 if (expired.Count > 0) await Task.WhenAll(expired.Select(RevokeAsync));
             }
         }

@@ -39,7 +39,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
         var grant = new LeaseGrantRequest
         {
             ID = request.ID != 0 ? request.ID : member.Log.NewLeaseId(),
-            TTL = Math.Max(request.TTL, member.Log.Lessor.MinTtl),
+            TTL = Math.Max(request.TTL, member.Leases.MinTtl),
         };
         var proposal = new LogRequest { LeaseGrant = grant };
         await member.Quota.CheckAsync(member, proposal, cancellationToken);
@@ -73,7 +73,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             return call.ResponseStream.Current;
         }
         await member.Log.WaitForAppliedCommitAsync(cancellationToken); // a lease granted under the previous leader is known
-        var (ttl, clearCheckpoint) = member.Log.Lessor.Renew(request.ID);
+        var (ttl, clearCheckpoint) = member.Leases.Renew(request.ID);
         if (clearCheckpoint)
         {
             // As etcd's Renew: the lease runs its whole TTL again, so its checkpointed remaining TTL must go everywhere.
@@ -94,7 +94,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             return await LeaderClient(member).LeaseTimeToLiveAsync(request, Forwarded(), cancellationToken: cancellationToken);
         }
         await member.Log.WaitForAppliedCommitAsync(cancellationToken);
-        var response = member.Log.Lessor.TimeToLive(request.ID, request.Keys) ?? new LeaseTimeToLiveResponse { ID = request.ID, TTL = -1 };
+        var response = member.Leases.TimeToLive(request.ID, request.Keys) ?? new LeaseTimeToLiveResponse { ID = request.ID, TTL = -1 };
         response.Header = member.Header(member.Stores.Current.CurrentRevision);
         return response;
     }
@@ -103,7 +103,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
     {
         var member = await host.Ready;
         var response = new LeaseLeasesResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
-        response.Leases.AddRange(member.Log.Lessor.Ids().Select(id => new LeaseStatus { ID = id }));
+        response.Leases.AddRange(member.Leases.Ids().Select(id => new LeaseStatus { ID = id }));
         return response;
     }
 

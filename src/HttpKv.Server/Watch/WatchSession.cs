@@ -41,7 +41,7 @@ public sealed class WatchSession : IAsyncDisposable
     public const int FragmentOverheadBytes = 512 * 1024;
 
     public WatchSession(Member member)
-        : this(member.Log.Watches, member.Header, fragmentLimitBytes: member.Options.MaxRequestBytes + FragmentOverheadBytes)
+        : this(member.Watches, member.Header, fragmentLimitBytes: member.Options.MaxRequestBytes + FragmentOverheadBytes)
     {
     }
 
