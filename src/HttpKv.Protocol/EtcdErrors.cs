@@ -56,6 +56,7 @@ public static class EtcdErrors
     public static readonly EtcdError LeaseExists = new("etcdserver: lease already exists", StatusCode.FailedPrecondition);
     public static readonly EtcdError LeaseTtlTooLarge = new("etcdserver: too large lease TTL", StatusCode.OutOfRange);
     public static readonly EtcdError NoLeader = new("etcdserver: no leader", StatusCode.Unavailable);
+    public static readonly EtcdError LeaderChanged = new("etcdserver: leader changed", StatusCode.Unavailable);
     public static readonly EtcdError Stopped = new("etcdserver: server stopped", StatusCode.Unavailable);
     public static readonly EtcdError Timeout = new("etcdserver: request timed out", StatusCode.Unavailable);
     public static readonly EtcdError TimeoutDueToConnectionLost = new("etcdserver: request timed out, possibly due to connection lost", StatusCode.Unavailable);
@@ -83,4 +84,11 @@ public static class EtcdErrors
     public static readonly EtcdError AuthOldRevision = new("etcdserver: revision of auth store is old", StatusCode.InvalidArgument);
     public static readonly EtcdError NotCapable = new("etcdserver: not capable", StatusCode.Unavailable);
     public static readonly EtcdError NotSupportedForLearner = new("etcdserver: rpc not supported for learner", StatusCode.Unavailable);
+
+    // HttpKv's own, where etcd has no counterpart: its SSE watch streams (/v3/watch/sse, /api/v1/watch) and a log
+    // entry of an auth request this build does not know (written by a newer member).
+    public static readonly EtcdError UnknownAuthRequest = new("etcdserver: unknown auth request", StatusCode.InvalidArgument);
+    public static readonly EtcdError KeyBase64Invalid = new("key_base64 is not valid base64", StatusCode.InvalidArgument);
+    public static readonly EtcdError StartRevisionNegative = new("start revision must be 0 (from now) or a revision", StatusCode.InvalidArgument);
+    public static readonly EtcdError LastEventIdInvalid = new("Last-Event-ID is not a revision", StatusCode.InvalidArgument);
 }

@@ -17,7 +17,7 @@ public sealed class KvServer(MemberHost host) : IKvService
         var member = await host.Ready;
         if (!request.Serializable) await member.Log.WaitForReadIndexAsync(cancellationToken);
         var response = member.Stores.Read(store => store.Range(request));
-        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
+        response.Header = member.Header(response.Header);
         Metrics.ServerMetrics.CountRange();
         return response;
     }

@@ -58,7 +58,7 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
         var target = member.Log.Members.FirstOrDefault(existing => existing.ID == request.TargetID);
         if (target is null || target.IsLearner) throw BadLeaderTransferee.ToException();
         if (request.TargetID != member.Identity.MemberId) await member.Log.TransferLeadershipAsync(request.TargetID, cancellationToken);
-        return new MoveLeaderResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+        return new MoveLeaderResponse { Header = member.CurrentHeader() };
     }
 
     public async Task<HashKVResponse> HashKVAsync(HashKVRequest request, CancellationToken cancellationToken)
@@ -71,7 +71,7 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
             return (store.HashKv(at, out var compactRevision), compactRevision, at);
         });
         Metrics.ServerMetrics.HashRevDuration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return new HashKVResponse { Header = member.Header(member.Stores.Current.CurrentRevision), Hash = hash, CompactRevision = compacted, HashRevision = revision };
+        return new HashKVResponse { Header = member.CurrentHeader(), Hash = hash, CompactRevision = compacted, HashRevision = revision };
     }
 
     public async Task<HashResponse> HashAsync(HashRequest request, CancellationToken cancellationToken)
@@ -89,7 +89,7 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
         ArgumentNullException.ThrowIfNull(request);
         var member = await host.Ready;
         var response = (AlarmResponse)await member.Log.ProposeAsync(new LogRequest { Alarm = request }, cancellationToken);
-        response.Header = member.Header(response.Header?.Revision ?? member.Stores.Current.CurrentRevision);
+        response.Header = member.Header(response.Header);
         return response;
     }
 

@@ -186,6 +186,13 @@ public sealed class Member : IAsyncDisposable
         return header;
     }
 
+    /// <summary>The header at the store's current revision: the answer of a call that reads no revision of its own.</summary>
+    public ResponseHeader CurrentHeader() => Header(Stores.Current.CurrentRevision);
+
+    /// <summary>The header of a response the store answered: its revision kept (the current one when it set none), the
+    /// member's fields added.</summary>
+    public ResponseHeader Header(ResponseHeader? answered) => Header(answered?.Revision ?? Stores.Current.CurrentRevision);
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;

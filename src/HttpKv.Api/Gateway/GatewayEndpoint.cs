@@ -1,4 +1,3 @@
-using System.Buffers;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
@@ -24,14 +23,9 @@ public static class GatewayEndpoint
         {
             request = await ReadRequestAsync<TRequest>(context);
         }
-        catch (GoJsonException exception)
+        catch (Exception exception) when (BodyError(exception) is { } error)
         {
-            await WriteErrorAsync(context, BadJson(exception));
-            return;
-        }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            await WriteErrorAsync(context, EtcdErrors.RequestTooLarge);
+            await WriteErrorAsync(context, error);
             return;
         }
 
@@ -75,50 +69,45 @@ public static class GatewayEndpoint
     /// <summary>A body etcd's gateway refuses: InvalidArgument with the decoder's own text, as the gateway answers it.</summary>
     public static EtcdError BadJson(GoJsonException exception) => new(exception.Message, StatusCode.InvalidArgument);
 
-    /// <summary>Reads a streaming route's whole JSON body with <paramref name="parse"/>; on malformed JSON writes etcd's
-    /// error and returns null (the route then ends).</summary>
+    /// <summary>The one answer of every /v3 route to a body it cannot take: etcd's error for JSON that does not decode,
+    /// or for a body over the request size limit (<see cref="ReadBodyAsync"/>'s, or Kestrel's 413); null for any other
+    /// failure.</summary>
+    public static EtcdError? BodyError(Exception exception) => exception switch
+    {
+        GoJsonException json => BadJson(json),
+        EtcdException { Error: var error } when error == EtcdErrors.RequestTooLarge => error,
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => EtcdErrors.RequestTooLarge,
+        _ => null,
+    };
+
+    /// <summary>Reads a streaming route's whole JSON body with <paramref name="parse"/>; on a body it cannot take
+    /// (<see cref="BodyError"/>) writes etcd's error and returns null (the route then ends).</summary>
     public static async Task<T?> ReadStreamRequestAsync<T>(HttpContext context, Func<ReadOnlyMemory<byte>, T> parse) where T : class
     {
         try
         {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-            return parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+            using var body = await ReadBodyAsync(context);
+            return parse(body.Memory);
         }
-        catch (GoJsonException exception)
+        catch (Exception exception) when (BodyError(exception) is { } error)
         {
-            await WriteErrorAsync(context, BadJson(exception));
+            await WriteErrorAsync(context, error);
             return null;
         }
     }
 
     private static async Task<TRequest> ReadRequestAsync<TRequest>(HttpContext context) where TRequest : IMessage<TRequest>, new()
     {
-        // Into a pooled buffer of the declared length (one more byte, so the read that finds the end needs no growth),
-        // growing only for a body without Content-Length: no MemoryStream and its doubling copies per request.
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(context.Request.ContentLength ?? 0, 256, 4 << 20) + 1);
-        var length = 0;
-        try
-        {
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
-                    buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-                var read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted);
-                if (read == 0) break;
-                length += read;
-            }
-            return GatewayJson.ReadRequest<TRequest>(buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        using var body = await ReadBodyAsync(context);
+        return GatewayJson.ReadRequest<TRequest>(body.Span);
+    }
+
+    /// <summary>The body of a /v3 route, at most gRPC's receive limit (--max-request-bytes plus the framing allowance,
+    /// as Kestrel's own limit); a longer one is etcd's "request is too large".</summary>
+    private static async Task<RequestBody> ReadBodyAsync(HttpContext context)
+    {
+        var limit = context.RequestServices.GetRequiredService<MemberHost>().Options.MaxRequestBytes + HttpKvApi.GrpcOverheadBytes;
+        return await RequestBody.ReadAsync(context, limit) ?? throw EtcdErrors.RequestTooLarge.ToException();
     }
 
     /// <summary>A stream on a learner: refused as etcd's gateway relays its gRPC refusal (true: the error is written).</summary>

@@ -44,19 +44,8 @@ public static class LeaseGatewayEndpoints
     private static async Task KeepAliveAsync(HttpContext context, ILeaseService service)
     {
         if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
-        using var buffer = new MemoryStream();
-        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-        List<LeaseKeepAliveRequest> requests;
-        try
-        {
-            requests = GatewayJson.ReadRequests<LeaseKeepAliveRequest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-            if (requests.Count == 0) requests.Add(new LeaseKeepAliveRequest());
-        }
-        catch (GoJsonException exception)
-        {
-            await GatewayEndpoint.WriteErrorAsync(context, GatewayEndpoint.BadJson(exception));
-            return;
-        }
+        if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<LeaseKeepAliveRequest>(body.Span)) is not { } requests) return;
+        if (requests.Count == 0) requests.Add(new LeaseKeepAliveRequest());
         GatewayEndpoint.StartAnswer(context.Response);
         var client = context.RequestAborted;
         var leaderAsked = RequireLeader.IsAsked(context, gateway: true);

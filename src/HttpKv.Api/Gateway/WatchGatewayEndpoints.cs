@@ -100,7 +100,7 @@ public static class WatchGatewayEndpoints
         }
         catch (FormatException)
         {
-            await GatewayEndpoint.WriteErrorAsync(context, new EtcdError("key_base64 is not valid base64", StatusCode.InvalidArgument));
+            await GatewayEndpoint.WriteErrorAsync(context, EtcdErrors.KeyBase64Invalid);
             return;
         }
         await StreamSseAsync(context, host, keyBytes, prefix, startRevision, prevKv, lastEventId,
@@ -122,14 +122,14 @@ public static class WatchGatewayEndpoints
         {
             // etcd's watch takes a negative start revision as "compacted" (the /v3/watch stream answers so); these
             // streams are HttpKv's own, where it can only be a mistake.
-            await writeError(context, new EtcdError("start revision must be 0 (from now) or a revision", StatusCode.InvalidArgument));
+            await writeError(context, EtcdErrors.StartRevisionNegative);
             return;
         }
         if (!string.IsNullOrEmpty(lastEventId))
         {
             if (!long.TryParse(lastEventId, out var last) || last < 0)
             {
-                await writeError(context, new EtcdError("Last-Event-ID is not a revision", StatusCode.InvalidArgument));
+                await writeError(context, EtcdErrors.LastEventIdInvalid);
                 return;
             }
             startRevision = last + 1;

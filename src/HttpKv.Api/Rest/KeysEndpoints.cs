@@ -161,9 +161,12 @@ public static class KeysEndpoints
         long leaseId = 0;
         if (lease is not null && !long.TryParse(lease, NumberStyles.None, CultureInfo.InvariantCulture, out leaseId))
             return Problem(StatusCodes.Status400BadRequest, "Bad lease", $"lease '{lease}' is not a decimal lease ID");
-        var body = await ReadBodyAsync(context, host.Options.MaxRequestBytes);
-        if (body is null) return Problem(EtcdErrors.RequestTooLarge);
-        var put = new PutRequest { Key = key, Value = ByteString.CopyFrom(body), Lease = leaseId };
+        PutRequest put;
+        using (var body = await RequestBody.ReadAsync(context, host.Options.MaxRequestBytes))
+        {
+            if (body is null) return Problem(EtcdErrors.RequestTooLarge);
+            put = new PutRequest { Key = key, Value = ByteString.CopyFrom(body.Span), Lease = leaseId };
+        }
         if (condition is null)
         {
             return await CallAsync(context, put, async () => Written(context, key, (await kv.PutAsync(put, context.RequestAborted)).Header.Revision, null));
@@ -393,19 +396,4 @@ public static class KeysEndpoints
 
     private static ProblemHttpResult Problem(int status, string title, string detail) =>
         TypedResults.Problem(detail, statusCode: status, title: title);
-
-    /// <summary>The request body, or null when it is larger than <paramref name="limit"/>.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
-    {
-        if (context.Request.ContentLength > limit) return null;
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
-    }
 }

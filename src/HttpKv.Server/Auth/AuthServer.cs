@@ -126,7 +126,7 @@ public sealed class AuthServer(MemberHost host) : IAuthService
         var member = await host.Ready;
         await member.Log.WaitForReadIndexAsync(cancellationToken);
         var response = read(member.Auth);
-        response.Header = member.Header(member.Stores.Current.CurrentRevision);
+        response.Header = member.CurrentHeader();
         return response;
     }
 }

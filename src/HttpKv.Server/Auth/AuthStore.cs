@@ -203,7 +203,7 @@ public sealed class AuthStore(ITokenProvider tokens, int bcryptCost)
                 AuthRequest.RequestOneofCase.RoleDelete => RoleDelete(batch, current, request.RoleDelete.Role),
                 AuthRequest.RequestOneofCase.RoleGrantPermission => RoleGrantPermission(batch, current, request.RoleGrantPermission),
                 AuthRequest.RequestOneofCase.RoleRevokePermission => RoleRevokePermission(batch, current, request.RoleRevokePermission),
-                _ => throw new EtcdException(new EtcdError("etcdserver: unknown auth request", Grpc.Core.StatusCode.InvalidArgument)),
+                _ => throw EtcdErrors.UnknownAuthRequest.ToException(),
             };
             return response;
         }

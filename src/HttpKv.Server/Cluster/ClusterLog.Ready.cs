@@ -90,7 +90,7 @@ public sealed partial class ClusterLog
         if (soft.Leader != 0) Metrics.ServerMetrics.LeaderChanges.Inc();
         if (soft.Leader == 0) logger.LogWarning("Member {MemberId:x16} lost the leader {Leader:x16}", options.MemberId, previous);
         else logger.LogInformation("Member {MemberId:x16} elected leader {Leader:x16} at term {Term}", options.MemberId, soft.Leader, node.Status.Term);
-        if (previous != 0) readRounds.Abort(this, new EtcdError("etcdserver: leader changed", Grpc.Core.StatusCode.Unavailable).ToException());
+        if (previous != 0) readRounds.Abort(this, EtcdErrors.LeaderChanged.ToException());
     }
 
     private async Task PersistAsync(Ready ready)

@@ -235,7 +235,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     private async Task<ResponseHeader> HeaderAsync()
     {
         var member = await host.Ready;
-        return member.Header(member.Stores.Current.CurrentRevision);
+        return member.CurrentHeader();
     }
 
     private static Compare CreateRevisionIs(ByteString key, long revision) => new()

@@ -81,7 +81,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
             clear.Checkpoints.Add(new LeaseCheckpoint { ID = request.ID, RemainingTTL = 0 });
             await member.Log.ProposeAsync(new LogRequest { LeaseCheckpoint = clear }, cancellationToken);
         }
-        return new LeaseKeepAliveResponse { Header = member.Header(member.Stores.Current.CurrentRevision), ID = request.ID, TTL = ttl };
+        return new LeaseKeepAliveResponse { Header = member.CurrentHeader(), ID = request.ID, TTL = ttl };
     }
 
     public async Task<LeaseTimeToLiveResponse> TimeToLiveAsync(LeaseTimeToLiveRequest request, bool forwarded, CancellationToken cancellationToken)
@@ -95,14 +95,14 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
         }
         await member.Log.WaitForAppliedCommitAsync(cancellationToken);
         var response = member.Leases.TimeToLive(request.ID, request.Keys) ?? new LeaseTimeToLiveResponse { ID = request.ID, TTL = -1 };
-        response.Header = member.Header(member.Stores.Current.CurrentRevision);
+        response.Header = member.CurrentHeader();
         return response;
     }
 
     public async Task<LeaseLeasesResponse> LeasesAsync(LeaseLeasesRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        var response = new LeaseLeasesResponse { Header = member.Header(member.Stores.Current.CurrentRevision) };
+        var response = new LeaseLeasesResponse { Header = member.CurrentHeader() };
         response.Leases.AddRange(member.Leases.Ids().Select(id => new LeaseStatus { ID = id }));
         return response;
     }

@@ -33,6 +33,17 @@ public sealed class RequestLimitTests : IAsyncLifetime
         Assert.Equal("etcdserver: request is too large", (string)error["error"]!);
     }
 
+    [Theory]
+    [InlineData("/v3/watch")]
+    [InlineData("/v3/lease/keepalive")]
+    public async Task A_streaming_route_body_beyond_the_framing_allowance_gets_etcds_error_as_a_unary_one_does(string route)
+    {
+        var client = factory.CreateClient();
+        var (status, error) = await client.PostAsync(route, string.Concat(Enumerable.Repeat("{}", 300 * 1024))); // 600 KiB of requests
+        Assert.Equal(400, status);
+        Assert.Equal("etcdserver: request is too large", (string)error["error"]!);
+    }
+
     [Fact]
     public async Task A_grpc_request_above_max_request_bytes_gets_etcds_error()
     {
