@@ -54,4 +54,40 @@ public sealed class DataDirFormatTests
         }
         Assert.Single(server.Output.Split('\n'), line => line.Contains("upgraded from format 1 to 2"));
     }
+
+    [Fact]
+    public async Task A_format_1_backend_as_a_snapshot_reports_its_status_as_taken_and_restores_with_its_auth()
+    {
+        var root = Directory.CreateTempSubdirectory("httpkv-format1-snapshot-").FullName;
+        try
+        {
+            var extract = await Tool.RunAsync("tar", ["xzf", Path.Combine(Paths.RepositoryRoot, "tests", "HttpKv.Compat.Tests", "Fixtures", Fixture), "-C", root]);
+            Assert.True(extract.ExitCode == 0, extract.ToString());
+            var snapshot = Path.Combine(root, "member", "snap", "db"); // a backend file is a snapshot without its SHA-256
+
+            // What 61b4112 printed for this file: status reads it as it was taken, upgrading nothing.
+            var status = await Tool.RunAsync("dotnet", [Paths.HttpKvDll, "snapshot", "status", snapshot, "-w", "json"]);
+            Assert.Equal("{\"hash\":951343116,\"revision\":5,\"totalKey\":15,\"totalSize\":61440}\n", status.Stdout);
+
+            await using var server = ServerProcess.Member("httpkv", "default", member => ["--initial-cluster", $"default={member.PeerUrl}"]);
+            Directory.Delete(server.DataDir);
+            var restore = await Tool.RunAsync("dotnet", [Paths.HttpKvDll, "snapshot", "restore", snapshot, "--data-dir", server.DataDir, "--skip-hash-check",
+                "--initial-cluster", $"default={server.PeerUrl}", "--initial-advertise-peer-urls", server.PeerUrl]);
+            Assert.True(restore.ExitCode == 0, restore.ToString());
+            await server.StartAsync();
+
+            Assert.Equal("uno\n", (await Tool.EtcdctlAtAsync(server.Url, "--user", "reader:readpw", "get", "alpha", "--print-value-only")).Stdout);
+            using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+            var login = await http.PostAsJsonAsync("/v3/auth/authenticate", new { name = "root", password = "rootpw" });
+            var token = JsonNode.Parse(await login.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+            using var authStatus = new HttpRequestMessage(HttpMethod.Post, "/v3/auth/status") { Content = new StringContent("{}") };
+            authStatus.Headers.TryAddWithoutValidation("Authorization", token);
+            var auth = JsonNode.Parse(await (await http.SendAsync(authStatus)).Content.ReadAsStringAsync())!;
+            Assert.Equal("9", auth["authRevision"]!.GetValue<string>());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

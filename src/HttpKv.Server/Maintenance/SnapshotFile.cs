@@ -73,12 +73,14 @@ public static class SnapshotFile
     }
 
     /// <summary>Opens a database file (checking every entry's checksum and the file's length), as a member would at start;
-    /// a damaged one is reported as a <see cref="SnapshotFileException"/> naming the snapshot.</summary>
-    public static MvccStore OpenDatabase(string snapshot, string database)
+    /// a damaged one is reported as a <see cref="SnapshotFileException"/> naming the snapshot. With
+    /// <paramref name="upgrade"/> (a restore, which makes a member's backend of it) an older format is rewritten in the
+    /// current one; without (status) the database is read as it was taken.</summary>
+    public static MvccStore OpenDatabase(string snapshot, string database, bool upgrade)
     {
         try
         {
-            return BackendMeta.Open(database, new MvccOptions(), NullLogger.Instance);
+            return upgrade ? BackendMeta.Open(database, new MvccOptions(), NullLogger.Instance) : MvccStore.Open(database, new MvccOptions(), NullLogger.Instance);
         }
         catch (BackendCorruptionException exception)
         {
@@ -102,7 +104,7 @@ public static class SnapshotFile
         {
             var database = Path.Combine(directory.FullName, "db");
             var (length, _) = await CopyVerifiedAsync(snapshot, database, requireHash: false, skipHashCheck: false, progress, cancellationToken);
-            using var store = OpenDatabase(snapshot, database);
+            using var store = OpenDatabase(snapshot, database, upgrade: false); // its hash and key count as taken
             var summary = store.Summarize();
             return new SnapshotStatus(summary.Hash, summary.Revision, summary.TotalKeys, length);
         }

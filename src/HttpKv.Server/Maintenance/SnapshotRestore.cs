@@ -69,7 +69,7 @@ public static class SnapshotRestore
                 progress, cancellationToken);
             var (membership, confState, clusterId) = FounderState.Describe(memberOptions, self, []);
             long revision;
-            using (var store = SnapshotFile.OpenDatabase(options.SnapshotPath, database))
+            using (var store = SnapshotFile.OpenDatabase(options.SnapshotPath, database, upgrade: true))
             {
                 revision = store.CurrentRevision;
                 using (var batch = store.BeginApply())
