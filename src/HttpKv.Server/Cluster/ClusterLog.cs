@@ -115,10 +115,6 @@ public sealed partial class ClusterLog : IAsyncDisposable
     public ulong MemberId => options.MemberId;
     public ulong ClusterId => options.ClusterId;
 
-
-
-
-
     /// <summary>A new lease ID, unique in the cluster as a request ID (and positive, as etcd's).</summary>
     public long NewLeaseId()
     {
