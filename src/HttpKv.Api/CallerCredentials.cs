@@ -44,6 +44,18 @@ public static class CallerCredentials
     public static ValueTask<AuthInfo?> AuthorizeAsync(this HttpContext context, IMessage request) =>
         context.RequestServices.GetRequiredService<Authorizer>().AuthorizeAsync(request, context, static http => FromHttp(http));
 
+    /// <summary>The admission of a unary HTTP call (the /v3 routes, the REST API), as <c>ClientCallInterceptor</c> admits a
+    /// gRPC one: the learner check, etcd's <c>hasleader</c> check when the client asked for it (the gateway's
+    /// <c>Grpc-Metadata-Hasleader</c>), then the caller's identity and permission. Returns the caller, whom the door then
+    /// sets as <see cref="RequestCaller.Current"/>.</summary>
+    public static async ValueTask<AuthInfo?> AdmitAsync(this HttpContext context, IMessage request)
+    {
+        var host = context.RequestServices.GetRequiredService<MemberHost>();
+        await LearnerRequests.CheckAsync(host, request);
+        if (RequireLeader.IsAsked(context, gateway: true)) (await host.Ready).CheckHasLeader();
+        return await context.AuthorizeAsync(request);
+    }
+
     /// <summary>A watch stream whose every create request the <see cref="Authorizer"/> checks for this caller.</summary>
     public static WatchSession NewWatchSession(Member member, Authorizer authorizer, Credentials credentials) =>
         new(member) { Authorize = async create => await authorizer.AuthorizeAsync(create, credentials) };

@@ -32,10 +32,7 @@ public static class GatewayEndpoint
         CountClientRequest(context, stream: false);
         try
         {
-            var host = context.RequestServices.GetRequiredService<MemberHost>();
-            await LearnerRequests.CheckAsync(host, request);
-            if (RequireLeader.IsAsked(context, gateway: true)) (await host.Ready).CheckHasLeader();
-            RequestCaller.Current = await context.AuthorizeAsync(request); // flows into the call: its proposals carry the caller
+            RequestCaller.Current = await context.AdmitAsync(request); // flows into the call: its proposals carry the caller
             var response = await call(request, context.RequestAborted);
             StartAnswer(context.Response);
             using var body = new PooledBufferWriter();
