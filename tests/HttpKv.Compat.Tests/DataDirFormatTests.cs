@@ -19,8 +19,7 @@ public sealed class DataDirFormatTests
     {
         await using var server = ServerProcess.HttpKv("--name", "fixture", "--initial-advertise-peer-urls", "http://127.0.0.1:14480",
             "--initial-cluster", "fixture=http://127.0.0.1:14480", "--initial-cluster-token", "format1");
-        var extract = await Tool.RunAsync("tar", ["xzf", Path.Combine(Paths.RepositoryRoot, "tests", "HttpKv.Compat.Tests", "Fixtures", Fixture), "-C", server.DataDir]);
-        Assert.True(extract.ExitCode == 0, extract.ToString());
+        await ExtractFixtureAsync(server.DataDir);
 
         for (var start = 0; start < 2; start++)
         {
@@ -40,12 +39,7 @@ public sealed class DataDirFormatTests
             var refused = await Tool.EtcdctlAtAsync(server.Url, "--user", "reader:readpw", "get", "beta");
             Assert.Contains("permission denied", refused.Stderr);
 
-            using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
-            var login = await http.PostAsJsonAsync("/v3/auth/authenticate", new { name = "root", password = "rootpw" });
-            var token = JsonNode.Parse(await login.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
-            using var authStatus = new HttpRequestMessage(HttpMethod.Post, "/v3/auth/status") { Content = new StringContent("{}") };
-            authStatus.Headers.TryAddWithoutValidation("Authorization", token);
-            var auth = JsonNode.Parse(await (await http.SendAsync(authStatus)).Content.ReadAsStringAsync())!;
+            var auth = await AuthStatusAsync(server);
             Assert.True(auth["enabled"]!.GetValue<bool>());
             Assert.Equal("9", auth["authRevision"]!.GetValue<string>());
 
@@ -61,8 +55,7 @@ public sealed class DataDirFormatTests
         var root = Directory.CreateTempSubdirectory("httpkv-format1-snapshot-").FullName;
         try
         {
-            var extract = await Tool.RunAsync("tar", ["xzf", Path.Combine(Paths.RepositoryRoot, "tests", "HttpKv.Compat.Tests", "Fixtures", Fixture), "-C", root]);
-            Assert.True(extract.ExitCode == 0, extract.ToString());
+            await ExtractFixtureAsync(root);
             var snapshot = Path.Combine(root, "member", "snap", "db"); // a backend file is a snapshot without its SHA-256
 
             // What 61b4112 printed for this file: status reads it as it was taken, upgrading nothing.
@@ -77,17 +70,29 @@ public sealed class DataDirFormatTests
             await server.StartAsync();
 
             Assert.Equal("uno\n", (await Tool.EtcdctlAtAsync(server.Url, "--user", "reader:readpw", "get", "alpha", "--print-value-only")).Stdout);
-            using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
-            var login = await http.PostAsJsonAsync("/v3/auth/authenticate", new { name = "root", password = "rootpw" });
-            var token = JsonNode.Parse(await login.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
-            using var authStatus = new HttpRequestMessage(HttpMethod.Post, "/v3/auth/status") { Content = new StringContent("{}") };
-            authStatus.Headers.TryAddWithoutValidation("Authorization", token);
-            var auth = JsonNode.Parse(await (await http.SendAsync(authStatus)).Content.ReadAsStringAsync())!;
+            var auth = await AuthStatusAsync(server);
             Assert.Equal("9", auth["authRevision"]!.GetValue<string>());
         }
         finally
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    private static async Task ExtractFixtureAsync(string directory)
+    {
+        var extract = await Tool.RunAsync("tar", ["xzf", Path.Combine(Paths.RepositoryRoot, "tests", "HttpKv.Compat.Tests", "Fixtures", Fixture), "-C", directory]);
+        Assert.True(extract.ExitCode == 0, extract.ToString());
+    }
+
+    /// <summary>/v3/auth/status as root (whose token the gateway's authenticate gives).</summary>
+    private static async Task<JsonNode> AuthStatusAsync(ServerProcess server)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        var login = await http.PostAsJsonAsync("/v3/auth/authenticate", new { name = "root", password = "rootpw" });
+        var token = JsonNode.Parse(await login.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+        using var status = new HttpRequestMessage(HttpMethod.Post, "/v3/auth/status") { Content = new StringContent("{}") };
+        status.Headers.TryAddWithoutValidation("Authorization", token);
+        return JsonNode.Parse(await (await http.SendAsync(status)).Content.ReadAsStringAsync())!;
     }
 }

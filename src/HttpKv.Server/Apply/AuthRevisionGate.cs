@@ -11,8 +11,7 @@ public sealed class AuthRevisionGate(AuthStore auth, IApplier next) : IApplier
 {
     public object Apply(ApplyBatch batch, ulong index, LogRequest request)
     {
-        if (request.RequestCase is not (LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn)
-            || auth.CheckAtApply(request.AuthRevision) is not { } refused)
+        if (!KeyApplier.IsKeyWrite(request) || auth.CheckAtApply(request.AuthRevision) is not { } refused)
         {
             return next.Apply(batch, index, request);
         }

@@ -14,10 +14,7 @@ public sealed class KeyApplier : IApplier
         try
         {
             var applied = batch.Apply(index, request);
-            if (request.RequestCase is LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn)
-            {
-                Metrics.ServerMetrics.CountApplied(applied, request.Put);
-            }
+            if (IsKeyWrite(request)) Metrics.ServerMetrics.CountApplied(applied, request.Put);
             return applied;
         }
         catch (EtcdException exception)
@@ -25,4 +22,8 @@ public sealed class KeyApplier : IApplier
             return exception;
         }
     }
+
+    /// <summary>A put, delete or transaction: the client requests that write keys (compaction is not one).</summary>
+    public static bool IsKeyWrite(LogRequest request) =>
+        request.RequestCase is LogRequest.RequestOneofCase.Put or LogRequest.RequestOneofCase.DeleteRange or LogRequest.RequestOneofCase.Txn;
 }
