@@ -39,15 +39,14 @@ public static class CallerCredentials
     private static string? CommonName(HttpContext context) =>
         context.Connection.ClientCertificate?.GetNameInfo(X509NameType.SimpleName, forIssuer: false) is { Length: > 0 } name ? name : null;
 
-    /// <summary>Identifies the caller and checks the request with the one <see cref="Authorizer"/>. The caller must
-    /// then set <see cref="RequestCaller.Current"/> itself: an async-local set in here would not flow back out.</summary>
+    /// <summary>Identifies the caller and checks the request with the one <see cref="Authorizer"/>; returns the caller.</summary>
     public static ValueTask<AuthInfo?> AuthorizeAsync(this HttpContext context, IMessage request) =>
         context.RequestServices.GetRequiredService<Authorizer>().AuthorizeAsync(request, context, static http => FromHttp(http));
 
     /// <summary>The admission of a unary HTTP call (the /v3 routes, the REST API), as <c>ClientCallInterceptor</c> admits a
     /// gRPC one: the learner check, etcd's <c>hasleader</c> check when the client asked for it (the gateway's
-    /// <c>Grpc-Metadata-Hasleader</c>), then the caller's identity and permission. Returns the caller, whom the door then
-    /// sets as <see cref="RequestCaller.Current"/>.</summary>
+    /// <c>Grpc-Metadata-Hasleader</c>), then the caller's identity and permission. Returns the caller, which the door
+    /// passes to the call (a write's proposal records its auth revision).</summary>
     public static async ValueTask<AuthInfo?> AdmitAsync(this HttpContext context, IMessage request)
     {
         var host = context.RequestServices.GetRequiredService<MemberHost>();

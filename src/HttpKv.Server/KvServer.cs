@@ -2,6 +2,7 @@ using Etcdserverpb;
 using HttpKv.Mvcc;
 using HttpKv.Protocol;
 using HttpKv.Protocol.Internal;
+using HttpKv.Server.Auth;
 
 namespace HttpKv.Server;
 
@@ -22,23 +23,26 @@ public sealed class KvServer(MemberHost host) : IKvService
         return response;
     }
 
-    public Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
+    public Task<PutResponse> PutAsync(PutRequest request, AuthInfo? caller, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return ProposeAsync<PutResponse>(new LogRequest { Put = request }, cancellationToken);
+        return ProposeAsync<PutResponse>(new LogRequest { Put = request, AuthRevision = Revision(caller) }, cancellationToken);
     }
 
-    public Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
+    public Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, AuthInfo? caller, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return ProposeAsync<DeleteRangeResponse>(new LogRequest { DeleteRange = request }, cancellationToken);
+        return ProposeAsync<DeleteRangeResponse>(new LogRequest { DeleteRange = request, AuthRevision = Revision(caller) }, cancellationToken);
     }
 
-    public Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
+    public Task<TxnResponse> TxnAsync(TxnRequest request, AuthInfo? caller, CancellationToken cancellationToken)
     {
         validator.Check(request);
-        return ProposeAsync<TxnResponse>(new LogRequest { Txn = request }, cancellationToken);
+        return ProposeAsync<TxnResponse>(new LogRequest { Txn = request, AuthRevision = Revision(caller) }, cancellationToken);
     }
+
+    /// <summary>The auth revision a write's proposal carries: its caller's, or 0 (no check at apply) while auth is off.</summary>
+    private static ulong Revision(AuthInfo? caller) => caller?.Revision ?? 0;
 
     public Task<CompactionResponse> CompactAsync(CompactionRequest request, CancellationToken cancellationToken) =>
         ProposeAsync<CompactionResponse>(new LogRequest { Compaction = request }, cancellationToken);

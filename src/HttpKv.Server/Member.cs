@@ -149,12 +149,11 @@ public sealed class Member : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a request through the log on behalf of the current caller (<see cref="RequestCaller"/>) and
-    /// answers with its applied result, header filled. Without a quota to raise, the task is the log's own.</summary>
+    /// <summary>Sends a request through the log and answers with its applied result, header filled. Without a quota
+    /// to raise, the task is the log's own.</summary>
     public Task<T> ProposeAsync<T>(LogRequest request, CancellationToken cancellationToken) where T : class, IMessage, IHasResponseHeader
     {
         ArgumentNullException.ThrowIfNull(request);
-        request.AuthRevision = RequestCaller.Current?.Revision ?? 0;
         if (request.CalculateSize() > Options.MaxRequestBytes) return Task.FromException<T>(EtcdErrors.RequestTooLarge.ToException());
         var quota = Quota.CheckAsync(this, request, cancellationToken);
         return quota.IsCompletedSuccessfully ? Log.ProposeAsync<T>(request, cancellationToken, fillHeader: true) : AfterQuotaAsync(Log, quota, request, cancellationToken);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using HttpKv.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,6 +17,16 @@ public static class GatewayContractExtensions
     /// calls <paramref name="call"/> on the in-process <typeparamref name="TService"/> and writes <typeparamref name="TResponse"/>.</summary>
     public static RouteHandlerBuilder MapUnary<TService, TRequest, TResponse>(this RouteGroupBuilder group, string pattern,
         Func<TService, Func<TRequest, CancellationToken, Task<TResponse>>> call, string name, string summary)
+        where TService : notnull
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage<TResponse>, new() =>
+        group.MapPost(pattern, (HttpContext context, TService service) => GatewayEndpoint.HandleAsync(context, call(service)))
+            .WithGatewayContract<TRequest, TResponse>(name, summary);
+
+    /// <summary>As the other <c>MapUnary</c>, for a call that writes on behalf of its caller: it is given the caller
+    /// the route admitted (see <see cref="HttpKv.Server.IKvService"/>).</summary>
+    public static RouteHandlerBuilder MapUnary<TService, TRequest, TResponse>(this RouteGroupBuilder group, string pattern,
+        Func<TService, Func<TRequest, AuthInfo?, CancellationToken, Task<TResponse>>> call, string name, string summary)
         where TService : notnull
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage<TResponse>, new() =>

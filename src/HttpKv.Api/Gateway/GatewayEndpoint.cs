@@ -13,8 +13,19 @@ namespace HttpKv.Api.Gateway;
 /// (<see cref="GatewayJson.ErrorBody"/>) with the gateway's HTTP status.</summary>
 public static class GatewayEndpoint
 {
-    public static async Task HandleAsync<TRequest, TResponse>(
-        HttpContext context, Func<TRequest, CancellationToken, Task<TResponse>> call)
+    public static Task HandleAsync<TRequest, TResponse>(HttpContext context, Func<TRequest, CancellationToken, Task<TResponse>> call)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage =>
+        HandleAsync(context, call, null);
+
+    /// <summary>As the other, for a call that writes on behalf of its caller: it is given the caller the route admitted.</summary>
+    public static Task HandleAsync<TRequest, TResponse>(HttpContext context, Func<TRequest, AuthInfo?, CancellationToken, Task<TResponse>> call)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage =>
+        HandleAsync(context, null, call);
+
+    private static async Task HandleAsync<TRequest, TResponse>(HttpContext context,
+        Func<TRequest, CancellationToken, Task<TResponse>>? call, Func<TRequest, AuthInfo?, CancellationToken, Task<TResponse>>? callAs)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
@@ -32,8 +43,8 @@ public static class GatewayEndpoint
         CountClientRequest(context, stream: false);
         try
         {
-            RequestCaller.Current = await context.AdmitAsync(request); // flows into the call: its proposals carry the caller
-            var response = await call(request, context.RequestAborted);
+            var caller = await context.AdmitAsync(request);
+            var response = await (callAs is null ? call!(request, context.RequestAborted) : callAs(request, caller, context.RequestAborted));
             StartAnswer(context.Response);
             using var body = new PooledBufferWriter();
             GatewayJson.WriteResponse(response, body);

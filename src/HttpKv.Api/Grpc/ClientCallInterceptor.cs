@@ -9,7 +9,7 @@ namespace HttpKv.Api.Grpc;
 /// <summary>What every gRPC call of etcd's client services (etcdserverpb, v3lockpb, v3electionpb) goes through, in
 /// the order of etcd's interceptors: the learner check (<see cref="LearnerRequests"/>: a learner serves only Status,
 /// serializable Range and the Snapshot stream) and then the <see cref="Authorizer"/> for unary and server-streaming
-/// calls (bidirectional streams check per message: the Watch service checks each create request; lease keep-alives
+/// calls, whose caller it records for the service binding (<see cref="AdmittedCaller"/>) (bidirectional streams check per message: the Watch service checks each create request; lease keep-alives
 /// need no permission in etcd), with etcd's <c>hasleader</c> check between the two (<see cref="RequireLeader"/>).
 /// Member-to-member calls skip the checks. An etcd error raised anywhere below is a
 /// gRPC status error already (<see cref="HttpKv.Protocol.EtcdException"/>), so nothing here maps errors.
@@ -26,7 +26,7 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         CountRequest(context, stream: false);
         var checks = CheckAsync(request, context);
         if (!checks.IsCompletedSuccessfully) return CheckedAsync(checks, request, context, continuation);
-        RequestCaller.Current = checks.Result; // set here, so that it flows into the call
+        AdmittedCaller.Set(context.GetHttpContext(), checks.Result);
         return continuation(request, context);
     }
 
@@ -38,7 +38,7 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         {
             CountRequest(context, stream: true);
             await CheckStreamAsync(context);
-            RequestCaller.Current = await AuthorizeAsync(request, context);
+            AdmittedCaller.Set(context.GetHttpContext(), await AuthorizeAsync(request, context));
         }
         await continuation(request, responseStream, context);
     }
@@ -80,7 +80,7 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
     private static async Task<TResponse> CheckedAsync<TRequest, TResponse>(ValueTask<AuthInfo?> checks, TRequest request,
         ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) where TRequest : class where TResponse : class
     {
-        RequestCaller.Current = await checks;
+        AdmittedCaller.Set(context.GetHttpContext(), await checks);
         return await continuation(request, context);
     }
 

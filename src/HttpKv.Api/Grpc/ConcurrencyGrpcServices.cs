@@ -9,20 +9,20 @@ namespace HttpKv.Api.Grpc;
 public sealed class LockGrpcService(ILockService locks) : V3Lockpb.Lock.LockBase
 {
     public override Task<LockResponse> Lock(LockRequest request, ServerCallContext context) =>
-        locks.LockAsync(request, context.CancellationToken);
+        locks.LockAsync(request, AdmittedCaller.Of(context), context.CancellationToken);
 
     public override Task<UnlockResponse> Unlock(UnlockRequest request, ServerCallContext context) =>
-        locks.UnlockAsync(request, context.CancellationToken);
+        locks.UnlockAsync(request, AdmittedCaller.Of(context), context.CancellationToken);
 }
 
 /// <summary>etcd's <c>v3electionpb.Election</c> service over gRPC.</summary>
 public sealed class ElectionGrpcService(IElectionService elections) : Election.ElectionBase
 {
     public override Task<CampaignResponse> Campaign(CampaignRequest request, ServerCallContext context) =>
-        elections.CampaignAsync(request, context.CancellationToken);
+        elections.CampaignAsync(request, AdmittedCaller.Of(context), context.CancellationToken);
 
     public override Task<ProclaimResponse> Proclaim(ProclaimRequest request, ServerCallContext context) =>
-        elections.ProclaimAsync(request, context.CancellationToken);
+        elections.ProclaimAsync(request, AdmittedCaller.Of(context), context.CancellationToken);
 
     public override Task<LeaderResponse> Leader(LeaderRequest request, ServerCallContext context) =>
         elections.LeaderAsync(request, context.CancellationToken);
@@ -40,5 +40,5 @@ public sealed class ElectionGrpcService(IElectionService elections) : Election.E
     }
 
     public override Task<ResignResponse> Resign(ResignRequest request, ServerCallContext context) =>
-        elections.ResignAsync(request, context.CancellationToken);
+        elections.ResignAsync(request, AdmittedCaller.Of(context), context.CancellationToken);
 }

@@ -11,13 +11,13 @@ public sealed class KvGrpcService(IKvService kv) : KV.KVBase
         kv.RangeAsync(request, Aborted(context));
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
-        kv.PutAsync(request, Aborted(context));
+        kv.PutAsync(request, AdmittedCaller.Of(context), Aborted(context));
 
     public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) =>
-        kv.DeleteRangeAsync(request, Aborted(context));
+        kv.DeleteRangeAsync(request, AdmittedCaller.Of(context), Aborted(context));
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        kv.TxnAsync(request, Aborted(context));
+        kv.TxnAsync(request, AdmittedCaller.Of(context), Aborted(context));
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
         kv.CompactAsync(request, Aborted(context));

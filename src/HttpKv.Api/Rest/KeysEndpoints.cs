@@ -169,12 +169,12 @@ public static class KeysEndpoints
         }
         if (condition is null)
         {
-            return await CallAsync(context, put, async () => Written(context, key, (await kv.PutAsync(put, context.RequestAborted)).Header.Revision, null));
+            return await CallAsync(context, put, async caller => Written(context, key, (await kv.PutAsync(put, caller, context.RequestAborted)).Header.Revision, null));
         }
         var txn = Conditional(key, condition, new RequestOp { RequestPut = put });
-        return await CallAsync(context, txn, async () =>
+        return await CallAsync(context, txn, async caller =>
         {
-            var answer = await kv.TxnAsync(txn, context.RequestAborted);
+            var answer = await kv.TxnAsync(txn, caller, context.RequestAborted);
             return answer.Succeeded ? Written(context, key, answer.Header.Revision, null) : Failed(key, condition, answer);
         });
     }
@@ -191,16 +191,16 @@ public static class KeysEndpoints
         }
         if (condition is null)
         {
-            return await CallAsync(context, delete, async () =>
+            return await CallAsync(context, delete, async caller =>
             {
-                var answer = await kv.DeleteRangeAsync(delete, context.RequestAborted);
+                var answer = await kv.DeleteRangeAsync(delete, caller, context.RequestAborted);
                 return answer.Deleted == 0 && prefix != true ? NotFound(key) : Written(context, key, answer.Header.Revision, answer.Deleted);
             });
         }
         var txn = Conditional(key, condition, new RequestOp { RequestDeleteRange = delete });
-        return await CallAsync(context, txn, async () =>
+        return await CallAsync(context, txn, async caller =>
         {
-            var answer = await kv.TxnAsync(txn, context.RequestAborted);
+            var answer = await kv.TxnAsync(txn, caller, context.RequestAborted);
             return answer.Succeeded
                 ? Written(context, key, answer.Header.Revision, answer.Responses[0].ResponseDeleteRange.Deleted)
                 : Failed(key, condition, answer);
@@ -247,12 +247,15 @@ public static class KeysEndpoints
 
     /// <summary>Runs a call as the /v3 routes do (<see cref="CallerCredentials.AdmitAsync"/>: learners refuse what they
     /// do not serve, the Authorizer checks the request as etcd would check it), and etcd's errors become problem details.</summary>
-    internal static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<Task<IResult>> call)
+    internal static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<Task<IResult>> call) =>
+        await CallAsync(context, request, _ => call());
+
+    /// <summary>As the other, for a call that writes on behalf of the caller it admitted.</summary>
+    internal static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<AuthInfo?, Task<IResult>> call)
     {
         try
         {
-            RequestCaller.Current = await context.AdmitAsync(request);
-            return await call();
+            return await call(await context.AdmitAsync(request));
         }
         catch (EtcdException exception)
         {

@@ -15,19 +15,6 @@ public readonly record struct Credentials(string? Token, string? CommonName)
         header is null ? null : header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : header;
 }
 
-/// <summary>The caller a door identified, for the rest of the call: proposals record its auth revision so that apply
-/// can refuse a write whose check the auth store has since outdated (etcd's request header).</summary>
-public static class RequestCaller
-{
-    private static readonly AsyncLocal<AuthInfo?> current = new();
-
-    public static AuthInfo? Current
-    {
-        get => current.Value;
-        set => current.Value = value;
-    }
-}
-
 /// <summary>The one place that decides whether a request may run, whichever door (gRPC, the /v3 JSON routes, SSE) it
 /// came in by: it identifies the caller and checks each request the way etcd does — key-range permissions for
 /// KV, watch, lease and the lock/election recipes (every compare and op of a txn, nested ones too), the root role

@@ -3,6 +3,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using HttpKv.Protocol;
+using HttpKv.Server.Auth;
 using HttpKv.Server.Leases;
 using HttpKv.Server.Watch;
 using Mvccpb;
@@ -11,21 +12,23 @@ using V3Lockpb;
 
 namespace HttpKv.Server.Concurrency;
 
-/// <summary>etcd's Lock service (v3lockpb) as every interface calls it.</summary>
+/// <summary>etcd's Lock service (v3lockpb) as every interface calls it. The caller is the one the door admitted: the
+/// writes made for it carry its auth revision, as <see cref="IKvService"/>'s do.</summary>
 public interface ILockService
 {
-    Task<LockResponse> LockAsync(LockRequest request, CancellationToken cancellationToken);
-    Task<UnlockResponse> UnlockAsync(UnlockRequest request, CancellationToken cancellationToken);
+    Task<LockResponse> LockAsync(LockRequest request, AuthInfo? caller, CancellationToken cancellationToken);
+    Task<UnlockResponse> UnlockAsync(UnlockRequest request, AuthInfo? caller, CancellationToken cancellationToken);
 }
 
-/// <summary>etcd's Election service (v3electionpb) as every interface calls it.</summary>
+/// <summary>etcd's Election service (v3electionpb) as every interface calls it; the calls that write name their caller,
+/// as <see cref="ILockService"/>'s.</summary>
 public interface IElectionService
 {
-    Task<CampaignResponse> CampaignAsync(CampaignRequest request, CancellationToken cancellationToken);
-    Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, CancellationToken cancellationToken);
+    Task<CampaignResponse> CampaignAsync(CampaignRequest request, AuthInfo? caller, CancellationToken cancellationToken);
+    Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, AuthInfo? caller, CancellationToken cancellationToken);
     Task<LeaderResponse> LeaderAsync(LeaderRequest request, CancellationToken cancellationToken);
     IAsyncEnumerable<LeaderResponse> ObserveAsync(LeaderRequest request, CancellationToken cancellationToken);
-    Task<ResignResponse> ResignAsync(ResignRequest request, CancellationToken cancellationToken);
+    Task<ResignResponse> ResignAsync(ResignRequest request, AuthInfo? caller, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -47,31 +50,31 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown) { HttpStatus = 404 };
     public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown) { HttpStatus = 400 };
 
-    public Task<LockResponse> LockAsync(LockRequest request, CancellationToken cancellationToken) =>
+    public Task<LockResponse> LockAsync(LockRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
         {
             ArgumentNullException.ThrowIfNull(request);
             var lease = await SessionLeaseAsync(request.Lease, cancellationToken);
-            var (key, revision) = await CreateAsync(request.Name, lease, ByteString.Empty, cancellationToken);
-            await WaitForPredecessorsAsync(key, revision, cancellationToken);
+            var (key, revision) = await CreateAsync(request.Name, lease, ByteString.Empty, caller, cancellationToken);
+            await WaitForPredecessorsAsync(key, revision, caller, cancellationToken);
             return new LockResponse { Header = await HeaderAsync(), Key = key };
         });
 
-    public Task<UnlockResponse> UnlockAsync(UnlockRequest request, CancellationToken cancellationToken) =>
+    public Task<UnlockResponse> UnlockAsync(UnlockRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
         {
             ArgumentNullException.ThrowIfNull(request);
-            var response = await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = request.Key }, cancellationToken);
+            var response = await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = request.Key }, caller, cancellationToken);
             return new UnlockResponse { Header = response.Header };
         });
 
-    public Task<CampaignResponse> CampaignAsync(CampaignRequest request, CancellationToken cancellationToken) =>
+    public Task<CampaignResponse> CampaignAsync(CampaignRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
         {
             ArgumentNullException.ThrowIfNull(request);
             var lease = await SessionLeaseAsync(request.Lease, cancellationToken);
-            var (key, revision) = await CreateAsync(request.Name, lease, request.Value, cancellationToken);
-            await WaitForPredecessorsAsync(key, revision, cancellationToken);
+            var (key, revision) = await CreateAsync(request.Name, lease, request.Value, caller, cancellationToken);
+            await WaitForPredecessorsAsync(key, revision, caller, cancellationToken);
             return new CampaignResponse
             {
                 Header = await HeaderAsync(),
@@ -79,8 +82,8 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
             };
         });
 
-    public Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, CancellationToken cancellationToken) =>
-        RelayedAsync(() => ProclaimCoreAsync(request, cancellationToken));
+    public Task<ProclaimResponse> ProclaimAsync(ProclaimRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
+        RelayedAsync(() => ProclaimCoreAsync(request, caller, cancellationToken));
 
     /// <summary>etcd's services answer whatever their internal client got as a plain error: code Unknown, same text.
     /// On the gateway the original error's HTTP status stays (etcd's says 500 for all; a client's mistake is a 4xx).</summary>
@@ -104,14 +107,14 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         return granted.ID;
     }
 
-    private async Task<ProclaimResponse> ProclaimCoreAsync(ProclaimRequest request, CancellationToken cancellationToken)
+    private async Task<ProclaimResponse> ProclaimCoreAsync(ProclaimRequest request, AuthInfo? caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Leader is null) throw MissingLeaderKey.ToException();
         var txn = new TxnRequest();
         txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = request.Leader.Key, Value = request.Value, Lease = request.Leader.Lease } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
+        var response = await kv.TxnAsync(txn, caller, cancellationToken);
         if (!response.Succeeded) throw ElectionNotLeader.ToException();
         return new ProclaimResponse { Header = response.Header };
     }
@@ -164,7 +167,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         }
     }
 
-    public Task<ResignResponse> ResignAsync(ResignRequest request, CancellationToken cancellationToken) =>
+    public Task<ResignResponse> ResignAsync(ResignRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
         {
             ArgumentNullException.ThrowIfNull(request);
@@ -172,30 +175,31 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
             var txn = new TxnRequest();
             txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
             txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Leader.Key } });
-            var response = await kv.TxnAsync(txn, cancellationToken);
+            var response = await kv.TxnAsync(txn, caller, cancellationToken);
             return new ResignResponse { Header = response.Header };
         });
 
     /// <summary>Creates <c>name/&lt;lease hex&gt;</c> unless it exists (then keeps it, with the new value if one differs,
     /// as a re-campaign proclaims it); returns the key and its create revision.</summary>
-    private async Task<(ByteString Key, long CreateRevision)> CreateAsync(ByteString name, long lease, ByteString value, CancellationToken cancellationToken)
+    private async Task<(ByteString Key, long CreateRevision)> CreateAsync(ByteString name, long lease, ByteString value, AuthInfo? caller,
+        CancellationToken cancellationToken)
     {
         var key = ByteString.CopyFrom([.. name.Span, .. "/"u8, .. System.Text.Encoding.ASCII.GetBytes(lease.ToString("x"))]);
         var txn = new TxnRequest();
         txn.Compare.Add(CreateRevisionIs(key, 0));
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = value, Lease = lease } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
+        var response = await kv.TxnAsync(txn, caller, cancellationToken);
         if (response.Succeeded) return (key, response.Header.Revision);
         var existing = response.Responses[0].ResponseRange.Kvs[0];
         if (!existing.Value.Equals(value) && !value.IsEmpty)
-            await kv.PutAsync(new PutRequest { Key = key, Value = value, Lease = lease }, cancellationToken);
+            await kv.PutAsync(new PutRequest { Key = key, Value = value, Lease = lease }, caller, cancellationToken);
         return (key, existing.CreateRevision);
     }
 
     /// <summary>etcd's waitDeletes: until no key under the prefix was created before <paramref name="revision"/>,
     /// wait for the deletion of the last one created before it. Cancelled, it deletes the waiter's own key.</summary>
-    private async Task WaitForPredecessorsAsync(ByteString key, long revision, CancellationToken cancellationToken)
+    private async Task WaitForPredecessorsAsync(ByteString key, long revision, AuthInfo? caller, CancellationToken cancellationToken)
     {
         var slash = key.Span.LastIndexOf((byte)'/');
         var prefix = ByteString.CopyFrom(key.Span[..(slash + 1)]);
@@ -220,7 +224,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         }
         catch (OperationCanceledException)
         {
-            await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = key }, CancellationToken.None);
+            await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = key }, caller, CancellationToken.None);
             throw;
         }
     }

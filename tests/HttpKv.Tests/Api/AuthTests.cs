@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using static HttpKv.Tests.Api.Gateway;
 
 namespace HttpKv.Tests.Api;
@@ -291,5 +292,72 @@ public sealed class JwtAuthTests : IAsyncLifetime
         Assert.Contains("etcdserver: revision of auth store is old", old.Body);
         var fresh = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
         Assert.Equal(200, (await CallAsync("/v3/kv/put", """{"key":"YQ==","value":"Mg=="}""", fresh)).Status);
+    }
+
+    /// <summary>The caller each door admitted reaches the proposal of every key write it makes, the lock and election
+    /// services' own writes included: apply refuses a write whose proposal names no caller while auth is on ("user name
+    /// is empty"), so each of these succeeds only if its door passed the caller on.</summary>
+    [Fact]
+    public async Task Every_door_s_key_writes_carry_the_caller_to_apply()
+    {
+        var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        foreach (var (path, json) in new[]
+        {
+            ("/v3/kv/put", """{"key":"YQ==","value":"MQ=="}"""),
+            ("/v3/kv/txn", """{"success":[{"requestPut":{"key":"Yg==","value":"Mg=="}}]}"""),
+            ("/v3/kv/deleterange", """{"key":"Yg=="}"""),
+            ("/v3/lock/lock", """{"name":"bA=="}"""),
+            ("/v3/election/campaign", """{"name":"ZQ==","value":"dg=="}"""),
+        })
+        {
+            var (status, body) = await CallAsync(path, json, token);
+            Assert.True(status == 200, $"{path}: {status} {body}");
+        }
+        foreach (var method in new[] { HttpMethod.Put, HttpMethod.Delete })
+        {
+            using var request = new HttpRequestMessage(method, "/api/v1/keys/c") { Content = new StringContent("3") };
+            request.Headers.TryAddWithoutValidation("Authorization", token);
+            using var answer = await client.SendAsync(request);
+            Assert.True(answer.IsSuccessStatusCode, $"REST {method}: {answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        }
+
+        using var channel = factory.CreateGrpcChannel();
+        var metadata = new Metadata { { "token", token } };
+        var kv = new KV.KVClient(channel);
+        await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("d"), Value = ByteString.CopyFromUtf8("4") }, metadata);
+        await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = ByteString.CopyFromUtf8("d") }, metadata);
+        var locked = await new V3Lockpb.Lock.LockClient(channel).LockAsync(new V3Lockpb.LockRequest { Name = ByteString.CopyFromUtf8("l2") }, metadata);
+        await new V3Lockpb.Lock.LockClient(channel).UnlockAsync(new V3Lockpb.UnlockRequest { Key = locked.Key }, metadata);
+        var elections = new V3Electionpb.Election.ElectionClient(channel);
+        var campaign = await elections.CampaignAsync(new V3Electionpb.CampaignRequest { Name = ByteString.CopyFromUtf8("e2"), Value = ByteString.CopyFromUtf8("v") }, metadata);
+        await elections.ProclaimAsync(new V3Electionpb.ProclaimRequest { Leader = campaign.Leader, Value = ByteString.CopyFromUtf8("w") }, metadata);
+        await elections.ResignAsync(new V3Electionpb.ResignRequest { Leader = campaign.Leader }, metadata);
+    }
+
+    /// <summary>The caller is the service's parameter, so a write is judged at apply by the auth revision its caller was
+    /// admitted at: one admitted before a role change (the race between a door's check and the apply) is refused, as
+    /// etcd refuses it, on the KV service and on the lock service's writes alike.</summary>
+    [Fact]
+    public async Task A_write_whose_caller_was_admitted_before_an_auth_change_is_refused_at_apply()
+    {
+        var token = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        var revision = ulong.Parse((string)(await client.PostOkAsync("/v3/auth/status", new { }))["authRevision"]!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(200, (await CallAsync("/v3/auth/role/add", """{"name":"r"}""", token)).Status); // raises the auth revision
+        var admittedBefore = new HttpKv.Server.Auth.AuthInfo("root", revision);
+        const string Old = "etcdserver: revision of auth store is old";
+
+        var kv = factory.Services.GetRequiredService<HttpKv.Server.IKvService>();
+        var put = new PutRequest { Key = ByteString.CopyFromUtf8("a"), Value = ByteString.CopyFromUtf8("1") };
+        var refused = await Assert.ThrowsAsync<HttpKv.Protocol.EtcdException>(() => kv.PutAsync(put, admittedBefore, CancellationToken.None));
+        Assert.Equal(HttpKv.Protocol.EtcdErrors.AuthOldRevision, refused.Error);
+        var locks = factory.Services.GetRequiredService<HttpKv.Server.Concurrency.ILockService>();
+        var relayed = await Assert.ThrowsAsync<HttpKv.Protocol.EtcdException>(() =>
+            locks.LockAsync(new V3Lockpb.LockRequest { Name = ByteString.CopyFromUtf8("l") }, admittedBefore, CancellationToken.None));
+        Assert.Equal((StatusCode.Unknown, Old), (relayed.Error.Code, relayed.Error.Message));
+
+        await kv.PutAsync(put, admittedBefore with { Revision = revision + 1 }, CancellationToken.None); // admitted now: applied
+        var fresh = (string)(await client.PostOkAsync("/v3/auth/authenticate", new { name = "root", password = "pw" }))["token"]!;
+        var (_, read) = await CallAsync("/v3/kv/range", """{"key":"AA==","range_end":"AA=="}""", fresh);
+        Assert.Contains("\"count\":\"1\"", read, StringComparison.Ordinal); // a, and no lock key
     }
 }
