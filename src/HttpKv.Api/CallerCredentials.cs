@@ -55,6 +55,16 @@ public static class CallerCredentials
         return await context.AuthorizeAsync(request);
     }
 
+    /// <summary>The admission of a stream on an HTTP door (the /v3 streams, the SSE watches), as <c>ClientCallInterceptor</c>
+    /// admits a gRPC stream: the learner check (of the streams, a learner serves Snapshot only), then for a stream of one
+    /// request its caller's identity and permission; a stream of many requests (null here: watch, keep-alive) has its
+    /// requests checked one by one as they come. Returns the caller.</summary>
+    public static async ValueTask<AuthInfo?> AdmitStreamAsync(this HttpContext context, IMessage? request)
+    {
+        if (request is not Etcdserverpb.SnapshotRequest) await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), null);
+        return request is null ? null : await context.AuthorizeAsync(request);
+    }
+
     /// <summary>A watch stream whose every create request the <see cref="Authorizer"/> checks for this caller.</summary>
     public static WatchSession NewWatchSession(Member member, Authorizer authorizer, Credentials credentials) =>
         new(member) { Authorize = async create => await authorizer.AuthorizeAsync(create, credentials) };

@@ -99,12 +99,27 @@ public sealed class MembershipFaultTests
                 Assert.Equal(StatusCode.Unavailable, error.StatusCode);
                 Assert.Equal(LearnerReader.NotSupported, error.Status.Detail);
             }
-            using var http = new HttpClient { BaseAddress = new Uri(learner.ClientUrl) };
+            using var http = new HttpClient { BaseAddress = new Uri(learner.ClientUrl), Timeout = TimeSpan.FromSeconds(60) };
             var gateway = await http.PostAsync("/v3/kv/range", new StringContent("""{"key":"Zm9v"}"""));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, gateway.StatusCode);
             Assert.Contains(LearnerReader.NotSupported, await gateway.Content.ReadAsStringAsync());
             var serializable = await http.PostAsync("/v3/kv/range", new StringContent("""{"key":"Zm9v","serializable":true}"""));
             Assert.Equal(HttpStatusCode.OK, serializable.StatusCode);
+            // and the HTTP doors' streams, whichever door: the /v3 streams, both SSE watches
+            foreach (var (method, path, body) in new[]
+            {
+                (HttpMethod.Post, "/v3/watch", """{"create_request":{"key":"Zm9v"}}"""),
+                (HttpMethod.Post, "/v3/lease/keepalive", """{"ID":"1"}"""),
+                (HttpMethod.Post, "/v3/election/observe", """{"name":"ZQ=="}"""),
+                (HttpMethod.Get, "/v3/watch/sse?key=foo", null),
+                (HttpMethod.Get, "/api/v1/watch?key=foo", null),
+            })
+            {
+                using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : new StringContent(body) };
+                using var answer = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                Assert.True(answer.StatusCode == HttpStatusCode.ServiceUnavailable, $"{path} on a learner answered {answer.StatusCode}");
+                Assert.Contains(LearnerReader.NotSupported, await answer.Content.ReadAsStringAsync());
+            }
 
             // promoted once in sync: a voter like the others
             await cluster.PromoteAsync(learner, TimeSpan.FromSeconds(30));

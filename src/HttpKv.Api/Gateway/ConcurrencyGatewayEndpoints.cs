@@ -41,17 +41,8 @@ public static class ConcurrencyGatewayEndpoints
     /// <summary>The Observe stream as etcd's gateway serves it: each response on its own line, flushed at once.</summary>
     private static async Task ObserveAsync(HttpContext context, IElectionService service)
     {
-        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequest<LeaderRequest>(body.Span)) is not { } request) return;
-        try
-        {
-            await context.AuthorizeAsync(request);
-        }
-        catch (EtcdException refused)
-        {
-            await GatewayEndpoint.WriteErrorAsync(context, refused.Error);
-            return;
-        }
+        if (!await GatewayEndpoint.AdmittedStreamAsync(context, request)) return;
         GatewayEndpoint.StartAnswer(context.Response);
         await context.Response.Body.FlushAsync(context.RequestAborted);
         try

@@ -118,18 +118,21 @@ public static class GatewayEndpoint
         return await RequestBody.ReadAsync(context, limit) ?? throw EtcdErrors.RequestTooLarge.ToException();
     }
 
-    /// <summary>A stream on a learner: refused as etcd's gateway relays its gRPC refusal (true: the error is written).</summary>
-    public static async Task<bool> RefusedOnLearnerAsync(HttpContext context)
+    /// <summary>Admits a stream (<see cref="CallerCredentials.AdmitStreamAsync"/>: learner check, then the permission for
+    /// <paramref name="request"/> when it is the stream's one request); a refusal is written by
+    /// <paramref name="writeError"/>, etcd's gateway error body unless told otherwise, as etcd's gateway relays its gRPC
+    /// refusal. True when admitted.</summary>
+    public static async Task<bool> AdmittedStreamAsync(HttpContext context, IMessage? request, Func<HttpContext, EtcdError, Task>? writeError = null)
     {
         try
         {
-            await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), null);
-            return false;
-        }
-        catch (EtcdException exception)
-        {
-            await WriteErrorAsync(context, exception.Error);
+            await context.AdmitStreamAsync(request);
             return true;
+        }
+        catch (EtcdException refused)
+        {
+            await (writeError ?? WriteErrorAsync)(context, refused.Error);
+            return false;
         }
     }
 

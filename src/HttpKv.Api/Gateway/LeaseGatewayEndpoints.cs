@@ -43,7 +43,7 @@ public static class LeaseGatewayEndpoints
     /// each is answered by one line, flushed at once.</summary>
     private static async Task KeepAliveAsync(HttpContext context, ILeaseService service)
     {
-        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
+        if (!await GatewayEndpoint.AdmittedStreamAsync(context, null)) return; // keep-alives need no permission in etcd
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<LeaseKeepAliveRequest>(body.Span)) is not { } requests) return;
         if (requests.Count == 0) requests.Add(new LeaseKeepAliveRequest());
         GatewayEndpoint.StartAnswer(context.Response);

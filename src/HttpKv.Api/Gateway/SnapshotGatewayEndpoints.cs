@@ -30,10 +30,10 @@ public static class SnapshotGatewayEndpoints
     private static async Task SnapshotAsync(HttpContext context, ISnapshotService service)
     {
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequest<SnapshotRequest>(body.Span)) is not { } request) return;
+        if (!await GatewayEndpoint.AdmittedStreamAsync(context, request)) return;
         await using var responses = service.SnapshotAsync(request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);
         try
         {
-            await context.AuthorizeAsync(request);
             // The first message (the copy is made before it) decides the status: an error before it gets the gateway's HTTP status.
             if (!await responses.MoveNextAsync()) return;
         }

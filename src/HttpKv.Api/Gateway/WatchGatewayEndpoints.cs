@@ -53,7 +53,7 @@ public static class WatchGatewayEndpoints
 
     private static async Task StreamAsync(HttpContext context, MemberHost host)
     {
-        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
+        if (!await GatewayEndpoint.AdmittedStreamAsync(context, null)) return; // each create request is checked as it comes
         if (await GatewayEndpoint.ReadStreamRequestAsync(context, body => GatewayJson.ReadRequests<WatchRequest>(body.Span)) is not { } requests) return;
         GatewayEndpoint.CountClientRequest(context, stream: true);
         var member = await host.Ready;
@@ -92,7 +92,6 @@ public static class WatchGatewayEndpoints
     private static async Task SseAsync(HttpContext context, MemberHost host, string? key, string? keyBase64, bool prefix,
         long startRevision, bool prevKv, string? lastEventId)
     {
-        if (await GatewayEndpoint.RefusedOnLearnerAsync(context)) return;
         byte[] keyBytes;
         try
         {
@@ -136,18 +135,8 @@ public static class WatchGatewayEndpoints
         }
         var member = await host.Ready;
         var aborted = context.RequestAborted;
-        try
-        {
-            await context.AuthorizeAsync(new WatchCreateRequest
-            {
-                Key = ByteString.CopyFrom(keyBytes), RangeEnd = ByteString.CopyFrom(prefix ? Rest.KeyText.PrefixEnd(keyBytes) : []),
-            });
-        }
-        catch (EtcdException refused)
-        {
-            await writeError(context, refused.Error);
-            return;
-        }
+        var create = new WatchCreateRequest { Key = ByteString.CopyFrom(keyBytes), RangeEnd = ByteString.CopyFrom(prefix ? Rest.KeyText.PrefixEnd(keyBytes) : []) };
+        if (!await GatewayEndpoint.AdmittedStreamAsync(context, create, writeError)) return;
         var spec = new WatchSpec(keyBytes, prefix ? Rest.KeyText.PrefixEnd(keyBytes) : [], startRevision, PrevKv: prevKv);
         using var watcher = member.Watches.Watch(spec);
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
