@@ -85,6 +85,25 @@ public static class EtcdErrors
     public static readonly EtcdError NotCapable = new("etcdserver: not capable", StatusCode.Unavailable);
     public static readonly EtcdError NotSupportedForLearner = new("etcdserver: rpc not supported for learner", StatusCode.Unavailable);
 
+    // membership and leadership
+    public static readonly EtcdError MemberNotFound = new("etcdserver: member not found", StatusCode.NotFound);
+    public static readonly EtcdError PeerUrlExists = new("etcdserver: Peer URLs already exists", StatusCode.FailedPrecondition);
+    public static readonly EtcdError MemberNotLearner = new("etcdserver: can only promote a learner member", StatusCode.FailedPrecondition);
+    public static readonly EtcdError TooManyLearners = new("etcdserver: too many learner members in cluster", StatusCode.FailedPrecondition);
+    public static readonly EtcdError MemberBadUrls = new("etcdserver: given member URLs are invalid", StatusCode.InvalidArgument);
+    public static readonly EtcdError Unhealthy = new("etcdserver: unhealthy cluster", StatusCode.Unavailable);
+    public static readonly EtcdError NotEnoughStartedMembers = new("etcdserver: re-configuration failed due to not enough started members", StatusCode.FailedPrecondition);
+    public static readonly EtcdError LearnerNotReady = new("etcdserver: can only promote a learner member which is in sync with leader", StatusCode.FailedPrecondition);
+    public static readonly EtcdError NotLeader = new("etcdserver: not leader", StatusCode.FailedPrecondition);
+    public static readonly EtcdError BadLeaderTransferee = new("etcdserver: bad leader transferee", StatusCode.FailedPrecondition);
+    public static readonly EtcdError InvalidSortOption = new("etcdserver: invalid sort option", StatusCode.InvalidArgument);
+
+    // etcd's lock and election services (v3lock, v3election), whose errors reach clients with code Unknown; the
+    // gateway's status is a 4xx for a client's mistake (docs/decisions.md)
+    public static readonly EtcdError ElectionNotLeader = new("election: not leader", StatusCode.Unknown) { HttpStatus = 400 };
+    public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown) { HttpStatus = 404 };
+    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown) { HttpStatus = 400 };
+
     // HttpKv's own, where etcd has no counterpart: its SSE watch streams (/v3/watch/sse, /api/v1/watch) and a log
     // entry of an auth request this build does not know (written by a newer member).
     public static readonly EtcdError UnknownAuthRequest = new("etcdserver: unknown auth request", StatusCode.InvalidArgument);

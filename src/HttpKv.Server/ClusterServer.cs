@@ -24,15 +24,6 @@ public interface IClusterService
 /// <summary>Membership changes go through the Raft log as conf changes (one member at a time); etcd's checks and errors.</summary>
 public sealed class ClusterServer(MemberHost host) : IClusterService
 {
-    public static readonly EtcdError MemberNotFound = new("etcdserver: member not found", StatusCode.NotFound);
-    public static readonly EtcdError PeerUrlExists = new("etcdserver: Peer URLs already exists", StatusCode.FailedPrecondition);
-    public static readonly EtcdError MemberNotLearner = new("etcdserver: can only promote a learner member", StatusCode.FailedPrecondition);
-    public static readonly EtcdError TooManyLearners = new("etcdserver: too many learner members in cluster", StatusCode.FailedPrecondition);
-    public static readonly EtcdError MemberBadUrls = new("etcdserver: given member URLs are invalid", StatusCode.InvalidArgument);
-    public static readonly EtcdError Unhealthy = new("etcdserver: unhealthy cluster", StatusCode.Unavailable);
-    public static readonly EtcdError NotEnoughStartedMembers = new("etcdserver: re-configuration failed due to not enough started members", StatusCode.FailedPrecondition);
-    public static readonly EtcdError LearnerNotReady = new("etcdserver: can only promote a learner member which is in sync with leader", StatusCode.FailedPrecondition);
-
     public async Task<MemberListResponse> MemberListAsync(MemberListRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
@@ -45,10 +36,10 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public async Task<MemberAddResponse> MemberAddAsync(MemberAddRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        if (request.PeerURLs.Count == 0 || request.PeerURLs.Any(url => !Uri.TryCreate(url, UriKind.Absolute, out _))) throw MemberBadUrls.ToException();
+        if (request.PeerURLs.Count == 0 || request.PeerURLs.Any(url => !Uri.TryCreate(url, UriKind.Absolute, out _))) throw EtcdErrors.MemberBadUrls.ToException();
         var members = member.Log.Members;
-        if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw PeerUrlExists.ToException();
-        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.EffectiveMaxLearners) throw TooManyLearners.ToException();
+        if (members.Any(existing => existing.PeerURLs.Intersect(request.PeerURLs).Any())) throw EtcdErrors.PeerUrlExists.ToException();
+        if (request.IsLearner && members.Count(existing => existing.IsLearner) >= member.Options.EffectiveMaxLearners) throw EtcdErrors.TooManyLearners.ToException();
         CheckReadyToAdd(member, request.IsLearner);
         var added = new Etcdserverpb.Member { ID = NewMemberId(request.PeerURLs, member.Options.InitialClusterToken), IsLearner = request.IsLearner };
         added.PeerURLs.AddRange(request.PeerURLs);
@@ -61,7 +52,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public async Task<MemberRemoveResponse> MemberRemoveAsync(MemberRemoveRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
+        var removed = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw EtcdErrors.MemberNotFound.ToException();
         if (!removed.IsLearner) CheckReadyToRemoveVoter(member, removed.ID);
         var applied = await member.Log.ProposeConfChangeAsync(ConfChangeType.RemoveNode, removed, cancellationToken);
         var response = new MemberRemoveResponse { Header = ClusterHeader(member) };
@@ -72,7 +63,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public async Task<MemberUpdateResponse> MemberUpdateAsync(MemberUpdateRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        if (member.Log.Members.All(existing => existing.ID != request.ID)) throw MemberNotFound.ToException();
+        if (member.Log.Members.All(existing => existing.ID != request.ID)) throw EtcdErrors.MemberNotFound.ToException();
         var update = new Etcdserverpb.Member { ID = request.ID };
         update.PeerURLs.AddRange(request.PeerURLs);
         var applied = (MemberListResponse)await member.Log.ProposeAsync(new LogRequest { MemberUpdate = update }, cancellationToken);
@@ -87,8 +78,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     public async Task<MemberPromoteResponse> MemberPromoteAsync(MemberPromoteRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw MemberNotFound.ToException();
-        if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == request.ID) ?? throw EtcdErrors.MemberNotFound.ToException();
+        if (!learner.IsLearner) throw EtcdErrors.MemberNotLearner.ToException();
         if (member.Log.IsLeader) return await PromoteAsLeaderAsync(member, learner, cancellationToken);
         // Only the leader knows how far the learner's log is: as etcd, a follower forwards the promotion to it.
         var leader = member.Log.Leader;
@@ -112,8 +103,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var member = await host.Ready;
         if (!member.Log.IsLeader) throw EtcdErrors.NoLeader.ToException();
-        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == id) ?? throw MemberNotFound.ToException();
-        if (!learner.IsLearner) throw MemberNotLearner.ToException();
+        var learner = member.Log.Members.FirstOrDefault(existing => existing.ID == id) ?? throw EtcdErrors.MemberNotFound.ToException();
+        if (!learner.IsLearner) throw EtcdErrors.MemberNotLearner.ToException();
         return await PromoteAsLeaderAsync(member, learner, cancellationToken);
     }
 
@@ -159,8 +150,8 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         var voters = Voters(member);
         var started = voters.Count(existing => existing.Name.Length > 0);
         var after = voters.Count + 1;
-        if (!learner && !(started == 1 && after == 2) && started < after / 2 + 1) throw NotEnoughStartedMembers.ToException();
-        if (voters.Any(voter => !IsConnected(member, voter.ID))) throw Unhealthy.ToException();
+        if (!learner && !(started == 1 && after == 2) && started < after / 2 + 1) throw EtcdErrors.NotEnoughStartedMembers.ToException();
+        if (voters.Any(voter => !IsConnected(member, voter.ID))) throw EtcdErrors.Unhealthy.ToException();
     }
 
     /// <summary>etcd's IsReadyToRemoveVotingMember, then: removing a voter this member cannot reach is safe; removing
@@ -170,10 +161,10 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         if (!member.Options.StrictReconfigCheck) return;
         var voters = Voters(member);
         var remaining = voters.Where(existing => existing.ID != leaving).ToList();
-        if (remaining.Count(existing => existing.Name.Length > 0) < remaining.Count / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (remaining.Count(existing => existing.Name.Length > 0) < remaining.Count / 2 + 1) throw EtcdErrors.NotEnoughStartedMembers.ToException();
         if (member.PeerActiveFor(leaving) == TimeSpan.Zero) return;
         var connected = voters.Count(voter => IsConnected(member, voter.ID));
-        if (connected - 1 < 1 + (voters.Count - 1) / 2) throw Unhealthy.ToException();
+        if (connected - 1 < 1 + (voters.Count - 1) / 2) throw EtcdErrors.Unhealthy.ToException();
     }
 
     /// <summary>etcd's IsReadyToPromoteMember: the learner counted as a started voter, a quorum of the voters after the
@@ -183,7 +174,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
         if (!member.Options.StrictReconfigCheck) return;
         var voters = Voters(member);
         var started = voters.Count(existing => existing.Name.Length > 0) + 1;
-        if (started < (voters.Count + 1) / 2 + 1) throw NotEnoughStartedMembers.ToException();
+        if (started < (voters.Count + 1) / 2 + 1) throw EtcdErrors.NotEnoughStartedMembers.ToException();
     }
 
     /// <summary>etcd promotes a learner only once its log is within 10% of the leader's (judged on the leader, to which
@@ -192,7 +183,7 @@ public sealed class ClusterServer(MemberHost host) : IClusterService
     {
         var status = await member.Log.GetStatusAsync();
         var leaderMatch = status.Progress.TryGetValue(status.Id, out var own) ? own.Match : status.Commit;
-        if (!status.Progress.TryGetValue(learnerId, out var learner) || learner.Match < leaderMatch * 9 / 10) throw LearnerNotReady.ToException();
+        if (!status.Progress.TryGetValue(learnerId, out var learner) || learner.Match < leaderMatch * 9 / 10) throw EtcdErrors.LearnerNotReady.ToException();
     }
 
     /// <summary>etcd's ID for a member added at run time: the founders' formula with the time appended, so re-adding the

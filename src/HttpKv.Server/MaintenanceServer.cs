@@ -27,9 +27,6 @@ public sealed record MemberStatus(Etcdserverpb.Member Member, StatusResponse? St
 
 public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer> logger) : IMaintenanceService
 {
-    public static readonly EtcdError NotLeader = new("etcdserver: not leader", StatusCode.FailedPrecondition);
-    public static readonly EtcdError BadLeaderTransferee = new("etcdserver: bad leader transferee", StatusCode.FailedPrecondition);
-
     public async Task<StatusResponse> StatusAsync(StatusRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Opened;
@@ -54,9 +51,9 @@ public sealed class MaintenanceServer(MemberHost host, ILogger<MaintenanceServer
     public async Task<MoveLeaderResponse> MoveLeaderAsync(MoveLeaderRequest request, CancellationToken cancellationToken)
     {
         var member = await host.Ready;
-        if (!member.Log.IsLeader) throw NotLeader.ToException();
+        if (!member.Log.IsLeader) throw EtcdErrors.NotLeader.ToException();
         var target = member.Log.Members.FirstOrDefault(existing => existing.ID == request.TargetID);
-        if (target is null || target.IsLearner) throw BadLeaderTransferee.ToException();
+        if (target is null || target.IsLearner) throw EtcdErrors.BadLeaderTransferee.ToException();
         if (request.TargetID != member.Identity.MemberId) await member.Log.TransferLeadershipAsync(request.TargetID, cancellationToken);
         return new MoveLeaderResponse { Header = member.CurrentHeader() };
     }

@@ -7,13 +7,11 @@ namespace HttpKv.Server;
 /// a request that fails them is answered at once and never proposed.</summary>
 public sealed class RequestValidator(int maxTxnOps)
 {
-    public static readonly EtcdError InvalidSortOption = new("etcdserver: invalid sort option", Grpc.Core.StatusCode.InvalidArgument);
-
     public void Check(RangeRequest request)
     {
         if (request.Key.IsEmpty) throw EtcdErrors.EmptyKey.ToException();
         if (!Enum.IsDefined(request.SortOrder) || !Enum.IsDefined(request.SortTarget))
-            throw InvalidSortOption.ToException();
+            throw EtcdErrors.InvalidSortOption.ToException();
     }
 
     public void Check(PutRequest request)

@@ -46,10 +46,6 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     /// <summary>The TTL of the lease a Lock or Campaign with lease 0 gets (etcd's default session TTL).</summary>
     public const long SessionTtlSeconds = 60;
 
-    public static readonly EtcdError ElectionNotLeader = new("election: not leader", StatusCode.Unknown) { HttpStatus = 400 };
-    public static readonly EtcdError ElectionNoLeader = new("election: no leader", StatusCode.Unknown) { HttpStatus = 404 };
-    public static readonly EtcdError MissingLeaderKey = new("\"leader\" field must be provided", StatusCode.Unknown) { HttpStatus = 400 };
-
     public Task<LockResponse> LockAsync(LockRequest request, AuthInfo? caller, CancellationToken cancellationToken) =>
         RelayedAsync(async () =>
         {
@@ -110,12 +106,12 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
     private async Task<ProclaimResponse> ProclaimCoreAsync(ProclaimRequest request, AuthInfo? caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Leader is null) throw MissingLeaderKey.ToException();
+        if (request.Leader is null) throw EtcdErrors.MissingLeaderKey.ToException();
         var txn = new TxnRequest();
         txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = request.Leader.Key, Value = request.Value, Lease = request.Leader.Lease } });
         var response = await kv.TxnAsync(txn, caller, cancellationToken);
-        if (!response.Succeeded) throw ElectionNotLeader.ToException();
+        if (!response.Succeeded) throw EtcdErrors.ElectionNotLeader.ToException();
         return new ProclaimResponse { Header = response.Header };
     }
 
@@ -124,7 +120,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         {
             ArgumentNullException.ThrowIfNull(request);
             var response = await FirstCreatedAsync(Prefix(request.Name), cancellationToken);
-            if (response.Kvs.Count == 0) throw ElectionNoLeader.ToException();
+            if (response.Kvs.Count == 0) throw EtcdErrors.ElectionNoLeader.ToException();
             return new LeaderResponse { Header = response.Header, Kv = response.Kvs[0] };
         });
 
@@ -171,7 +167,7 @@ public sealed class ConcurrencyServer(MemberHost host, IKvService kv, ILeaseServ
         RelayedAsync(async () =>
         {
             ArgumentNullException.ThrowIfNull(request);
-            if (request.Leader is null) throw MissingLeaderKey.ToException();
+            if (request.Leader is null) throw EtcdErrors.MissingLeaderKey.ToException();
             var txn = new TxnRequest();
             txn.Compare.Add(CreateRevisionIs(request.Leader.Key, request.Leader.Rev));
             txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Leader.Key } });

@@ -64,7 +64,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
         var member = await host.Ready;
         if (!member.Log.IsLeader)
         {
-            if (forwarded) throw MaintenanceServer.NotLeader.ToException();
+            if (forwarded) throw EtcdErrors.NotLeader.ToException();
             var client = LeaderClient(member);
             using var call = client.LeaseKeepAlive(Forwarded(), cancellationToken: cancellationToken);
             await call.RequestStream.WriteAsync(request, cancellationToken);
@@ -90,7 +90,7 @@ public sealed class LeaseServer(MemberHost host) : ILeaseService, IAsyncDisposab
         var member = await host.Ready;
         if (!member.Log.IsLeader)
         {
-            if (forwarded) throw MaintenanceServer.NotLeader.ToException();
+            if (forwarded) throw EtcdErrors.NotLeader.ToException();
             return await LeaderClient(member).LeaseTimeToLiveAsync(request, Forwarded(), cancellationToken: cancellationToken);
         }
         await member.Log.WaitForAppliedCommitAsync(cancellationToken);

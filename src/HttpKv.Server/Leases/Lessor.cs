@@ -216,7 +216,7 @@ public sealed class Lessor : ILeaseTracker
     {
         lock (gate)
         {
-            if (!primary) throw MaintenanceServer.NotLeader.ToException();
+            if (!primary) throw EtcdErrors.NotLeader.ToException();
             if (!leases.TryGetValue(id, out var lease) || lease.ExpiresAt <= Now) return (0, false);
             lease.ExpiresAt = After(TimeSpan.FromSeconds(lease.Ttl));
             Metrics.ServerMetrics.LeasesRenewed.Inc();
