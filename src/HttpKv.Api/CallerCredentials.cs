@@ -47,12 +47,23 @@ public static class CallerCredentials
     /// gRPC one: the learner check, etcd's <c>hasleader</c> check when the client asked for it (the gateway's
     /// <c>Grpc-Metadata-Hasleader</c>), then the caller's identity and permission. Returns the caller, which the door
     /// passes to the call (a write's proposal records its auth revision).</summary>
-    public static async ValueTask<AuthInfo?> AdmitAsync(this HttpContext context, IMessage request)
+    public static ValueTask<AuthInfo?> AdmitAsync(this HttpContext context, IMessage request) =>
+        AdmitAsync(context.RequestServices.GetRequiredService<MemberHost>(), context.RequestServices.GetRequiredService<Authorizer>(),
+            request, RequireLeader.IsAsked(context, gateway: true), context, static http => FromHttp(http));
+
+    /// <summary>The one admission of a unary client call, whichever door it came in by (<c>ClientCallInterceptor</c>
+    /// for gRPC, the overload above for HTTP), in etcd's order: the learner check, etcd's <c>hasleader</c> check when
+    /// the client asked for it, then the caller's identity (its credentials read from <paramref name="source"/> only
+    /// while auth is on) and permission. Returns the caller. Completes synchronously, allocating nothing, on the
+    /// common path (member ready, not a learner, auth off or a cached token).</summary>
+    public static async ValueTask<AuthInfo?> AdmitAsync<TSource>(MemberHost host, Authorizer authorizer, IMessage? request, bool leaderAsked,
+        TSource source, Func<TSource, Credentials> credentialsOf)
     {
-        var host = context.RequestServices.GetRequiredService<MemberHost>();
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(authorizer);
         await LearnerRequests.CheckAsync(host, request);
-        if (RequireLeader.IsAsked(context, gateway: true)) (await host.Ready).CheckHasLeader();
-        return await context.AuthorizeAsync(request);
+        if (leaderAsked) (await host.Ready).CheckHasLeader();
+        return request is null ? null : await authorizer.AuthorizeAsync(request, source, credentialsOf);
     }
 
     /// <summary>The admission of a stream on an HTTP door (the /v3 streams, the SSE watches), as <c>ClientCallInterceptor</c>

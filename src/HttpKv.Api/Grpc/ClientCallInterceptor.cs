@@ -62,13 +62,10 @@ public sealed class ClientCallInterceptor(MemberHost host, Authorizer authorizer
         Server.Metrics.ServerMetrics.CountClientRequest(stream, version.Count > 0 ? version[0] : null);
     }
 
-    /// <summary>The learner check, then the caller's identity and permission for the request.</summary>
-    private async ValueTask<AuthInfo?> CheckAsync<TRequest>(TRequest request, ServerCallContext context)
-    {
-        await LearnerRequests.CheckAsync(host, request);
-        CheckHasLeader(context);
-        return await AuthorizeAsync(request, context);
-    }
+    /// <summary>The unary admission every door shares (<see cref="CallerCredentials.AdmitAsync{TSource}"/>).</summary>
+    private ValueTask<AuthInfo?> CheckAsync<TRequest>(TRequest request, ServerCallContext context) =>
+        CallerCredentials.AdmitAsync(host, authorizer, request as IMessage, RequireLeader.IsAsked(context.GetHttpContext(), gateway: false),
+            context, static call => CallerCredentials.FromGrpc(call));
 
     /// <summary>A call with etcd's <c>hasleader</c> metadata is refused while this member knows no leader (once the
     /// member serves: before, the call waits for it as any other).</summary>
