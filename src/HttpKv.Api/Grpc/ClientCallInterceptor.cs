@@ -9,8 +9,10 @@ namespace HttpKv.Api.Grpc;
 /// <summary>What every gRPC call of etcd's client services (etcdserverpb, v3lockpb, v3electionpb) goes through, in
 /// the order of etcd's interceptors: the learner check (<see cref="LearnerRequests"/>: a learner serves only Status,
 /// serializable Range and the Snapshot stream) and then the <see cref="Authorizer"/> for unary and server-streaming
-/// calls, whose caller it records for the service binding (<see cref="AdmittedCaller"/>) (bidirectional streams check per message: the Watch service checks each create request; lease keep-alives
-/// need no permission in etcd), with etcd's <c>hasleader</c> check between the two (<see cref="RequireLeader"/>).
+/// calls (bidirectional streams check per message: the Watch service checks each create request; lease keep-alives
+/// need no permission in etcd), with etcd's <c>hasleader</c> check between the two (<see cref="RequireLeader"/>). A
+/// unary call goes through the admission every door shares; the caller it admits is recorded for the service binding
+/// (<see cref="AdmittedCaller"/>), which passes it to the core.
 /// Member-to-member calls skip the checks. An etcd error raised anywhere below is a
 /// gRPC status error already (<see cref="HttpKv.Protocol.EtcdException"/>), so nothing here maps errors.
 ///
