@@ -63,8 +63,16 @@ public sealed record Message
         writer.WriteBytes(snapshot.Data.Span);
     }
 
-    /// <summary>Throws <see cref="FormatException"/> on anything malformed.</summary>
-    public static Message Decode(ReadOnlySpan<byte> data)
+    /// <summary>Throws <see cref="FormatException"/> on anything malformed. The message's bytes (context, entries'
+    /// data, snapshot data) are copied out of <paramref name="data"/>.</summary>
+    public static Message Decode(ReadOnlySpan<byte> data) => Decode(data, ReadOnlyMemory<byte>.Empty, slice: false);
+
+    /// <summary>As <see cref="Decode(ReadOnlySpan{byte})"/>, with the entries' data and the snapshot's as slices of
+    /// <paramref name="data"/> instead of copies: for a received message whose buffer is the message's own and never
+    /// changes (a follower then keeps one buffer per append instead of one array per entry).</summary>
+    public static Message Decode(ReadOnlyMemory<byte> data) => Decode(data.Span, data, slice: true);
+
+    private static Message Decode(ReadOnlySpan<byte> data, ReadOnlyMemory<byte> memory, bool slice)
     {
         var reader = new WireReader(data);
         if (reader.ReadByte() != 1) throw new FormatException("unknown raft message version");
@@ -85,20 +93,20 @@ public sealed record Message
             var index = reader.ReadVarint();
             var entryType = reader.ReadByte();
             if (entryType > (byte)EntryType.ConfChange) throw new FormatException($"unknown entry type {entryType}");
-            entries[i] = new Entry(term, index, (EntryType)entryType, reader.ReadBytes());
+            entries[i] = new Entry(term, index, (EntryType)entryType, slice ? reader.ReadSlice(memory) : reader.ReadBytes());
         }
-        var snapshot = (flags & FlagSnapshot) != 0 ? ReadSnapshot(ref reader) : null;
+        var snapshot = (flags & FlagSnapshot) != 0 ? ReadSnapshot(ref reader, memory, slice) : null;
         if (!reader.AtEnd) throw new FormatException("trailing bytes after raft message");
         return message with { Entries = entries, Snapshot = snapshot };
     }
 
-    private static Snapshot ReadSnapshot(ref WireReader reader)
+    private static Snapshot ReadSnapshot(ref WireReader reader, ReadOnlyMemory<byte> memory, bool slice)
     {
         var index = reader.ReadVarint();
         var term = reader.ReadVarint();
         var voters = ReadIds(ref reader);
         var learners = ReadIds(ref reader);
-        return new Snapshot(new SnapshotMetadata(index, term, new ConfState(voters, learners)), reader.ReadBytes());
+        return new Snapshot(new SnapshotMetadata(index, term, new ConfState(voters, learners)), slice ? reader.ReadSlice(memory) : reader.ReadBytes());
     }
 
     private static ulong[] ReadIds(ref WireReader reader)

@@ -74,6 +74,15 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
         return bytes;
     }
 
+    /// <summary>Length-prefixed bytes as a slice of <paramref name="source"/>, the memory this reader reads (no copy).</summary>
+    public ReadOnlyMemory<byte> ReadSlice(ReadOnlyMemory<byte> source)
+    {
+        var length = ReadLength();
+        var slice = source.Slice(position, length);
+        position += length;
+        return slice;
+    }
+
     public byte[] ReadRest()
     {
         var bytes = data[position..].ToArray();

@@ -18,6 +18,27 @@ public class WireTests
         }
     }
 
+    /// <summary>A received message decodes with its entries' and snapshot's data as slices of its buffer (what a
+    /// follower keeps of an append): the same message, and no copy of any entry.</summary>
+    [Fact]
+    public void RandomMessages_RoundTrip_AsSlicesOfTheirBuffer()
+    {
+        var random = new Random(3);
+        for (var i = 0; i < 2000; i++)
+        {
+            var message = RandomMessage(random);
+            var buffer = message.Encode();
+            var decoded = Message.Decode((ReadOnlyMemory<byte>)buffer);
+            Assert.Equal(buffer, decoded.Encode());
+            Assert.Equal(message.ToString(), decoded.ToString());
+            foreach (var data in decoded.Entries.Select(entry => entry.Data).Append(decoded.Snapshot?.Data ?? ReadOnlyMemory<byte>.Empty))
+            {
+                if (data.IsEmpty) continue;
+                Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(data, out var segment) && ReferenceEquals(segment.Array, buffer));
+            }
+        }
+    }
+
     [Fact]
     public void GarbageAndTruncatedInput_FailWithFormatExceptionOnly()
     {
@@ -39,6 +60,13 @@ public class WireTests
             try
             {
                 Message.Decode(bytes);
+            }
+            catch (FormatException)
+            {
+            }
+            try
+            {
+                Message.Decode((ReadOnlyMemory<byte>)bytes);
             }
             catch (FormatException)
             {

@@ -90,7 +90,7 @@ public sealed partial class ClusterLog
     /// <summary>A message from a peer; dropped (Raft resends) when the loop is saturated. A malformed one throws
     /// <see cref="FormatException"/> here, on the caller's thread: the Raft loop never sees it (an exception there
     /// stops the member).</summary>
-    public bool Deliver(ReadOnlySpan<byte> message)
+    public bool Deliver(ReadOnlyMemory<byte> message)
     {
         var decoded = Message.Decode(message);
         return Post(() => node.Step(decoded));

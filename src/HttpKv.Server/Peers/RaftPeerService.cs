@@ -31,7 +31,7 @@ public sealed class RaftPeerService(MemberHost host, IMaintenanceService mainten
                 foreach (var message in batch.Messages)
                 {
                     bytes += message.Length;
-                    if (!Decoded((member, message), static state => state.member.Log.Deliver(state.message.Span)) && dropped++ == 0)
+                    if (!Decoded((member, message), static state => state.member.Log.Deliver(state.message.Memory)) && dropped++ == 0)
                         logger.LogWarning("Dropping messages from peer {PeerId:x16}: the Raft loop is saturated or stopping", batch.From);
                 }
                 received!.Inc(bytes); // once a batch: a counter's add is an atomic loop
