@@ -15,12 +15,13 @@ public static class AdmittedCaller
         public AuthInfo Caller { get; } = caller;
     }
 
-    /// <summary>Records <paramref name="caller"/> for this request, or clears what a previous step recorded (null
-    /// while auth is off: nothing is allocated then).</summary>
+    /// <summary>Records <paramref name="caller"/> for this request; nothing for null (auth off). A request starts with
+    /// none recorded: Kestrel clears the features it did not define when it reuses a stream for the next request, and
+    /// setting one on every call would also throw away the context's cached feature lookups.</summary>
     public static void Set(HttpContext context, AuthInfo? caller)
     {
         ArgumentNullException.ThrowIfNull(context);
-        context.Features.Set(caller is null ? null : new Feature(caller));
+        if (caller is not null) context.Features.Set(new Feature(caller));
     }
 
     /// <summary>The caller recorded for this call; null if none was (auth off, or a call the interceptor does not check).</summary>

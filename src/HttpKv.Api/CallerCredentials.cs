@@ -66,10 +66,12 @@ public static class CallerCredentials
         return request is null ? null : await authorizer.AuthorizeAsync(request, source, credentialsOf);
     }
 
-    /// <summary>The admission of a stream on an HTTP door (the /v3 streams, the SSE watches), as <c>ClientCallInterceptor</c>
-    /// admits a gRPC stream: the learner check (of the streams, a learner serves Snapshot only), then for a stream of one
-    /// request its caller's identity and permission; a stream of many requests (null here: watch, keep-alive) has its
-    /// requests checked one by one as they come. Returns the caller.</summary>
+    /// <summary>The admission of a stream on an HTTP door (the /v3 streams, the SSE watches): the learner check (of the
+    /// streams, a learner serves Snapshot only), then for a stream of one request its caller's identity and permission;
+    /// a stream of many requests (null here: watch, keep-alive) has its requests checked one by one as they come.
+    /// Returns the caller. etcd's <c>hasleader</c> is not checked here: the watch and keep-alive streams check it
+    /// themselves once their answer has started (their refusal is etcd's stream error object); observe and snapshot do
+    /// not check it on this door, where <c>ClientCallInterceptor</c> refuses them over gRPC.</summary>
     public static async ValueTask<AuthInfo?> AdmitStreamAsync(this HttpContext context, IMessage? request)
     {
         if (request is not Etcdserverpb.SnapshotRequest) await LearnerRequests.CheckAsync(context.RequestServices.GetRequiredService<MemberHost>(), null);

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
-using HttpKv.Protocol;
 using HttpKv.Server.Concurrency;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

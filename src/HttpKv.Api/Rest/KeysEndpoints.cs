@@ -245,8 +245,9 @@ public static class KeysEndpoints
         });
     }
 
-    /// <summary>Runs a call as the /v3 routes do (<see cref="CallerCredentials.AdmitAsync"/>: learners refuse what they
-    /// do not serve, the Authorizer checks the request as etcd would check it), and etcd's errors become problem details.</summary>
+    /// <summary>Runs a call as the /v3 routes do (<see cref="CallerCredentials.AdmitAsync(HttpContext, IMessage)"/>:
+    /// learners refuse what they do not serve, the Authorizer checks the request as etcd would check it), and etcd's
+    /// errors become problem details.</summary>
     internal static async Task<IResult> CallAsync(HttpContext context, Google.Protobuf.IMessage request, Func<Task<IResult>> call) =>
         await CallAsync(context, request, _ => call());
 
